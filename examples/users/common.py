@@ -1,0 +1,52 @@
+"""What the users service is, whichever ORM stores it: its schema options and its app."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from pwdlib import PasswordHash
+from pydantic import EmailStr, Field
+
+import ormgate
+
+hasher = PasswordHash.recommended()  # Argon2id
+
+
+def hash_password(values: dict[str, Any]) -> dict[str, Any]:
+    """The schema's write-only ``password`` becomes the ``password_hash`` column."""
+    if "password" in values:
+        values["password_hash"] = hasher.hash(values.pop("password"))
+    return values
+
+
+SCHEMA_OPTIONS: dict[str, Any] = {
+    "exclude": ["password_hash"],
+    "write_only": ["password"],
+    "fields": {
+        "email": EmailStr,
+        "password": Annotated[str, Field(min_length=8, max_length=128)],
+    },
+    "on_write": hash_password,
+}
+
+# The resource router serves these; GET /users/{id} and POST /users are hand-written.
+GENERATED_ROUTES = ("list", "replace", "patch", "delete")
+
+
+def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
+    """The app shell; ``on_startup`` (creating the table) runs before the first request."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
+        yield
+
+    # FastAPIOffline serves the Swagger UI assets from its own package: /docs works offline.
+    app = FastAPIOffline(title=f"ormgate users ({orm})", version=ormgate.__version__, lifespan=lifespan)
+    ormgate.install_problem_handlers(app)
+    return app

@@ -1,0 +1,93 @@
+"""The users service on SQLAlchemy 2.x: sync or async, picked by the database URL."""
+
+# No "from __future__ import annotations": FastAPI reads the endpoints' local annotations.
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+import ormgate
+from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.resource import Problem
+
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    # Server defaults come back in the INSERT's RETURNING where the database has it.
+    __mapper_args__ = {"eager_defaults": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(150), unique=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.current_timestamp())
+
+
+def create_engine(url: str) -> sa.Engine | Any:
+    if sa.make_url(url).get_dialect().is_async:
+        return create_async_engine(url)
+    return sa.create_engine(url)
+
+
+def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
+    engine = create_engine(database_url)
+    db = SQLAlchemyAdapter(engine)
+    schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
+    readable = [getattr(User, name) for name in schemas.read_fields]
+    app = new_app("sqlalchemy", (lambda: db.create_tables([User])) if create_tables else None)
+
+    # The hand-written part, on the session and schema layers. Both endpoints
+    # are plain functions of a Session; an async engine runs them with run_sync.
+    def load_user(session: Session, user_id: int) -> dict[str, Any]:
+        row = session.execute(sa.select(*readable).where(User.id == user_id)).mappings().first()
+        if row is None:
+            raise ormgate.NotFound(f"no User with id={user_id}")
+        return dict(row)
+
+    def add_user(session: Session, values: dict[str, Any]) -> dict[str, Any]:
+        user = User(**values)
+        session.add(user)
+        session.flush()  # the unique constraints answer here, not a check-then-insert
+        return {name: getattr(user, name) for name in schemas.read_fields}
+
+    Create: Any = schemas.create
+    get_doc = {"response_model": schemas.read, "responses": {404: {"model": Problem}}}
+    post_doc = {"response_model": schemas.read, "status_code": 201, "responses": {409: {"model": Problem}}}
+
+    if isinstance(engine, sa.Engine):
+        SyncSession = Annotated[Session, Depends(db.session, scope="function")]
+
+        @app.get("/users/{user_id}", **get_doc)
+        def get_user(user_id: int, session: SyncSession, request: Request) -> Response:
+            return ormgate.item_response(load_user(session, user_id), request)
+
+        @app.post("/users", **post_doc)
+        def create_user(body: Create, session: SyncSession, request: Request) -> Response:
+            row = add_user(session, schemas.write_values(body))
+            return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
+
+    else:
+        ASession = Annotated[AsyncSession, Depends(db.async_session, scope="function")]
+
+        @app.get("/users/{user_id}", **get_doc)
+        async def get_user_async(user_id: int, session: ASession, request: Request) -> Response:
+            return ormgate.item_response(await session.run_sync(load_user, user_id), request)
+
+        @app.post("/users", **post_doc)
+        async def create_user_async(body: Create, session: ASession, request: Request) -> Response:
+            row = await session.run_sync(add_user, schemas.write_values(body))
+            return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
+
+    app.include_router(ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES).router)
+    return app
+

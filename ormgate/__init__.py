@@ -1,0 +1,41 @@
+"""ormgate: FastAPI resources for SQLAlchemy, Django and Peewee models."""
+
+from .errors import (
+    BadQuery,
+    Conflict,
+    ForeignKeyViolation,
+    InvalidData,
+    NotFound,
+    OrmgateError,
+    PreconditionFailed,
+    UniqueViolation,
+)
+from .model import FieldInfo, ModelInfo
+from .problems import install as install_problem_handlers
+from .query import Filter, Query, Sort
+from .resource import Resource, item_response
+from .schemas import ModelSchemas, derive
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BadQuery",
+    "Conflict",
+    "FieldInfo",
+    "Filter",
+    "ForeignKeyViolation",
+    "InvalidData",
+    "ModelInfo",
+    "ModelSchemas",
+    "NotFound",
+    "OrmgateError",
+    "PreconditionFailed",
+    "Query",
+    "Resource",
+    "Sort",
+    "UniqueViolation",
+    "__version__",
+    "derive",
+    "install_problem_handlers",
+    "item_response",
+]

@@ -1,0 +1,73 @@
+"""The adapter contract: what an ORM must provide for ormgate to serve its models.
+
+An ``Adapter`` is bound to one database (an engine, a ``Database``, a Django
+alias). For each model it describes the model and opens a ``Store``: the five
+data operations, each one unit of work (one transaction, committed on success,
+rolled back on any exception, its connection always released), working on
+plain dicts and raising only ``ormgate.errors``. Adapters never import FastAPI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..model import ModelInfo
+from ..query import Query
+
+Row = dict[str, Any]
+Check = Callable[[Row], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Row]
+    total: int | None = None
+
+
+class Store(Protocol):
+    """One model on one database, as the resource router sees it."""
+
+    info: ModelInfo
+
+    async def list(self, query: Query) -> Page:
+        """Rows matching ``query`` (``limit + 1`` of them when there are more), ``total`` if asked."""
+
+    async def get(self, pk: Any) -> Row | None:
+        """The row's readable fields, or None."""
+
+    async def create(self, values: Row) -> Row:
+        """Insert a row and return its readable fields as stored (generated values included)."""
+
+    async def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
+        """Lock the row, pass it to ``check`` (which may raise), write ``values``, return it.
+
+        Raises ``NotFound`` when there is no such row.
+        """
+
+    async def delete(self, pk: Any, check: Check | None = None) -> None:
+        """Lock the row, pass it to ``check``, delete it; ``NotFound`` when it is absent."""
+
+
+class SyncStore(Protocol):
+    """A ``Store`` of a synchronous ORM; ``_threaded`` runs each call in one thread hop."""
+
+    info: ModelInfo
+
+    def list(self, query: Query) -> Page: ...
+    def get(self, pk: Any) -> Row | None: ...
+    def create(self, values: Row) -> Row: ...
+    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row: ...
+    def delete(self, pk: Any, check: Check | None = None) -> None: ...
+
+
+class Adapter(Protocol):
+    def describe(self, model: Any) -> ModelInfo:
+        """The ORM-neutral description of ``model``."""
+
+    def store(self, model: Any, fields: Sequence[str]) -> Store:
+        """A store for ``model`` whose reads return ``fields``."""
+
+    async def create_tables(self, models: Sequence[Any]) -> None:
+        """Create the models' tables where absent: for demos and tests; production uses migrations."""

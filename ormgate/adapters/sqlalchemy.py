@@ -1,0 +1,327 @@
+"""SQLAlchemy 2.x declarative models, on a sync ``Engine`` or an ``AsyncEngine``.
+
+Resource operations run on Core connections: they select labelled columns and
+return dicts, never ORM objects. Each operation is written once against a sync
+``Connection``; an async engine runs the same function through
+``AsyncConnection.run_sync``, a sync engine in one worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import anyio.to_thread
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+from ..errors import NotFound
+from ..model import MISSING, FieldInfo, ModelInfo
+from ..query import Filter, Query
+from ._drivers import classify
+from ._threaded import ThreadedStore
+from .base import Check, Page, Row
+
+
+def _python_type(column: sa.Column[Any]) -> type[Any]:
+    # Enum first: its python_type is the enum class only when one was given.
+    if isinstance(column.type, sa.Enum) and column.type.enum_class is not None:
+        return column.type.enum_class
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return object
+
+
+def _field(key: str, column: sa.Column[Any], unique_columns: set[str]) -> FieldInfo:
+    type_ = column.type
+    # An integer primary key with autoincrement left at "auto" is filled by the database.
+    autoincrement = (
+        column.primary_key
+        and column.autoincrement in ("auto", True)
+        and isinstance(type_, sa.Integer)
+        and len(column.table.primary_key.columns) == 1
+    )
+    default: Any = MISSING
+    if column.default is not None and isinstance(column.default, sa.ColumnDefault):
+        default = column.default.arg  # a literal, or a callable that makes one
+    choices: tuple[Any, ...] | None = None
+    if isinstance(type_, sa.Enum):
+        choices = tuple(type_.enum_class) if type_.enum_class else tuple(type_.enums)
+    fk = next(iter(column.foreign_keys), None)
+    return FieldInfo(
+        name=key,
+        python_type=_python_type(column),
+        nullable=bool(column.nullable) and not column.primary_key,
+        primary_key=column.primary_key,
+        generated=bool(autoincrement or column.server_default is not None or column.computed is not None),
+        default=default,
+        max_length=getattr(type_, "length", None) if isinstance(type_, sa.String) else None,
+        unique=bool(column.unique) or column.name in unique_columns,
+        choices=choices,
+        foreign_key=f"{fk.column.table.name}.{fk.column.name}" if fk else None,
+    )
+
+
+def _columns(model: type[Any]) -> dict[str, sa.Column[Any]]:
+    mapper = sa.inspect(model)
+    return {attr.key: attr.columns[0] for attr in mapper.column_attrs}
+
+
+def _unique_constraints(table: sa.Table) -> dict[str, str]:
+    """Names of single-column unique constraints and indexes -> column name."""
+    names: dict[str, str] = {}
+    for constraint in table.constraints:
+        if isinstance(constraint, sa.UniqueConstraint) and len(constraint.columns) == 1:
+            names[str(constraint.name or next(iter(constraint.columns)).name)] = next(iter(constraint.columns)).name
+    for index in table.indexes:
+        if index.unique and len(index.columns) == 1:
+            names[str(index.name)] = next(iter(index.columns)).name
+    return names
+
+
+def describe(model: type[Any]) -> ModelInfo:
+    columns = _columns(model)
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
+    unique = set(_unique_constraints(table).values())
+    return ModelInfo(
+        name=model.__name__,
+        table=table.name,
+        fields=tuple(_field(key, column, unique) for key, column in columns.items()),
+    )
+
+
+_OPERATORS: dict[str, Any] = {
+    "eq": lambda c, v: c == v,
+    "ne": lambda c, v: c != v,
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+    "in": lambda c, v: c.in_(v),
+    "isnull": lambda c, v: c.is_(None) if v else c.is_not(None),
+    "contains": lambda c, v: c.contains(v, autoescape=True),
+    "icontains": lambda c, v: sa.func.lower(c).contains(v.lower(), autoescape=True),
+    "startswith": lambda c, v: c.startswith(v, autoescape=True),
+    "istartswith": lambda c, v: sa.func.lower(c).startswith(v.lower(), autoescape=True),
+    "endswith": lambda c, v: c.endswith(v, autoescape=True),
+}
+
+
+class _Operations:
+    """The five operations of one model, each on an open sync ``Connection``."""
+
+    def __init__(self, model: type[Any], fields: Sequence[str]) -> None:
+        self.info = describe(model)
+        self.columns = _columns(model)
+        self.table = sa.inspect(model).local_table
+        self.pk = self.columns[self.info.pk.name]
+        self.read = [self.columns[name].label(name) for name in fields]
+        self.by_pk = sa.select(*self.read).where(self.pk == sa.bindparam("pk"))
+        field_of_column = {column.name: key for key, column in self.columns.items()}
+        self.constraint_fields = {
+            **field_of_column,
+            **{name: field_of_column.get(col, col) for name, col in _unique_constraints(self.table).items()},
+        }
+
+    @staticmethod
+    def _rows(result: sa.CursorResult[Any]) -> list[Row]:
+        keys = list(result.keys())
+        return [dict(zip(keys, row, strict=True)) for row in result]
+
+    def _where(self, filters: Sequence[Filter]) -> list[Any]:
+        return [_OPERATORS[f.op](self.columns[f.field], f.value) for f in filters]
+
+    def list(self, conn: sa.Connection, query: Query) -> Page:
+        where = self._where(query.filters)
+        order = [self.columns[s.field].desc() if s.descending else self.columns[s.field].asc() for s in query.sort]
+        statement = (
+            sa.select(*(self.columns[name].label(name) for name in query.fields))
+            .where(*where)
+            .order_by(*order)
+            .limit(query.limit + 1)
+            .offset(query.offset or None)
+        )
+        rows = self._rows(conn.execute(statement))
+        total = None
+        if query.count:
+            total = conn.execute(sa.select(sa.func.count()).select_from(self.table).where(*where)).scalar_one()
+        return Page(rows, total)
+
+    def get(self, conn: sa.Connection, pk: Any) -> Row | None:
+        rows = self._rows(conn.execute(self.by_pk, {"pk": pk}))
+        return rows[0] if rows else None
+
+    def _values(self, values: Row) -> dict[sa.Column[Any], Any]:
+        return {self.columns[name]: value for name, value in values.items()}
+
+    def create(self, conn: sa.Connection, values: Row) -> Row:
+        statement = sa.insert(self.table).values(self._values(values))
+        if conn.dialect.insert_returning:
+            return self._rows(conn.execute(statement.returning(*self.read)))[0]
+        result = conn.execute(statement)
+        assert result.inserted_primary_key is not None
+        row = self.get(conn, result.inserted_primary_key[0])
+        assert row is not None
+        return row
+
+    def _lock(self, conn: sa.Connection, pk: Any, check: Check | None) -> None:
+        if check is None:
+            return
+        row = self._rows(conn.execute(self.by_pk.with_for_update(), {"pk": pk}))
+        if not row:
+            raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+        check(row[0])
+
+    def update(self, conn: sa.Connection, pk: Any, values: Row, check: Check | None) -> Row:
+        self._lock(conn, pk, check)
+        if values:
+            statement = sa.update(self.table).where(self.pk == pk).values(self._values(values))
+            if conn.dialect.update_returning:
+                rows = self._rows(conn.execute(statement.returning(*self.read)))
+                if not rows:
+                    raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+                return rows[0]
+            conn.execute(statement)
+        row = self.get(conn, pk)
+        if row is None:
+            raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+        return row
+
+    def delete(self, conn: sa.Connection, pk: Any, check: Check | None) -> None:
+        self._lock(conn, pk, check)
+        if conn.execute(sa.delete(self.table).where(self.pk == pk)).rowcount == 0:
+            raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+
+
+@contextlib.contextmanager
+def _translated(constraint_fields: dict[str, str]) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        error = classify(exc, constraint_fields)
+        if error is None:
+            raise
+        raise error from exc
+
+
+class _SyncStore:
+    def __init__(self, engine: sa.Engine, operations: _Operations) -> None:
+        self.engine = engine
+        self.ops = operations
+        self.info = operations.info
+
+    def list(self, query: Query) -> Page:
+        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
+            return self.ops.list(conn, query)
+
+    def get(self, pk: Any) -> Row | None:
+        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
+            return self.ops.get(conn, pk)
+
+    def create(self, values: Row) -> Row:
+        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
+            return self.ops.create(conn, values)
+
+    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
+        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
+            return self.ops.update(conn, pk, values, check)
+
+    def delete(self, pk: Any, check: Check | None = None) -> None:
+        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
+            self.ops.delete(conn, pk, check)
+
+
+class _AsyncStore:
+    def __init__(self, engine: AsyncEngine, operations: _Operations) -> None:
+        self.engine = engine
+        self.ops = operations
+        self.info = operations.info
+
+    async def _run(self, operation: Any, *args: Any) -> Any:
+        with _translated(self.ops.constraint_fields):
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(operation, *args)
+
+    async def list(self, query: Query) -> Page:
+        page: Page = await self._run(self.ops.list, query)
+        return page
+
+    async def get(self, pk: Any) -> Row | None:
+        row: Row | None = await self._run(self.ops.get, pk)
+        return row
+
+    async def create(self, values: Row) -> Row:
+        row: Row = await self._run(self.ops.create, values)
+        return row
+
+    async def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
+        row: Row = await self._run(self.ops.update, pk, values, check)
+        return row
+
+    async def delete(self, pk: Any, check: Check | None = None) -> None:
+        await self._run(self.ops.delete, pk, check)
+
+
+# Statements each new DBAPI connection runs first, by dialect.
+_ON_CONNECT = {
+    # SQLite leaves foreign keys unenforced unless each connection asks.
+    "sqlite": ("PRAGMA foreign_keys=ON",),
+}
+
+
+def _on_connect(dbapi_connection: Any, record: Any, statements: tuple[str, ...]) -> None:
+    cursor = dbapi_connection.cursor()
+    for statement in statements:
+        cursor.execute(statement)
+    cursor.close()
+
+
+class SQLAlchemyAdapter:
+    """ormgate on a SQLAlchemy ``Engine`` or ``AsyncEngine``."""
+
+    def __init__(self, engine: sa.Engine | AsyncEngine) -> None:
+        self.engine = engine
+        sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+        statements = _ON_CONNECT.get(sync_engine.dialect.name)
+        if statements and not sa.event.contains(sync_engine, "connect", _on_connect):
+            sa.event.listen(sync_engine, "connect", lambda conn, rec: _on_connect(conn, rec, statements))
+
+    def describe(self, model: type[Any]) -> ModelInfo:
+        return describe(model)
+
+    def store(self, model: type[Any], fields: Sequence[str]) -> _AsyncStore | ThreadedStore:
+        operations = _Operations(model, fields)
+        if isinstance(self.engine, AsyncEngine):
+            return _AsyncStore(self.engine, operations)
+        return ThreadedStore(_SyncStore(self.engine, operations))
+
+    async def create_tables(self, models: Sequence[type[Any]]) -> None:
+        tables = [sa.inspect(model).local_table for model in models]
+        metadata = tables[0].metadata
+        if isinstance(self.engine, AsyncEngine):
+            async with self.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all, tables)
+        else:
+            await anyio.to_thread.run_sync(lambda: metadata.create_all(self.engine, tables))
+
+    def session(self) -> Iterator[Session]:
+        """FastAPI dependency: a ``Session`` in a transaction, committed when the endpoint returns.
+
+        Use it with ``Depends(db.session, scope="function")`` so that the commit,
+        and any conflict it raises, happens before the response is sent.
+        """
+        assert isinstance(self.engine, sa.Engine), "use async_session with an AsyncEngine"
+        with _translated({}), Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    async def async_session(self) -> AsyncIterator[AsyncSession]:
+        """The ``AsyncSession`` twin of ``session``."""
+        assert isinstance(self.engine, AsyncEngine), "use session with a sync Engine"
+        with _translated({}):
+            async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+

@@ -1,0 +1,63 @@
+"""ormgate's errors. Each carries its HTTP status; adapters raise them, never HTTP.
+
+    OrmgateError (500)
+    ├── BadQuery (400)            unknown filter/sort field, operator or parameter
+    ├── NotFound (404)            no row with that primary key
+    ├── Conflict (409)            the database refused the write
+    │   ├── UniqueViolation       a unique value is taken
+    │   └── ForeignKeyViolation   a referenced row is missing, or a row is still referenced
+    ├── PreconditionFailed (412)  If-Match does not match the current ETag
+    └── InvalidData (422)         the database refused a value (NOT NULL, CHECK, too long)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class OrmgateError(Exception):
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(self, detail: str, *, field: str | None = None, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.errors = errors
+
+
+class BadQuery(OrmgateError):
+    status = 400
+    title = "Bad Request"
+
+
+class NotFound(OrmgateError):
+    status = 404
+    title = "Not Found"
+
+
+class Conflict(OrmgateError):
+    status = 409
+    title = "Conflict"
+
+
+class UniqueViolation(Conflict):
+    pass
+
+
+class ForeignKeyViolation(Conflict):
+    pass
+
+
+class PreconditionFailed(OrmgateError):
+    status = 412
+    title = "Precondition Failed"
+
+
+class InvalidData(OrmgateError):
+    status = 422
+    title = "Unprocessable Content"
+
+
+class MissingExtra(ImportError):
+    """An optional dependency is not installed; the message names the extra."""

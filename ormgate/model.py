@@ -1,0 +1,59 @@
+"""The ORM-neutral description of a model: what every other layer reads."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class _Missing(enum.Enum):
+    MISSING = "MISSING"
+
+
+MISSING = _Missing.MISSING
+"""Sentinel: a field has no Python-side default."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """One column of a model, as ormgate sees it."""
+
+    name: str
+    python_type: type[Any]
+    nullable: bool = False
+    primary_key: bool = False
+    # The database fills the value in (autoincrement key, server default):
+    # clients may omit it on create and never need to send it.
+    generated: bool = False
+    default: Any = MISSING
+    max_length: int | None = None
+    unique: bool = False
+    choices: tuple[Any, ...] | None = None
+    foreign_key: str | None = None  # "table.column"
+
+    @property
+    def required(self) -> bool:
+        """Whether a create request must carry this field."""
+        return not (self.nullable or self.generated or self.default is not MISSING)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model: its name, table and fields, in declaration order."""
+
+    name: str
+    table: str
+    fields: tuple[FieldInfo, ...]
+    by_name: Mapping[str, FieldInfo] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
+        keys = [f for f in self.fields if f.primary_key]
+        if len(keys) != 1:
+            raise ValueError(f"{self.name}: ormgate needs exactly one primary key column, found {len(keys)}")
+
+    @property
+    def pk(self) -> FieldInfo:
+        return next(f for f in self.fields if f.primary_key)

@@ -1,0 +1,59 @@
+"""The conformance models on SQLAlchemy: the same tables every ORM's module declares."""
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+import ormgate
+from examples.users.common import new_app
+from examples.users.sqlalchemy_app import create_engine
+from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from tests.conformance.models import Status
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    quantity: Mapped[int] = mapped_column(default=0)
+    big: Mapped[int | None] = mapped_column(sa.BigInteger)
+    price: Mapped[Decimal | None] = mapped_column(sa.Numeric(10, 2))
+    weight: Mapped[float | None] = mapped_column(sa.Double)
+    active: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[Status] = mapped_column(sa.Enum(Status, native_enum=False, length=20), default=Status.draft)
+    released: Mapped[dt.date | None]
+    starts_at: Mapped[dt.time | None]
+    seen_at: Mapped[dt.datetime | None]
+    code: Mapped[uuid.UUID | None] = mapped_column(unique=True)
+    category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("categories.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=sa.func.current_timestamp())
+
+
+class Ghost(Base):
+    """Mapped but never created: every request on it is an unexpected database error."""
+
+    __tablename__ = "ghosts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+def create_app(url: str) -> FastAPI:
+    db = SQLAlchemyAdapter(create_engine(url))
+    app = new_app("sqlalchemy", lambda: db.create_tables([Category, Item]))
+    for model in (Category, Item, Ghost):
+        app.include_router(ormgate.Resource(model, db, default_limit=20, max_limit=100).router)
+    return app

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.databases import PAIRS, REQUIRED, Pair, TestDatabase, unavailable
+
+_skipped: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _skipped:
+        terminalreporter.section("databases NOT tested", sep="!", red=True, bold=True)
+        for database, why in sorted(_skipped.items()):
+            terminalreporter.line(f"{database}: {why} -- every pair on it was skipped", red=True)
+
+
+def _pair_params() -> list[Any]:
+    return [
+        pytest.param(pair, id=pair.id, marks=[getattr(pytest.mark, pair.database), getattr(pytest.mark, pair.orm)])
+        for pair in PAIRS
+    ]
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], TestDatabase]]:
+    """Fresh databases, one per (database, ORM), made when first asked for and dropped at the end."""
+    made: dict[tuple[str, str], TestDatabase] = {}
+    yield made
+    for db in made.values():
+        db.drop()
+
+
+def _database(databases: dict[tuple[str, str], TestDatabase], pair: Pair, tmp: Path) -> TestDatabase:
+    key = (pair.database, pair.orm)
+    if key not in databases:
+        why = unavailable(pair.database)
+        if why is not None:
+            if REQUIRED:
+                pytest.fail(f"{why}; ORMGATE_REQUIRE_DATABASES=1 requires it")
+            _skipped[pair.database] = why
+            pytest.skip(why)
+        databases[key] = TestDatabase(pair.database, pair.orm, tmp)
+    return databases[key]
+
+
+class Served:
+    """An app on one pair, kept running for the whole session, with a sync handle on its database."""
+
+    def __init__(self, app: FastAPI, db: TestDatabase, pair: Pair) -> None:
+        self.pair = pair
+        self.db = db
+        self.client = TestClient(app, raise_server_exceptions=False)
+        self.client.__enter__()
+        self.engine = sa.create_engine(db.sync_url, poolclass=sa.NullPool)
+
+    def clear(self, *tables: str) -> None:
+        with self.engine.begin() as conn:
+            for table in tables:
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql), params).scalar()
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        self.engine.dispose()
+
+
+def _serve(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    databases: dict[tuple[str, str], TestDatabase],
+    module: str,
+) -> Iterator[Served]:
+    pair: Pair = request.param
+    db = _database(databases, pair, tmp_path_factory.getbasetemp())
+    app = importlib.import_module(module.format(orm=pair.orm)).create_app(db.url(pair.scheme))
+    served = Served(app, db, pair)
+    yield served
+    served.close()
+
+
+@pytest.fixture(scope="session", params=_pair_params())
+def contract(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    databases: dict[tuple[str, str], TestDatabase],
+) -> Iterator[Served]:
+    """The conformance app (categories, items) on every adapter x database pair."""
+    yield from _serve(request, tmp_path_factory, databases, "tests.conformance.models.{orm}")
+
+
+@pytest.fixture(scope="session", params=_pair_params())
+def users_service(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    databases: dict[tuple[str, str], TestDatabase],
+) -> Iterator[Served]:
+    """The users service of examples/users on every adapter x database pair."""
+    yield from _serve(request, tmp_path_factory, databases, "examples.users.{orm}_app")
