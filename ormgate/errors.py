@@ -1,13 +1,13 @@
 """ormgate's errors. Each carries its HTTP status; adapters raise them, never HTTP.
 
-    OrmgateError (500)
-    ├── BadQuery (400)            unknown filter/sort field, operator or parameter
-    ├── NotFound (404)            no row with that primary key
-    ├── Conflict (409)            the database refused the write
-    │   ├── UniqueViolation       a unique value is taken
-    │   └── ForeignKeyViolation   a referenced row is missing, or a row is still referenced
-    ├── PreconditionFailed (412)  If-Match does not match the current ETag
-    └── InvalidData (422)         the database refused a value (NOT NULL, CHECK, too long)
+OrmgateError (500)
+├── BadQuery (400)            unknown filter/sort field, operator or parameter
+├── NotFound (404)            no row with that primary key
+├── Conflict (409)            the database refused the write
+│   ├── UniqueViolation       a unique value is taken
+│   └── ForeignKeyViolation   a referenced row is missing, or a row is still referenced
+├── PreconditionFailed (412)  If-Match does not match the current ETag
+└── InvalidData (422)         the database refused a value (NOT NULL, CHECK, too long)
 """
 
 from __future__ import annotations

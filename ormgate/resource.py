@@ -3,8 +3,8 @@
 import hashlib
 from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
-from uuid import UUID
 from typing import Annotated, Any
+from uuid import UUID
 
 import orjson
 import pydantic
@@ -75,7 +75,8 @@ class Problem(pydantic.BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting problem+json bodies for these statuses."""
     return {s: {"model": Problem, "content": {PROBLEM_JSON: {}}} for s in statuses}
 
 
@@ -186,17 +187,32 @@ class Resource:
             return Response(status_code=204)
 
         table: dict[str, tuple[str, str, Callable[..., Any], dict[str, Any]]] = {
-            "list": ("GET", "", list_rows, {"response_model": listing, "responses": _problems(400, 422)}),
-            "get": ("GET", item, get_row, {"response_model": s.read, "responses": _problems(404, 422)}),
+            "list": ("GET", "", list_rows, {"response_model": listing, "responses": problem_responses(400, 422)}),
+            "get": ("GET", item, get_row, {"response_model": s.read, "responses": problem_responses(404, 422)}),
             "create": (
                 "POST",
                 "",
                 create_row,
-                {"response_model": s.read, "status_code": 201, "responses": _problems(409, 422)},
+                {"response_model": s.read, "status_code": 201, "responses": problem_responses(409, 422)},
             ),
-            "replace": ("PUT", item, replace_row, {"response_model": s.read, "responses": _problems(404, 409, 412, 422)}),
-            "patch": ("PATCH", item, patch_row, {"response_model": s.read, "responses": _problems(404, 409, 412, 422)}),
-            "delete": ("DELETE", item, delete_row, {"status_code": 204, "responses": _problems(404, 409, 412, 422)}),
+            "replace": (
+                "PUT",
+                item,
+                replace_row,
+                {"response_model": s.read, "responses": problem_responses(404, 409, 412, 422)},
+            ),
+            "patch": (
+                "PATCH",
+                item,
+                patch_row,
+                {"response_model": s.read, "responses": problem_responses(404, 409, 412, 422)},
+            ),
+            "delete": (
+                "DELETE",
+                item,
+                delete_row,
+                {"status_code": 204, "responses": problem_responses(404, 409, 412, 422)},
+            ),
         }
         router = APIRouter(prefix=self.path, tags=[name])
         # Routes a hand-written endpoint takes over are not generated at all,

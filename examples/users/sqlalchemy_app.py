@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
-from ormgate.resource import Problem
+from ormgate.resource import problem_responses
 
 from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app
 
@@ -24,7 +24,7 @@ class Base(DeclarativeBase):
 class User(Base):
     __tablename__ = "users"
     # Server defaults come back in the INSERT's RETURNING where the database has it.
-    __mapper_args__ = {"eager_defaults": True}
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (SQLAlchemy reads a plain dict)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(150), unique=True)
@@ -61,8 +61,12 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         return {name: getattr(user, name) for name in schemas.read_fields}
 
     Create: Any = schemas.create
-    get_doc = {"response_model": schemas.read, "responses": {404: {"model": Problem}}}
-    post_doc = {"response_model": schemas.read, "status_code": 201, "responses": {409: {"model": Problem}}}
+    get_doc: dict[str, Any] = {"response_model": schemas.read, "responses": problem_responses(404, 422)}
+    post_doc: dict[str, Any] = {
+        "response_model": schemas.read,
+        "status_code": 201,
+        "responses": problem_responses(409, 422),
+    }
 
     if isinstance(engine, sa.Engine):
         SyncSession = Annotated[Session, Depends(db.session, scope="function")]
@@ -90,4 +94,3 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
 
     app.include_router(ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES).router)
     return app
-

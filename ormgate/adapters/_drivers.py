@@ -93,7 +93,7 @@ def _postgres(exc: Any) -> tuple[str, str | None] | None:
 
 
 def _mysql(exc: Any) -> tuple[str, str | None] | None:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
     kind = _MYSQL.get(args[0]) if args and isinstance(args[0], int) else None
     if kind is None:
         return None

@@ -324,4 +324,3 @@ class SQLAlchemyAdapter:
         with _translated({}):
             async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
                 yield session
-

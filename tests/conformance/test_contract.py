@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,9 +13,9 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def api(contract: Served) -> Iterator[Served]:
+def api(contract: Served) -> Served:
     contract.clear("items", "categories")
-    yield contract
+    return contract
 
 
 def make_item(api: Served, **fields: Any) -> dict[str, Any]:
@@ -215,7 +214,10 @@ def test_patch_accepts_null_only_for_nullable_fields(api: Served) -> None:
 def test_patch_rejects_read_only_and_unknown_fields(api: Served) -> None:
     item = make_item(api)
     body = assert_problem(api.client.patch(f"/items/{item['id']}", json={"id": 5, "colour": "red"}), 422)
-    assert {(e["field"], e["message"]) for e in body["errors"]} == {("id", "field is read-only"), ("colour", "unknown field")}
+    assert {(e["field"], e["message"]) for e in body["errors"]} == {
+        ("id", "field is read-only"),
+        ("colour", "unknown field"),
+    }
 
 
 def test_patch_conflict_is_409_and_changes_nothing(api: Served) -> None:

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import Served
 from tests.conformance.test_contract import assert_problem
+from tests.conftest import Served
 
 ADA = {"username": "ada", "email": "ada@example.com", "password": "correct horse"}
 
 
 @pytest.fixture
-def users(users_service: Served) -> Iterator[Served]:
+def users(users_service: Served) -> Served:
     users_service.clear("users")
-    yield users_service
+    return users_service
 
 
 def create(users: Served, **fields: Any) -> Any:
@@ -72,7 +71,9 @@ def test_get_returns_the_user_and_404_for_a_missing_one(users: Served) -> None:
     assert response.status_code == 200
     assert response.json() == user
     assert response.headers["etag"]
-    assert users.client.get(f"/users/{user['id']}", headers={"If-None-Match": response.headers["etag"]}).status_code == 304
+    assert (
+        users.client.get(f"/users/{user['id']}", headers={"If-None-Match": response.headers["etag"]}).status_code == 304
+    )
     assert_problem(users.client.get("/users/999999"), 404)
 
 

@@ -1,0 +1,34 @@
+# The front door: `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/ormgate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/ormgate ## create .venv and install ormgate with every extra and the dev tools
+
+demo: venv ## serve the users API on SQLite at http://127.0.0.1:8000 (docs at /docs)
+	$(BIN)/ormgate demo
+
+test: venv ## run the whole suite (PostgreSQL/MariaDB pairs are skipped, loudly, when unreachable)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+lint: venv ## ruff and mypy --strict over the package, the examples and the tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ormgate-demo.sqlite3
+
+.PHONY: help venv demo test lint clean
