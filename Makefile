@@ -21,7 +21,7 @@ demo: venv ## serve the users API on SQLite at http://127.0.0.1:8000 (docs at /d
 	$(BIN)/ormgate demo
 
 test: venv ## run the whole suite (PostgreSQL/MariaDB pairs are skipped, loudly, when unreachable)
-	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy --strict over the package, the examples and the tests
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 import hashlib
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -9,12 +10,11 @@ from uuid import UUID
 import orjson
 import pydantic
 from fastapi import APIRouter, Header, Path, Request, Response
-from starlette.datastructures import QueryParams
 
 from .adapters.base import Adapter, Row, Store
-from .errors import BadQuery, NotFound, PreconditionFailed
+from .errors import NotFound, PreconditionFailed
 from .problems import PROBLEM_JSON
-from .query import Query, Sort
+from .query import QueryParser
 from .schemas import ModelSchemas, derive
 
 
@@ -101,8 +101,9 @@ class Resource:
         *,
         schemas: ModelSchemas | None = None,
         path: str | None = None,
-        default_limit: int = 50,
-        max_limit: int = 500,
+        filters: Mapping[str, Collection[str]] | None = None,
+        sortable: Collection[str] | None = None,
+        limits: tuple[int, int] = (50, 500),
         routes: Collection[str] = ROUTES,
     ) -> None:
         info = adapter.describe(model)
@@ -110,9 +111,7 @@ class Resource:
         self.store: Store = adapter.store(model, self.schemas.read_fields)
         self.info = info
         self.path = path or f"/{info.table}"
-        self.default_limit = default_limit
-        self.max_limit = max_limit
-        self.sort = (Sort(info.pk.name),)
+        self.query = QueryParser(info, self.schemas.read_fields, filters=filters, sortable=sortable, limits=limits)
         self.routes = frozenset(routes)
         if self.routes - set(ROUTES):
             raise ValueError(f"unknown route(s) {sorted(self.routes - set(ROUTES))}; choose from {ROUTES}")
@@ -120,21 +119,21 @@ class Resource:
     def not_found(self, pk: Any) -> NotFound:
         return NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
 
-    def parse(self, params: QueryParams) -> Query:
-        allowed = {"limit", "offset"}
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise BadQuery(f"unknown query parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-        limit = int(params.get("limit", self.default_limit))
-        return Query(self.schemas.read_fields, self.sort, limit, offset=int(params.get("offset", 0)))
-
-    def list_body(self, query: Query, rows: list[Row], total: int | None, request: Request) -> Response:
-        headers = {}
+    async def list(self, request: Request) -> Response:
+        """One page of rows: the body, the next cursor and its ``Link``."""
+        query = self.query.parse(request.query_params.multi_items())
+        # The cursor needs the sort values of the last row, asked for or not.
+        needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
+        page = await self.store.list(replace(query, fields=needed))
+        rows, headers, cursor = page.rows, {}, None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
-            next_url = request.url.include_query_params(offset=query.offset + query.limit, limit=query.limit)
+            cursor = self.query.next_cursor(query, rows[-1])
+            next_url = request.url.remove_query_params("offset").include_query_params(cursor=cursor)
             headers["Link"] = f'<{next_url}>; rel="next"'
-        body = dumps({"items": rows, "next_cursor": None, "total": total})
+        if needed != query.fields:
+            rows = [{name: row[name] for name in query.fields} for row in rows]
+        body = dumps({"items": rows, "next_cursor": cursor, "total": page.total})
         return Response(body, media_type="application/json", headers=headers)
 
     @property
@@ -154,14 +153,8 @@ class Resource:
         )
         item = "/{id}"
 
-        async def list_rows(
-            request: Request,
-            limit: Annotated[int, pydantic.Field(ge=1, le=self.max_limit)] = self.default_limit,
-            offset: Annotated[int, pydantic.Field(ge=0)] = 0,
-        ) -> Response:
-            query = self.parse(request.query_params)
-            page = await store.list(query)
-            return self.list_body(query, page.rows, page.total, request)
+        async def list_rows(request: Request) -> Response:
+            return await self.list(request)
 
         async def get_row(pk: Pk, request: Request, if_none_match: IfNoneMatch = None) -> Response:
             row = await store.get(pk)
@@ -187,7 +180,17 @@ class Resource:
             return Response(status_code=204)
 
         table: dict[str, tuple[str, str, Callable[..., Any], dict[str, Any]]] = {
-            "list": ("GET", "", list_rows, {"response_model": listing, "responses": problem_responses(400, 422)}),
+            "list": (
+                "GET",
+                "",
+                list_rows,
+                {
+                    "response_model": listing,
+                    "responses": problem_responses(400, 422),
+                    # The query string is parsed by QueryParser, which also describes it.
+                    "openapi_extra": {"parameters": self.query.openapi_parameters()},
+                },
+            ),
             "get": ("GET", item, get_row, {"response_model": s.read, "responses": problem_responses(404, 422)}),
             "create": (
                 "POST",

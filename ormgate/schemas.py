@@ -30,14 +30,21 @@ def _reject_read_only(value: Any) -> Any:
 _READ_ONLY = Annotated[SkipJsonSchema[Any], AfterValidator(_reject_read_only)]
 
 
+def _reject_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refusing it everywhere keeps one contract.
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "NUL characters are not allowed")
+    return value
+
+
 def field_annotation(field: FieldInfo) -> Any:
     """The Python annotation that validates one column's values."""
     annotation: Any = field.python_type
     # An Enum type already restricts its values; plain choices become a Literal.
     if field.choices is not None and not issubclass(field.python_type, enum.Enum):
         annotation = Literal[field.choices]
-    elif field.max_length is not None and field.python_type is str:
-        annotation = Annotated[str, Field(max_length=field.max_length)]
+    elif field.python_type is str:
+        annotation = Annotated[str, Field(max_length=field.max_length), AfterValidator(_reject_nul)]
     return annotation | None if field.nullable else annotation
 
 

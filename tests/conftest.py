@@ -24,7 +24,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 def _pair_params() -> list[Any]:
     return [
-        pytest.param(pair, id=pair.id, marks=[getattr(pytest.mark, pair.database), getattr(pytest.mark, pair.orm)])
+        pytest.param(
+            pair,
+            id=pair.id,
+            # One worker takes every test of a pair: its database and data are made once.
+            marks=[
+                getattr(pytest.mark, pair.database),
+                getattr(pytest.mark, pair.orm),
+                pytest.mark.xdist_group(pair.id),
+            ],
+        )
         for pair in PAIRS
     ]
 

@@ -23,6 +23,7 @@ _KINDS: dict[str, type[OrmgateError]] = {
     "check": InvalidData,
     "too_long": InvalidData,
     "out_of_range": InvalidData,
+    "invalid": InvalidData,
 }
 _MESSAGES = {
     "unique": "a row with this value already exists",
@@ -32,6 +33,7 @@ _MESSAGES = {
     "check": "the value breaks a check constraint",
     "too_long": "the value is too long",
     "out_of_range": "the value is out of range",
+    "invalid": "the database does not accept this value",
 }
 
 _SQLITE = {
@@ -48,6 +50,9 @@ _POSTGRES = {
     "23514": "check",
     "22001": "too_long",
     "22003": "out_of_range",
+    "22P02": "invalid",
+    "22007": "invalid",
+    "22008": "out_of_range",
 }
 _MYSQL = {
     1062: "unique",
@@ -59,6 +64,8 @@ _MYSQL = {
     4025: "check",
     1406: "too_long",
     1264: "out_of_range",
+    1292: "invalid",
+    1366: "invalid",
 }
 
 _SQLITE_COLUMN = re.compile(r"constraint failed: \w+\.(\w+)")
@@ -67,6 +74,7 @@ _MYSQL_FIELD = [
     re.compile(r"for key '(?:\w+\.)?(\w+)'"),
     re.compile(r"FOREIGN KEY \(`(\w+)`\)"),
     re.compile(r"[Cc]olumn '(\w+)'"),
+    re.compile(r"for column (?:`\w+`\.)*`(\w+)`"),
     re.compile(r"Field '(\w+)'"),
 ]
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
-from ..query import Filter, Query
+from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._threaded import ThreadedStore
 from .base import Check, Page, Row
@@ -94,21 +94,53 @@ def describe(model: type[Any]) -> ModelInfo:
     )
 
 
-_OPERATORS: dict[str, Any] = {
-    "eq": lambda c, v: c == v,
-    "ne": lambda c, v: c != v,
-    "lt": lambda c, v: c < v,
-    "lte": lambda c, v: c <= v,
-    "gt": lambda c, v: c > v,
-    "gte": lambda c, v: c >= v,
-    "in": lambda c, v: c.in_(v),
-    "isnull": lambda c, v: c.is_(None) if v else c.is_not(None),
-    "contains": lambda c, v: c.contains(v, autoescape=True),
-    "icontains": lambda c, v: sa.func.lower(c).contains(v.lower(), autoescape=True),
-    "startswith": lambda c, v: c.startswith(v, autoescape=True),
-    "istartswith": lambda c, v: sa.func.lower(c).startswith(v.lower(), autoescape=True),
-    "endswith": lambda c, v: c.endswith(v, autoescape=True),
+def _binary(column: Any) -> Any:
+    return column
+
+
+# Per-dialect differences, as data. MySQL/MariaDB compare strings with a
+# case-insensitive collation by default: case-sensitive operators compare under
+# a binary one (equality keeps the plain comparison too, so an index still helps).
+_BINARY: dict[str, Any] = {
+    "mysql": lambda column: column.collate("utf8mb4_bin"),
+    "mariadb": lambda column: column.collate("utf8mb4_bin"),
 }
+# PostgreSQL sorts NULL as the largest value; ormgate's order has it smallest everywhere.
+_NULLS_LARGEST = frozenset({"postgresql"})
+
+
+def _condition(column: Any, op: str, value: Any, binary: Any) -> Any:
+    text = isinstance(column.type, sa.String)
+    exact = binary(column) if text else column
+    match op:
+        case "eq":
+            return sa.and_(column == value, exact == value) if exact is not column else column == value
+        case "ne":
+            return exact != value
+        case "in":
+            return sa.and_(column.in_(value), exact.in_(value)) if exact is not column else column.in_(value)
+        case "lt":
+            return column < value
+        case "lte":
+            return column <= value
+        case "gt":
+            return column > value
+        case "gte":
+            return column >= value
+        case "isnull":
+            return column.is_(None) if value else column.is_not(None)
+        case "contains":
+            return binary(column).contains(value, autoescape=True)
+        case "startswith":
+            return binary(column).startswith(value, autoescape=True)
+        case "endswith":
+            return binary(column).endswith(value, autoescape=True)
+        # Lowered, then compared exactly: MariaDB's default collation would also ignore accents.
+        case "icontains":
+            return binary(sa.func.lower(column)).contains(value.lower(), autoescape=True)
+        case "istartswith":
+            return binary(sa.func.lower(column)).startswith(value.lower(), autoescape=True)
+    raise ValueError(f"unknown operator {op!r}")
 
 
 class _Operations:
@@ -132,15 +164,50 @@ class _Operations:
         keys = list(result.keys())
         return [dict(zip(keys, row, strict=True)) for row in result]
 
-    def _where(self, filters: Sequence[Filter]) -> list[Any]:
-        return [_OPERATORS[f.op](self.columns[f.field], f.value) for f in filters]
+    def _where(self, dialect: str, filters: Sequence[Filter]) -> list[Any]:
+        binary = _BINARY.get(dialect, _binary)
+        return [_condition(self.columns[f.field], f.op, f.value, binary) for f in filters]
+
+    def _order(self, dialect: str, sort: Sequence[Sort]) -> list[Any]:
+        order = []
+        for key in sort:
+            column = self.columns[key.field]
+            if dialect in _NULLS_LARGEST:
+                order.append(column.desc().nulls_last() if key.descending else column.asc().nulls_first())
+            else:
+                order.append(column.desc() if key.descending else column.asc())
+        return order
+
+    def _after(self, sort: Sequence[Sort], values: Sequence[Any]) -> Any:
+        """Rows strictly after ``values`` in the order of ``sort``, NULL being the smallest value."""
+        branches = []
+        equal: list[Any] = []
+        for key, value in zip(sort, values, strict=True):
+            column = self.columns[key.field]
+            # A bound literal of the column's type: SQLAlchemy refuses `column > True` otherwise.
+            value = None if value is None else sa.literal(value, column.type)
+            beyond: Any
+            if not key.descending:
+                beyond = column.is_not(None) if value is None else column > value
+            elif value is None:
+                beyond = None  # nothing is smaller than NULL
+            elif self.info.by_name[key.field].nullable:
+                beyond = sa.or_(column < value, column.is_(None))
+            else:
+                beyond = column < value
+            if beyond is not None:
+                branches.append(sa.and_(*equal, beyond))
+            equal.append(column.is_(None) if value is None else column == value)
+        return sa.or_(*branches)
 
     def list(self, conn: sa.Connection, query: Query) -> Page:
-        where = self._where(query.filters)
-        order = [self.columns[s.field].desc() if s.descending else self.columns[s.field].asc() for s in query.sort]
+        dialect = conn.dialect.name
+        where = self._where(dialect, query.filters)
+        order = self._order(dialect, query.sort)
+        keyset = [self._after(query.sort, query.after)] if query.after is not None else []
         statement = (
             sa.select(*(self.columns[name].label(name) for name in query.fields))
-            .where(*where)
+            .where(*where, *keyset)
             .order_by(*order)
             .limit(query.limit + 1)
             .offset(query.offset or None)
@@ -266,18 +333,23 @@ class _AsyncStore:
         await self._run(self.ops.delete, pk, check)
 
 
-# Statements each new DBAPI connection runs first, by dialect.
-_ON_CONNECT = {
-    # SQLite leaves foreign keys unenforced unless each connection asks.
-    "sqlite": ("PRAGMA foreign_keys=ON",),
-}
+def _unicode_lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
 
 
-def _on_connect(dbapi_connection: Any, record: Any, statements: tuple[str, ...]) -> None:
+def _prepare_sqlite(dbapi_connection: Any, record: Any) -> None:
+    # SQLite leaves foreign keys unenforced and makes LIKE ignore ASCII case unless
+    # each connection asks otherwise; its lower() only knows ASCII, so icontains
+    # would differ from PostgreSQL and MariaDB on "É" without Python's.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
-    for statement in statements:
-        cursor.execute(statement)
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()
+
+
+# What each new DBAPI connection does first, by dialect.
+_ON_CONNECT = {"sqlite": _prepare_sqlite}
 
 
 class SQLAlchemyAdapter:
@@ -286,9 +358,9 @@ class SQLAlchemyAdapter:
     def __init__(self, engine: sa.Engine | AsyncEngine) -> None:
         self.engine = engine
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
-        statements = _ON_CONNECT.get(sync_engine.dialect.name)
-        if statements and not sa.event.contains(sync_engine, "connect", _on_connect):
-            sa.event.listen(sync_engine, "connect", lambda conn, rec: _on_connect(conn, rec, statements))
+        prepare = _ON_CONNECT.get(sync_engine.dialect.name)
+        if prepare is not None and not sa.event.contains(sync_engine, "connect", prepare):
+            sa.event.listen(sync_engine, "connect", prepare)
 
     def describe(self, model: type[Any]) -> ModelInfo:
         return describe(model)

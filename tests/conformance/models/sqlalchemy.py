@@ -55,5 +55,5 @@ def create_app(url: str) -> FastAPI:
     db = SQLAlchemyAdapter(create_engine(url))
     app = new_app("sqlalchemy", lambda: db.create_tables([Category, Item]))
     for model in (Category, Item, Ghost):
-        app.include_router(ormgate.Resource(model, db, default_limit=20, max_limit=100).router)
+        app.include_router(ormgate.Resource(model, db, limits=(20, 100)).router)
     return app
