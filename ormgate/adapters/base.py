@@ -51,7 +51,11 @@ class Store(Protocol):
 
 
 class SyncStore(Protocol):
-    """A ``Store`` of a synchronous ORM; ``_threaded`` runs each call in one thread hop."""
+    """A ``Store`` of a synchronous ORM; ``_threaded`` runs each call in one thread hop.
+
+    A store may set ``inline_reads = True`` when its database is in-process
+    (SQLite): its reads then run on the event loop thread without a hop.
+    """
 
     info: ModelInfo
 

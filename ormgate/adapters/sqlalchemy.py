@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
@@ -21,7 +20,7 @@ from ..errors import NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
-from ._threaded import ThreadedStore
+from ._threaded import ThreadedStore, run_sync
 from .base import Check, Page, Row
 
 
@@ -105,6 +104,8 @@ _BINARY: dict[str, Any] = {
     "mysql": lambda column: column.collate("utf8mb4_bin"),
     "mariadb": lambda column: column.collate("utf8mb4_bin"),
 }
+# Databases in the process itself: a read costs microseconds and never waits on the network.
+_IN_PROCESS = frozenset({"sqlite"})
 # PostgreSQL sorts NULL as the largest value; ormgate's order has it smallest everywhere.
 _NULLS_LARGEST = frozenset({"postgresql"})
 
@@ -162,7 +163,8 @@ class _Operations:
     @staticmethod
     def _rows(result: sa.CursorResult[Any]) -> list[Row]:
         keys = list(result.keys())
-        return [dict(zip(keys, row, strict=True)) for row in result]
+        # all() fetches in one call; iterating the result fetches row by row.
+        return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
     def _where(self, dialect: str, filters: Sequence[Filter]) -> list[Any]:
         binary = _BINARY.get(dialect, _binary)
@@ -280,6 +282,7 @@ class _SyncStore:
         self.engine = engine
         self.ops = operations
         self.info = operations.info
+        self.inline_reads = engine.dialect.name in _IN_PROCESS
 
     def list(self, query: Query) -> Page:
         with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
@@ -345,6 +348,8 @@ def _prepare_sqlite(dbapi_connection: Any, record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA case_sensitive_like=ON")
+    # Readers never wait for a writer in WAL mode: reads can run on the event loop.
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
@@ -378,7 +383,7 @@ class SQLAlchemyAdapter:
             async with self.engine.begin() as conn:
                 await conn.run_sync(metadata.create_all, tables)
         else:
-            await anyio.to_thread.run_sync(lambda: metadata.create_all(self.engine, tables))
+            await run_sync(metadata.create_all, self.engine, tables)
 
     def session(self) -> Iterator[Session]:
         """FastAPI dependency: a ``Session`` in a transaction, committed when the endpoint returns.

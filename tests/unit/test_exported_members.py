@@ -1,0 +1,28 @@
+import ormgate
+
+
+def test_the_public_api_is_exactly_this() -> None:
+    assert ormgate.__all__ == sorted(ormgate.__all__)
+    assert set(ormgate.__all__) == {
+        "BadQuery",
+        "Conflict",
+        "FieldInfo",
+        "Filter",
+        "ForeignKeyViolation",
+        "InvalidData",
+        "ModelInfo",
+        "ModelSchemas",
+        "NotFound",
+        "OrmgateError",
+        "PreconditionFailed",
+        "Query",
+        "Resource",
+        "Sort",
+        "UniqueViolation",
+        "__version__",
+        "derive",
+        "install_problem_handlers",
+        "item_response",
+    }
+    for name in ormgate.__all__:
+        assert getattr(ormgate, name) is not None
