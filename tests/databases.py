@@ -39,6 +39,9 @@ PAIRS = [
     Pair("sqlalchemy", "postgresql", "postgresql+asyncpg"),
     Pair("sqlalchemy", "mysql", "mysql+pymysql"),
     Pair("sqlalchemy", "mysql", "mysql+aiomysql"),
+    Pair("peewee", "sqlite", "sqlite"),
+    Pair("peewee", "postgresql", "postgresql+psycopg"),
+    Pair("peewee", "mysql", "mysql+pymysql"),
 ]
 
 # The same schema a second time, through a sync driver, for set-up, clean-up and checks.

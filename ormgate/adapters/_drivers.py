@@ -113,7 +113,9 @@ def _mysql(exc: Any) -> tuple[str, str | None] | None:
     return kind, None
 
 
-_PROBES: tuple[Callable[[Any], tuple[str, str | None] | None], ...] = (_sqlite, _postgres, _mysql)
+# MySQL first: PyMySQL errors also carry a sqlstate ("22001" for too long), which the
+# PostgreSQL probe would take, losing the column that only MySQL's message names.
+_PROBES: tuple[Callable[[Any], tuple[str, str | None] | None], ...] = (_sqlite, _mysql, _postgres)
 
 
 def _causes(exc: BaseException) -> list[Any]:

@@ -9,8 +9,8 @@ return dicts, never ORM objects. Each operation is written once against a sync
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -22,6 +22,8 @@ from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._threaded import ThreadedStore, run_sync
 from .base import Check, Page, Row
+
+T = TypeVar("T")
 
 
 def _python_type(column: sa.Column[Any]) -> type[Any]:
@@ -277,6 +279,14 @@ def _translated(constraint_fields: dict[str, str]) -> Iterator[None]:
         raise error from exc
 
 
+def _retry(exc: sa.exc.DBAPIError, attempt: int, committing: bool) -> bool:
+    # SQLAlchemy flags an error that showed the connection was dead, and then
+    # recycles every older pooled connection. Found before COMMIT, nothing was
+    # written, so the unit of work runs once more on a fresh connection; a drop
+    # during COMMIT is not retried, since the write may have landed.
+    return attempt == 0 and exc.connection_invalidated and not committing
+
+
 class _SyncStore:
     def __init__(self, engine: sa.Engine, operations: _Operations) -> None:
         self.engine = engine
@@ -284,25 +294,34 @@ class _SyncStore:
         self.info = operations.info
         self.inline_reads = engine.dialect.name in _IN_PROCESS
 
+    def _run(self, operation: Callable[..., T], *args: Any) -> T:
+        with _translated(self.ops.constraint_fields):
+            for attempt in range(2):
+                committing = False
+                try:
+                    with self.engine.begin() as conn:
+                        result = operation(conn, *args)
+                        committing = True
+                    return result
+                except sa.exc.DBAPIError as exc:
+                    if not _retry(exc, attempt, committing):
+                        raise
+        raise AssertionError("unreachable")
+
     def list(self, query: Query) -> Page:
-        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
-            return self.ops.list(conn, query)
+        return self._run(self.ops.list, query)
 
     def get(self, pk: Any) -> Row | None:
-        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
-            return self.ops.get(conn, pk)
+        return self._run(self.ops.get, pk)
 
     def create(self, values: Row) -> Row:
-        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
-            return self.ops.create(conn, values)
+        return self._run(self.ops.create, values)
 
     def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
-            return self.ops.update(conn, pk, values, check)
+        return self._run(self.ops.update, pk, values, check)
 
     def delete(self, pk: Any, check: Check | None = None) -> None:
-        with _translated(self.ops.constraint_fields), self.engine.begin() as conn:
-            self.ops.delete(conn, pk, check)
+        self._run(self.ops.delete, pk, check)
 
 
 class _AsyncStore:
@@ -311,26 +330,31 @@ class _AsyncStore:
         self.ops = operations
         self.info = operations.info
 
-    async def _run(self, operation: Any, *args: Any) -> Any:
+    async def _run(self, operation: Callable[..., T], *args: Any) -> T:
         with _translated(self.ops.constraint_fields):
-            async with self.engine.begin() as conn:
-                return await conn.run_sync(operation, *args)
+            for attempt in range(2):
+                committing = False
+                try:
+                    async with self.engine.begin() as conn:
+                        result = await conn.run_sync(operation, *args)
+                        committing = True
+                    return result
+                except sa.exc.DBAPIError as exc:
+                    if not _retry(exc, attempt, committing):
+                        raise
+        raise AssertionError("unreachable")
 
     async def list(self, query: Query) -> Page:
-        page: Page = await self._run(self.ops.list, query)
-        return page
+        return await self._run(self.ops.list, query)
 
     async def get(self, pk: Any) -> Row | None:
-        row: Row | None = await self._run(self.ops.get, pk)
-        return row
+        return await self._run(self.ops.get, pk)
 
     async def create(self, values: Row) -> Row:
-        row: Row = await self._run(self.ops.create, values)
-        return row
+        return await self._run(self.ops.create, values)
 
     async def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        row: Row = await self._run(self.ops.update, pk, values, check)
-        return row
+        return await self._run(self.ops.update, pk, values, check)
 
     async def delete(self, pk: Any, check: Check | None = None) -> None:
         await self._run(self.ops.delete, pk, check)

@@ -1,0 +1,487 @@
+"""Peewee 4 models, on one ``Database`` per adapter.
+
+Peewee binds a model class to one database for the whole process, and a
+process may serve the same models from several databases (the tests run
+SQLite, PostgreSQL and MySQL apps side by side). ``Model.bind`` and
+``bind_ctx`` rebind the class itself, for every thread at once, so they are
+not safe while other threads run units of work. Each adapter therefore works
+on its own subclass of every model, bound to its database (``bound``); the
+user's classes are never rebound or changed.
+
+Each store operation is one unit of work in one worker thread: a pooled
+connection (``connection_context``), a transaction for writes (``atomic``),
+selected columns read from the cursor into dicts, never model instances, and
+driver errors translated at one boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import operator
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import peewee as pw
+from playhouse import db_url
+from playhouse.pydantic_utils import get_field_type
+
+from ..errors import NotFound
+from ..model import MISSING, FieldInfo, ModelInfo
+from ..query import Filter, Query, Sort
+from ._drivers import classify
+from ._threaded import ThreadedStore, run_sync
+from .base import Check, Page, Row
+
+# SQLAlchemy-style URL scheme -> (playhouse.db_url scheme, default options; the URL's query wins).
+# Peewee's pools test a connection when handing it out (a round trip on PostgreSQL, a ping
+# on MySQL) and drop it if the server has closed it.
+# "psycopg3+pool" is playhouse.postgres_ext.PooledPsycopg3Database: psycopg 3 even where
+# psycopg2 is installed (the plain "postgresql+pool" would prefer psycopg2).
+_POOL = {"max_connections": 20, "timeout": 10, "stale_timeout": 300}  # wait up to 10 s for a free connection
+_MYSQL = ("mysql+pool", {**_POOL, "charset": "utf8mb4", "sql_mode": "TRADITIONAL"})
+_URLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sqlite": (
+        "sqlite+pool",
+        {
+            # Foreign keys are off unless each connection asks; WAL lets reads run beside a write.
+            "pragmas": {"foreign_keys": 1, "journal_mode": "wal"},
+            "returning_clause": sqlite3.sqlite_version_info >= (3, 35),
+            # Pooled too, as opening one costs more than a query: a connection goes to one
+            # thread at a time, and the count is bounded by the threads, not by the pool.
+            "check_same_thread": False,
+            "max_connections": None,
+        },
+    ),
+    "postgresql": ("psycopg3+pool", _POOL),
+    "postgresql+psycopg": ("psycopg3+pool", _POOL),
+    "mysql": _MYSQL,
+    "mysql+pymysql": _MYSQL,
+}
+
+
+def connect(url: str) -> Any:
+    """A Peewee ``Database`` for a SQLAlchemy-style URL: ``sqlite:///path``, ``postgresql+psycopg://…``, ``mysql+pymysql://…``.
+
+    Options in the URL's query string (``?max_connections=50``) override the defaults.
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme not in _URLS:
+        raise ValueError(f"unsupported database URL scheme {scheme!r}; use one of {', '.join(_URLS)}")
+    peewee_scheme, options = _URLS[scheme]
+    # Parsed under Peewee's scheme, whose keyword names the drivers take without a deprecation warning.
+    params = db_url.parse(f"{peewee_scheme}://{rest}", unquote_password=True, unquote_user=True)
+    if params["database"] == ":memory:":
+        raise ValueError("each pooled connection to an in-memory SQLite would be a database of its own: use a file")
+    return db_url.schemes[peewee_scheme](**{**options, **params})
+
+
+# Column constraints whose SQL makes the database fill the value in.
+_SERVER_VALUES = ("DEFAULT", "GENERATED")
+
+
+def _api_fields(model: Any) -> dict[str, Any]:
+    """API name -> Peewee field, in declaration order (primary key first)."""
+    # A foreign key travels as its column ("category_id"), as playhouse.pydantic_utils names it.
+    return {f.column_name if isinstance(f, pw.ForeignKeyField) else f.name: f for f in model._meta.sorted_fields}
+
+
+def _unique_indexes(model: Any) -> dict[str, str]:
+    """Names of single-column unique indexes (``unique=True`` and ``Meta.indexes``) -> API name."""
+    api = {f.name: name for name, f in _api_fields(model).items()}
+    return {
+        str(index._name): api[index._expressions[0].name]
+        for index in model._meta.fields_to_index()
+        if index._unique and len(index._expressions) == 1 and isinstance(index._expressions[0], pw.Field)
+    }
+
+
+def _generated(f: Any) -> bool:
+    server_sql = (c.sql for c in f.constraints or () if isinstance(c, pw.SQL))
+    return bool(
+        f.auto_increment
+        or f.sequence
+        or isinstance(f.default, pw.Node)  # fn.now(), SQL("...")
+        or any(sql.lstrip().upper().startswith(_SERVER_VALUES) for sql in server_sql)
+    )
+
+
+def _field(name: str, f: Any, unique: set[str]) -> FieldInfo:
+    target = f.rel_field if isinstance(f, pw.ForeignKeyField) else f
+    # playhouse.pydantic_utils already maps a key to its target's type and an EnumField to
+    # its enum; it answers Any (not a class) for JSON and unknown types.
+    python_type = get_field_type(f)
+    enum_class = getattr(f, "enum_class", None)
+    choices = tuple(enum_class) if enum_class else tuple(v for v, _label in f.choices) if f.choices else None
+    default = f.default
+    return FieldInfo(
+        name=name,
+        python_type=python_type if isinstance(python_type, type) else object,
+        nullable=bool(f.null) and not f.primary_key,
+        primary_key=bool(f.primary_key),
+        generated=_generated(f),
+        default=MISSING if default is None or isinstance(default, pw.Node) else default,
+        max_length=getattr(target, "max_length", None),
+        unique=bool(f.unique) or name in unique,
+        choices=choices,
+        foreign_key=f"{f.rel_model._meta.table_name}.{f.rel_field.column_name}" if target is not f else None,
+    )
+
+
+def describe(model: Any) -> ModelInfo:
+    unique = set(_unique_indexes(model).values())
+    return ModelInfo(
+        name=model.__name__,
+        table=model._meta.table_name,
+        fields=tuple(_field(name, f, unique) for name, f in _api_fields(model).items()),
+    )
+
+
+def _constraint_fields(model: Any) -> dict[str, str]:
+    """Column and unique index names -> API name: what a driver error may name."""
+    # MySQL names the index (Peewee calls it "item_code"), PostgreSQL and SQLite the column.
+    return {**{f.column_name: name for name, f in _api_fields(model).items()}, **_unique_indexes(model)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Matcher:
+    """A pattern-match operator and how to write a literal value into its pattern."""
+
+    operator: str
+    wildcard: str
+    escapes: dict[int, str]  # for str.translate
+    suffix: tuple[str, ...] = ()
+
+    def __call__(self, column: Any, value: str, before: bool, after: bool) -> Any:
+        wild = self.wildcard
+        pattern = f"{wild if before else ''}{value.translate(self.escapes)}{wild if after else ''}"
+        nodes = [column, pw.SQL(self.operator), pw.Value(pattern, unpack=False), *map(pw.SQL, self.suffix)]
+        return pw.NodeList(nodes, parens=True)
+
+
+# "!" rather than a backslash: the same escape in every SQL dialect, whatever its string-literal rules.
+_LIKE = _Matcher("LIKE", "%", str.maketrans({"!": "!!", "%": "!%", "_": "!_"}), ("ESCAPE '!'",))
+# SQLite's LIKE ignores ASCII case (its case_sensitive_like pragma is deprecated); GLOB does not.
+_GLOB = _Matcher("GLOB", "*", str.maketrans({"*": "[*]", "?": "[?]", "[": "[[]"}))
+
+
+def _prepare_sqlite(database: Any) -> None:
+    # SQLite's lower() only knows ASCII: icontains would differ from PostgreSQL and MariaDB on "Ä".
+    database.register_function(lambda v: None if v is None else v.lower(), "lower", 1, deterministic=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Dialect:
+    """What differs beyond Peewee's own toggles (``for_update``, ``nulls_ordering``, ``returning_clause``)."""
+
+    # Text compared code point by code point: MariaDB's default collations ignore case and accents.
+    exact: Callable[[Any], Any] = lambda column: column
+    match: _Matcher = _LIKE  # the case-sensitive pattern match, on exact(column)
+    # atomic() arguments of a unit of work that writes. SQLite takes the write lock at
+    # BEGIN IMMEDIATE, which stands in for the row lock it does not have: a check and
+    # the write after it cannot interleave with another writer.
+    write_begin: Mapping[str, Any] = field(default_factory=dict)
+    prepare: Callable[[Any], None] = lambda database: None  # once, on the Database
+    in_process: bool = False  # reads cost microseconds and never wait: no thread hop (see _threaded)
+
+
+_DIALECTS: dict[Any, _Dialect] = {
+    pw.SqliteDatabase: _Dialect(
+        match=_GLOB, write_begin={"lock_type": "IMMEDIATE"}, prepare=_prepare_sqlite, in_process=True
+    ),
+    pw.PostgresqlDatabase: _Dialect(),
+    pw.MySQLDatabase: _Dialect(exact=lambda column: column.collate("utf8mb4_bin")),
+}
+
+# (column, exact column, value) -> condition. Equality keeps the plain comparison beside
+# the exact one where they differ, so that an index on the column still serves it.
+_COMPARE: dict[str, Callable[[Any, Any, Any], Any]] = {
+    "eq": lambda c, x, v: c == v if x is c else (c == v) & (x == v),
+    "ne": lambda c, x, v: x != v,
+    "in": lambda c, x, v: c.in_(v) if x is c else c.in_(v) & x.in_(v),
+    "lt": lambda c, x, v: c < v,
+    "lte": lambda c, x, v: c <= v,
+    "gt": lambda c, x, v: c > v,
+    "gte": lambda c, x, v: c >= v,
+    "isnull": lambda c, x, v: c.is_null(v),
+}
+# pattern operator -> (case-sensitive, wildcard before the value, wildcard after it)
+_PATTERNS = {
+    "contains": (True, True, True),
+    "icontains": (False, True, True),
+    "startswith": (True, False, True),
+    "istartswith": (False, False, True),
+    "endswith": (True, True, False),
+}
+_TEXT = (pw.CharField, pw.TextField)
+
+
+def _converter(f: Any) -> Callable[[Any], Any]:
+    """Peewee's own conversion of a column's value, and what makes every database read the same."""
+    if isinstance(f, pw.DecimalField):
+        # SQLite keeps NUMERIC as a float: 12.50 comes back as 12.5 unless given its scale again.
+        exponent = Decimal(1).scaleb(-f.decimal_places)
+
+        def scaled(value: Any) -> Decimal | None:
+            number: Decimal | None = f.python_value(value)
+            return None if number is None else number.quantize(exponent)
+
+        return scaled
+    python_value: Callable[[Any], Any] = f.python_value
+    return python_value
+
+
+@contextlib.contextmanager
+def _translated(constraint_fields: Mapping[str, str]) -> Iterator[None]:
+    try:
+        yield
+    except pw.DatabaseError as exc:  # Peewee's wrapper keeps the driver error on .orig
+        error = classify(exc, constraint_fields)
+        if error is None:
+            raise
+        raise error from exc
+
+
+class _SyncStore:
+    def __init__(self, adapter: PeeweeAdapter, model: Any, fields: Sequence[str]) -> None:
+        self.adapter = adapter
+        self.db = adapter.database
+        self.info = describe(model)
+        self.inline_reads = adapter.dialect.in_process
+        self.model = adapter.bound(model)
+        self.fields = _api_fields(self.model)
+        self.convert = {name: _converter(f) for name, f in self.fields.items()}
+        self.pk = self.fields[self.info.pk.name]
+        self.names = tuple(fields)
+        self.read = self._columns(self.names)
+        self.constraint_fields = _constraint_fields(self.model)
+        # The statements by primary key are compiled once: building SQL is most of Peewee's cost.
+        by_pk = self.model.select(*self.read).where(self.pk == 0)
+        self.get_sql = self._sql(by_pk)
+        self.lock_sql = self._sql(by_pk.for_update()) if self.db.for_update else self.get_sql
+        self.delete_sql = self._sql(self.model.delete().where(self.pk == 0))
+
+    def _sql(self, query: Any) -> str:
+        sql, params = self.db.get_sql_context().sql(query).query()
+        assert len(params) == 1, "a statement by primary key takes the key alone"
+        return str(sql)
+
+    def _columns(self, names: Iterable[str]) -> list[Any]:
+        return [self.fields[name].alias(name) for name in names]
+
+    def _rows(self, cursor: Any, names: Sequence[str]) -> list[Row]:
+        convert = [(name, self.convert[name]) for name in names]
+        return [{n: c(v) for (n, c), v in zip(convert, row, strict=True)} for row in cursor.fetchall()]
+
+    def _by_pk(self, sql: str, pk: Any) -> Any:
+        return self.db.execute_sql(sql, (self.pk.db_value(pk),))
+
+    def _work(self, *, write: bool = True, transaction: bool = True) -> contextlib.AbstractContextManager[None]:
+        return self.adapter._unit_of_work(self.constraint_fields, write=write, transaction=transaction)
+
+    # Filters, sort and keyset, as query.py specifies them.
+
+    def _filter(self, f: Filter) -> Any:
+        column = self.fields[f.field]
+        dialect = self.adapter.dialect
+        if f.op in _COMPARE:
+            exact = dialect.exact(column) if isinstance(column, _TEXT) else column
+            return _COMPARE[f.op](column, exact, f.value)
+        case_sensitive, before, after = _PATTERNS[f.op]
+        if case_sensitive:
+            return dialect.match(dialect.exact(column), f.value, before, after)
+        # Lowered, then compared exactly: a case-insensitive collation would also ignore accents.
+        return _LIKE(dialect.exact(pw.fn.LOWER(column)), f.value.lower(), before, after)
+
+    def _order(self, s: Sort) -> Any:
+        column = self.fields[s.field]
+        # NULL sorts smallest: PostgreSQL needs it said. MySQL has no NULLS FIRST/LAST and
+        # already sorts so; Peewee would emulate the clause there with a CASE no index serves.
+        nulls = {"nulls": "LAST" if s.descending else "FIRST"} if self.db.nulls_ordering else {}
+        return column.desc(**nulls) if s.descending else column.asc(**nulls)
+
+    def _after(self, sort: Sequence[Sort], values: Sequence[Any]) -> Any:
+        """Rows strictly after ``values`` in the sort order: OR over i of (keys before i equal, key i beyond)."""
+        branches: list[Any] = []
+        equal: list[Any] = []
+        for s, value in zip(sort, values, strict=True):
+            column = self.fields[s.field]
+            if value is None:
+                # NULL is smallest: after it ascending come the non-NULLs, descending nothing.
+                beyond = None if s.descending else column.is_null(False)
+            elif not s.descending:
+                beyond = column > value
+            else:
+                below = column < value
+                beyond = below | column.is_null() if self.info.by_name[s.field].nullable else below
+            if beyond is not None:
+                branches.append(functools.reduce(operator.and_, [*equal, beyond]))
+            equal.append(column.is_null() if value is None else column == value)
+        return functools.reduce(operator.or_, branches) if branches else pw.SQL("1 = 0")
+
+    # The five operations, each one unit of work.
+
+    def list(self, query: Query) -> Page:
+        where = [self._filter(f) for f in query.filters]
+        select = self.model.select(*self._columns(query.fields))
+        if where:
+            select = select.where(*where)
+        if query.after is not None:
+            select = select.where(self._after(query.sort, query.after))
+        select = select.order_by(*map(self._order, query.sort)).limit(query.limit + 1)
+        if query.offset:
+            select = select.offset(query.offset)
+        # Rows and their count read in one transaction, so both see the same data where the database allows.
+        with self._work(write=False, transaction=query.count):
+            rows = self._rows(self.db.execute(select), query.fields)
+            total = None
+            if query.count:
+                counting = self.model.select(pw.fn.COUNT(pw.SQL("*")))
+                total = int(self.db.execute(counting.where(*where) if where else counting).fetchone()[0])
+        return Page(rows, total)
+
+    def _get(self, pk: Any, *, lock: bool = False) -> Row | None:
+        rows = self._rows(self._by_pk(self.lock_sql if lock else self.get_sql, pk), self.names)
+        return rows[0] if rows else None
+
+    def _not_found(self, pk: Any) -> NotFound:
+        return NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+
+    def _lock(self, pk: Any, check: Check | None) -> None:
+        if check is None:
+            return
+        row = self._get(pk, lock=True)
+        if row is None:
+            raise self._not_found(pk)
+        check(row)
+
+    def _values(self, values: Row) -> dict[Any, Any]:
+        return {self.fields[name]: value for name, value in values.items()}
+
+    def get(self, pk: Any) -> Row | None:
+        with self._work(write=False, transaction=False):
+            return self._get(pk)
+
+    def create(self, values: Row) -> Row:
+        key = self.info.pk
+        if key.name not in values and callable(key.default):
+            # Drawn here, so the row can be read back where the database returns no key (MySQL).
+            values = {**values, key.name: key.default()}
+        # Model.insert fills in the other fields' Python defaults, as Model.create would.
+        insert = self.model.insert(self._values(values))
+        with self._work():
+            if self.db.returning_clause:
+                return self._rows(self.db.execute(insert.returning(*self.read)), self.names)[0]
+            new_pk = insert.execute()
+            row = self._get(values.get(key.name, new_pk))
+        assert row is not None
+        return row
+
+    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
+        update = self.model.update(self._values(values)).where(self.pk == pk)
+        with self._work():
+            self._lock(pk, check)
+            if values and self.db.returning_clause:
+                row = next(iter(self._rows(self.db.execute(update.returning(*self.read)), self.names)), None)
+            else:
+                if values:
+                    update.execute()
+                row = self._get(pk)
+        if row is None:
+            raise self._not_found(pk)
+        return row
+
+    def delete(self, pk: Any, check: Check | None = None) -> None:
+        with self._work():
+            self._lock(pk, check)
+            if self._by_pk(self.delete_sql, pk).rowcount == 0:
+                raise self._not_found(pk)
+
+
+class PeeweeAdapter:
+    """ormgate on one Peewee ``Database`` (see ``connect`` to open one from a URL)."""
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+        dialect = next((d for cls, d in _DIALECTS.items() if isinstance(database, cls)), None)
+        if dialect is None:
+            raise TypeError(f"ormgate's Peewee adapter does not know {type(database).__name__}")
+        self.dialect = dialect
+        dialect.prepare(database)
+        self._bound: dict[Any, Any] = {}
+        self._constraint_fields: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    def bound(self, model: Any) -> Any:
+        """``model`` on this adapter's database: a subclass made once, for queries in hand-written endpoints."""
+        with self._lock:
+            return self._bind(model)
+
+    def _bind(self, model: Any) -> Any:
+        if model in self._bound:
+            return self._bound[model]
+        fields = model._meta.fields
+        # Foreign keys are added after the class exists, pointing at the bound copy of their
+        # target: left to ModelBase, the parent's key would be copied with its target and
+        # register a back-reference on the user's model. None keeps their names from being
+        # inherited meanwhile.
+        attrs = {name: None if isinstance(f, pw.ForeignKeyField) else copy.deepcopy(f) for name, f in fields.items()}
+        meta = type("Meta", (), {"database": self.database, "table_name": model._meta.table_name})
+        bound: Any = type(model.__name__, (model,), {"__module__": model.__module__, "Meta": meta, **attrs})
+        self._bound[model] = bound  # before its keys, so a key to itself or a cycle finds it
+        for name, f in fields.items():
+            if isinstance(f, pw.ForeignKeyField):
+                key = copy.deepcopy(f)
+                key.declared_backref = "+"
+                key.rel_model = self._bind(f.rel_model)
+                key.rel_field = f.rel_field.name
+                bound._meta.add_field(name, key)
+        self._constraint_fields.update(_constraint_fields(bound))
+        return bound
+
+    def describe(self, model: Any) -> ModelInfo:
+        return describe(model)
+
+    def store(self, model: Any, fields: Sequence[str]) -> ThreadedStore:
+        return ThreadedStore(_SyncStore(self, model, fields))
+
+    async def create_tables(self, models: Sequence[Any]) -> None:
+        bound = [self.bound(model) for model in models]
+
+        def create() -> None:
+            with self.database.connection_context():
+                self.database.create_tables(bound, safe=True)
+
+        await run_sync(create)
+
+    @contextlib.contextmanager
+    def _unit_of_work(
+        self, constraint_fields: Mapping[str, str], *, write: bool = True, transaction: bool = True
+    ) -> Iterator[None]:
+        """A pooled connection for this thread, a transaction if asked, driver errors as ormgate errors."""
+        with _translated(constraint_fields), self.database.connection_context():
+            if not transaction:
+                yield
+                return
+            with self.database.atomic(**(self.dialect.write_begin if write else {})):
+                yield
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """A unit of work for a hand-written endpoint: a pooled connection, a transaction, errors translated.
+
+        Use it in a sync ``def`` endpoint: Peewee keeps its connection per thread,
+        and FastAPI runs such an endpoint in one worker thread, so the unit of work
+        is one thread hop (a yielding dependency's set-up and tear-down may run in
+        other threads). Constraint violations on any model bound here become 409s
+        and 422s, as in the generated routes.
+        """
+        return self._unit_of_work(self._constraint_fields)
+
+    def connection(self) -> contextlib.AbstractContextManager[None]:
+        """``atomic`` without the transaction, for hand-written reads."""
+        return self._unit_of_work(self._constraint_fields, transaction=False)
