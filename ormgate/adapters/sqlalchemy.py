@@ -110,6 +110,10 @@ _BINARY: dict[str, Any] = {
 _IN_PROCESS = frozenset({"sqlite"})
 # PostgreSQL sorts NULL as the largest value; ormgate's order has it smallest everywhere.
 _NULLS_LARGEST = frozenset({"postgresql"})
+# Where switching a connection to autocommit is a client-side flag, a one-statement
+# read runs without BEGIN and COMMIT: two round trips fewer. (PyMySQL would spend
+# a round trip on the switch itself.)
+_AUTOCOMMIT_READS = frozenset({"postgresql"})
 
 
 def _condition(column: Any, op: str, value: Any, binary: Any) -> Any:
@@ -287,19 +291,31 @@ def _retry(exc: sa.exc.DBAPIError, attempt: int, committing: bool) -> bool:
     return attempt == 0 and exc.connection_invalidated and not committing
 
 
+E = TypeVar("E", sa.Engine, AsyncEngine)
+
+
+def _reader(engine: E) -> E:
+    """The engine one-statement reads use: ``engine`` itself, or its autocommit twin."""
+    if engine.dialect.name in _AUTOCOMMIT_READS:
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 class _SyncStore:
     def __init__(self, engine: sa.Engine, operations: _Operations) -> None:
         self.engine = engine
         self.ops = operations
         self.info = operations.info
         self.inline_reads = engine.dialect.name in _IN_PROCESS
+        self.reader = _reader(engine)
 
-    def _run(self, operation: Callable[..., T], *args: Any) -> T:
+    def _run(self, operation: Callable[..., T], *args: Any, read: bool = False) -> T:
+        engine = self.reader if read else self.engine
         with _translated(self.ops.constraint_fields):
             for attempt in range(2):
                 committing = False
                 try:
-                    with self.engine.begin() as conn:
+                    with engine.begin() as conn:
                         result = operation(conn, *args)
                         committing = True
                     return result
@@ -309,10 +325,11 @@ class _SyncStore:
         raise AssertionError("unreachable")
 
     def list(self, query: Query) -> Page:
-        return self._run(self.ops.list, query)
+        # With a count, rows and total come from one transaction's snapshot.
+        return self._run(self.ops.list, query, read=not query.count)
 
     def get(self, pk: Any) -> Row | None:
-        return self._run(self.ops.get, pk)
+        return self._run(self.ops.get, pk, read=True)
 
     def create(self, values: Row) -> Row:
         return self._run(self.ops.create, values)
@@ -329,13 +346,15 @@ class _AsyncStore:
         self.engine = engine
         self.ops = operations
         self.info = operations.info
+        self.reader = _reader(engine)
 
-    async def _run(self, operation: Callable[..., T], *args: Any) -> T:
+    async def _run(self, operation: Callable[..., T], *args: Any, read: bool = False) -> T:
+        engine = self.reader if read else self.engine
         with _translated(self.ops.constraint_fields):
             for attempt in range(2):
                 committing = False
                 try:
-                    async with self.engine.begin() as conn:
+                    async with engine.begin() as conn:
                         result = await conn.run_sync(operation, *args)
                         committing = True
                     return result
@@ -345,10 +364,10 @@ class _AsyncStore:
         raise AssertionError("unreachable")
 
     async def list(self, query: Query) -> Page:
-        return await self._run(self.ops.list, query)
+        return await self._run(self.ops.list, query, read=not query.count)
 
     async def get(self, pk: Any) -> Row | None:
-        return await self._run(self.ops.get, pk)
+        return await self._run(self.ops.get, pk, read=True)
 
     async def create(self, values: Row) -> Row:
         return await self._run(self.ops.create, values)
