@@ -1,0 +1,467 @@
+"""The Django ORM, standalone or inside a Django project, on one database alias.
+
+Django keeps a connection per thread and alias. Each store operation is one unit
+of work in one worker thread (``ThreadedStore``): it reuses that thread's
+connection, health-checked first as Django does per request, writes inside
+``transaction.atomic(using=alias)`` and reads rows with ``.values()``, never
+building model instances. ``configure`` turns a database URL into an alias, so
+that apps on several databases run side by side in one process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import enum
+import functools
+import operator
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+import django
+from django.apps import apps
+from django.conf import ENVIRONMENT_VARIABLE, settings
+from django.db import DEFAULT_DB_ALIAS, Error, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.db.models import BooleanField, F, Field, ForeignKey, Func, GeneratedField, Model, Q, QuerySet, Value
+from django.db.models import UniqueConstraint as Unique
+from django.db.models.deletion import ProtectedError, RestrictedError
+from django.db.models.fields import AutoFieldMixin
+from django.db.models.functions import Collate, Lower
+from django.db.models.lookups import Contains, Exact, In, StartsWith
+from django.utils import timezone
+
+from ..errors import ForeignKeyViolation, NotFound
+from ..model import MISSING, FieldInfo, ModelInfo
+from ..query import Query, Sort
+from ._drivers import classify
+from ._threaded import ThreadedStore, run_sync
+from .base import Check, Page, Row
+
+# -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
+
+
+def _pymysql_as_mysqldb() -> None:
+    # Django's MySQL backend imports MySQLdb (mysqlclient), a C extension that needs the MySQL
+    # client headers to build. PyMySQL implements the same DB-API in pure Python and stands in
+    # under that name; it reports a mysqlclient-style version_info (2.2.x), which is what Django's
+    # "mysqlclient 1.4.3 or newer" check reads. Widely used, but Django's own CI runs mysqlclient
+    # only. A process has one MySQLdb: an already imported mysqlclient is kept.
+    if "MySQLdb" not in sys.modules:
+        import pymysql
+
+        pymysql.install_as_MySQLdb()
+
+
+@dataclass(frozen=True)
+class _Backend:
+    engine: str
+    drivers: Mapping[str, Callable[[], None] | None]  # the URL's "+driver" -> what to prepare first
+    options: Mapping[str, Any]
+    file: bool = False
+
+
+_MYSQL = _Backend(
+    "django.db.backends.mysql",
+    {"": None, "mysqldb": None, "pymysql": _pymysql_as_mysqldb},
+    # Strict mode: a value that does not fit is an error, never silently truncated.
+    {"charset": "utf8mb4", "init_command": "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"},
+)
+_POSTGRESQL = _Backend("django.db.backends.postgresql", {"": None, "psycopg": None, "psycopg2": None}, {})
+# IMMEDIATE: a transaction takes SQLite's write lock when it begins, so a read-check-write
+# waits its turn instead of failing with "database is locked" when it comes to write.
+_SQLITE = _Backend("django.db.backends.sqlite3", {"": None, "pysqlite": None}, {"transaction_mode": "IMMEDIATE"}, True)
+_BACKENDS = {"sqlite": _SQLITE, "postgresql": _POSTGRESQL, "postgres": _POSTGRESQL, "mysql": _MYSQL, "mariadb": _MYSQL}
+# Connections live on in their worker thread (CONN_MAX_AGE) and are pinged before the first
+# query of each unit of work (CONN_HEALTH_CHECKS), so one the server dropped is replaced.
+_CONNECTIONS = {"CONN_MAX_AGE": 600, "CONN_HEALTH_CHECKS": True}
+
+
+def database_settings(url: str) -> dict[str, Any]:
+    """The Django ``DATABASES`` entry for a SQLAlchemy-style URL, e.g. ``postgresql+psycopg://u@host/db``."""
+    parts = urlsplit(url)
+    scheme, _, driver = parts.scheme.partition("+")
+    backend = _BACKENDS.get(scheme)
+    if backend is None or driver not in backend.drivers:
+        raise ValueError(f"the Django adapter opens {', '.join(_BACKENDS)} URLs (sync drivers), not {parts.scheme!r}")
+    name = unquote(parts.path[1:])  # sqlite:///relative.db, sqlite:////absolute.db, scheme://host/name
+    if backend.file and name in ("", ":memory:"):
+        raise ValueError("SQLite needs a file: each worker thread has its own connection, so its own memory database")
+    prepare = backend.drivers[driver]
+    if prepare is not None:
+        prepare()
+    host = {"HOST": parts.hostname or "", "PORT": str(parts.port or "")}
+    user = {"USER": unquote(parts.username or ""), "PASSWORD": unquote(parts.password or "")}
+    return {"ENGINE": backend.engine, "NAME": name, **host, **user, "OPTIONS": dict(backend.options), **_CONNECTIONS}
+
+
+_settings_lock = threading.Lock()
+
+
+def setup(*, installed_apps: Sequence[str] = ()) -> None:
+    """Make Django usable: call it before declaring models, which need the app registry.
+
+    Standalone, it configures minimal settings (the first call's ``installed_apps`` win);
+    in a Django project (``DJANGO_SETTINGS_MODULE`` set) the project's settings are used.
+    """
+    with _settings_lock:
+        if not settings.configured and ENVIRONMENT_VARIABLE not in os.environ:
+            # No default database: configure() adds an alias per URL. Naive datetimes as the
+            # other ORMs return them; UTC is what Django sets as PostgreSQL's session time zone.
+            settings.configure(DATABASES={}, INSTALLED_APPS=list(installed_apps), USE_TZ=False, TIME_ZONE="UTC")
+        if not apps.ready:
+            django.setup()
+
+
+def configure(database_url: str, *, alias: str | None = None) -> str:
+    """The database alias serving ``database_url``, added to Django's connections if new."""
+    config = database_settings(database_url)
+    setup()
+    with _settings_lock:
+        databases = connections.settings
+        for name, known in databases.items():
+            same = all(known.get(key) == config[key] for key in ("ENGINE", "NAME", "HOST", "PORT", "USER"))
+            if same and alias in (None, name):
+                return name
+        alias = alias or f"ormgate_{len(databases)}"
+        if alias in databases:
+            raise ValueError(f"database alias {alias!r} is already configured for another database")
+        # Django fills in the settings it defaults (AUTOCOMMIT, TIME_ZONE, TEST, ...).
+        filled = connections.configure_settings({DEFAULT_DB_ALIAS: databases[DEFAULT_DB_ALIAS], alias: config})
+        databases[alias] = filled[alias]
+    return alias
+
+
+def _unicode_lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+def _prepare(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    # SQLite's lower() folds ASCII only; case-insensitive matching uses Python's, under a name of its own.
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("ormgate_lower", 1, _unicode_lower, deterministic=True)
+
+
+connection_created.connect(_prepare, dispatch_uid="ormgate.adapters.django")
+
+# -- describe: Django fields -> FieldInfo -----------------------------------------------------
+
+# By Field.get_internal_type() without "Field", which subclasses (EmailField, URLField, ...) inherit.
+_PYTHON_TYPES: dict[str, type[Any]] = {
+    **dict.fromkeys(["Auto", "BigAuto", "SmallAuto", "Integer", "BigInteger", "SmallInteger"], int),
+    **dict.fromkeys(["PositiveInteger", "PositiveBigInteger", "PositiveSmallInteger"], int),
+    **dict.fromkeys(["Char", "Text", "Slug", "GenericIPAddress", "FilePath", "File"], str),
+    **{"Boolean": bool, "Decimal": Decimal, "Float": float, "Date": date, "DateTime": datetime, "Time": time},
+    **{"Duration": timedelta, "UUID": UUID, "Binary": bytes, "JSON": object},  # JSON: any value, not only objects
+}
+# Choices become an Enum of their values: a bad value is then the same "enum" error as on other ORMs.
+_CHOICE_ENUMS: dict[type[Any], Any] = {str: enum.StrEnum, int: enum.IntEnum}
+
+
+def _python_type(field: Field[Any, Any]) -> type[Any]:
+    # A foreign key holds its target's value; a generated column has its expression's type.
+    if isinstance(field, ForeignKey):
+        return _python_type(field.target_field)
+    if isinstance(field, GeneratedField) and field.output_field is not None:
+        return _python_type(field.output_field)
+    return _PYTHON_TYPES.get(field.get_internal_type().removesuffix("Field"), object)
+
+
+def _field(model: type[Model], field: Field[Any, Any], unique: set[str]) -> FieldInfo:
+    python_type = _python_type(field)
+    choices: tuple[Any, ...] | None = tuple(v for v, _ in field.flatchoices if v is not None) or None
+    if choices and python_type in _CHOICE_ENUMS:
+        name = model.__name__ + field.name.title().replace("_", "")
+        python_type = _CHOICE_ENUMS[python_type](name, [(str(v), v) for v in choices])
+        choices = tuple(python_type)
+    default: Any = field.default if field.has_default() else MISSING
+    # blank=True is Django's "optional" for a NOT NULL string: saved as "" when omitted.
+    if default is MISSING and field.blank and not field.null and python_type is str:
+        default = ""
+    target = field.target_field if isinstance(field, ForeignKey) else None
+    return FieldInfo(
+        name=field.attname,  # category_id, not category: the column's value, as the API shows it
+        python_type=python_type,
+        nullable=field.null and not field.primary_key,
+        primary_key=field.primary_key,
+        # Filled in by the database or by Django on save: clients never send these.
+        generated=isinstance(field, AutoFieldMixin | GeneratedField)
+        or field.has_db_default()
+        or getattr(field, "auto_now", False)
+        or getattr(field, "auto_now_add", False),
+        default=default,
+        max_length=field.max_length if issubclass(python_type, str) else None,
+        unique=(field.unique and not field.primary_key) or field.name in unique,
+        choices=choices,
+        foreign_key=f"{target.model._meta.db_table}.{target.column}" if target else None,
+    )
+
+
+@functools.cache  # one ModelInfo, and one choices Enum, per model
+def describe(model: type[Model]) -> ModelInfo:
+    meta = model._meta
+    unique = {c.fields[0] for c in meta.constraints if isinstance(c, Unique) and len(c.fields) == 1 and not c.condition}
+    unique |= {together[0] for together in meta.unique_together if len(together) == 1}
+    fields = tuple(_field(model, f, unique) for f in meta.concrete_fields)
+    return ModelInfo(name=model.__name__, table=meta.db_table, fields=fields)
+
+
+def _constraint_fields(models: Sequence[type[Model]], connection: BaseDatabaseWrapper) -> dict[str, str]:
+    """Column, constraint and index names that a database error may quote -> field names."""
+    # MySQL quotes index names. A unique index a migration adds later (AlterField) is named
+    # by the schema editor; Django has no public function for that name.
+    index_name: Any = connection.schema_editor()._create_index_name  # type: ignore[attr-defined]
+    names: dict[str, str] = {}
+    for meta in (model._meta for model in models):
+        for f in meta.concrete_fields:
+            names[f.column or f.attname] = f.attname
+            if f.unique and not f.primary_key:
+                names[index_name(meta.db_table, [f.column], suffix="_uniq")] = f.attname
+        for c in meta.constraints:
+            if isinstance(c, Unique) and len(c.fields) == 1 and c.name:
+                names[c.name] = meta.get_field(c.fields[0]).attname  # type: ignore[union-attr]
+    return names
+
+
+# -- queries: the semantics of ormgate.query as Q objects -------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    # Enum members (choices) go to the database as their values, lists element by element.
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+class _Lower(Lower):
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="ormgate_lower", **extra)
+
+
+# MariaDB compares text under a case- and accent-insensitive collation: exact comparisons add a binary one.
+_BINARY: dict[str, Callable[[Any], Any]] = {"mysql": lambda column: Collate(column, "utf8mb4_bin")}
+# SQLite's LIKE ignores ASCII case: case-sensitive matching uses GLOB there, its metacharacters escaped.
+_GLOB_VENDORS = frozenset({"sqlite"})
+_GLOB = {"contains": "*{}*", "startswith": "{}*", "endswith": "*{}"}
+_LOOKUPS = {"eq": "exact", "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "in": "in", "isnull": "isnull"}
+_LOWERED = {"icontains": Contains, "istartswith": StartsWith}
+
+
+def _condition(vendor: str, name: str, text: bool, op: str, value: Any) -> Q:
+    binary = _BINARY.get(vendor) if text else None
+    if op == "ne":
+        # ~Q() alone lets NULL rows in (Django's exclude); SQL's <> does not.
+        exact = Exact(binary(F(name)), value) if binary else Q(**{name: value})
+        return ~Q(exact) & Q(**{f"{name}__isnull": False})
+    if op in _LOWERED:
+        return Q(_LOWERED[op](_Lower(F(name)), value.lower()))
+    if op in _GLOB and vendor in _GLOB_VENDORS:
+        pattern = _GLOB[op].format("".join(f"[{c}]" if c in "*?[" else c for c in value))
+        return Q(Func(Value(pattern), F(name), function="GLOB", output_field=BooleanField()))
+    condition = Q(**{f"{name}__{_LOOKUPS.get(op, op)}": value})
+    if binary and op in ("eq", "in"):  # the plain comparison stays, so that an index still serves it
+        condition &= Q((Exact if op == "eq" else In)(binary(F(name)), value))
+    return condition
+
+
+def _order(sort: Sequence[Sort], nullable: set[str]) -> list[Any]:
+    # NULL is the smallest value, first ascending and last descending, on every database.
+    nulls = {k.field: k.field in nullable or None for k in sort}  # None: no NULLS clause needed
+    return [
+        F(k.field).desc(nulls_last=nulls[k.field]) if k.descending else F(k.field).asc(nulls_first=nulls[k.field])
+        for k in sort
+    ]
+
+
+def _after(sort: Sequence[Sort], values: Sequence[Any], nullable: set[str]) -> Q:
+    """Rows strictly after ``values`` in the order of ``sort``: an OR of ANDs over the keys."""
+    branches = []
+    equal = Q()
+    for key, value in zip(sort, _plain(values), strict=True):
+        name = key.field
+        beyond: Q | None
+        if not key.descending:
+            beyond = Q(**{f"{name}__isnull": False}) if value is None else Q(**{f"{name}__gt": value})
+        elif value is None:
+            beyond = None  # nothing sorts after NULL in descending order
+        else:
+            beyond = Q(**{f"{name}__lt": value})
+            if name in nullable:
+                beyond |= Q(**{f"{name}__isnull": True})
+        if beyond is not None:
+            branches.append(equal & beyond)
+        equal &= Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
+    return functools.reduce(operator.or_, branches) if branches else Q(pk__in=[])
+
+
+# -- connections: one per worker thread and alias, closed once its thread has ended -----------
+
+_opened: dict[tuple[str, threading.Thread], BaseDatabaseWrapper] = {}
+_opened_lock = threading.Lock()
+
+
+def _close(which: Callable[[str, threading.Thread], bool]) -> None:
+    with _opened_lock:
+        for key in [k for k in _opened if which(*k)]:
+            connection = _opened.pop(key)
+            connection.inc_thread_sharing()  # it belongs to another thread
+            connection.close()
+            connection.dec_thread_sharing()
+
+
+def _thread_connection(alias: str) -> BaseDatabaseWrapper:
+    connection = connections[alias]
+    if _opened.get((alias, threading.current_thread())) is not connection:
+        # A connection an ended worker thread left behind is closed here, not garbage-collected
+        # open (psycopg warns about that, and the server keeps it until it times out).
+        _close(lambda _, thread: not thread.is_alive())
+        with _opened_lock:
+            _opened[alias, threading.current_thread()] = connection
+    return connection
+
+
+atexit.register(_close, lambda alias, thread: True)
+
+
+# -- the store and the adapter ----------------------------------------------------------------
+
+_NOW: dict[str, Callable[[], Any]] = {
+    "DateTimeField": timezone.now,
+    "DateField": date.today,
+    "TimeField": lambda: datetime.now().time(),
+}
+
+
+class _SyncStore:
+    def __init__(self, adapter: DjangoAdapter, model: type[Model], fields: Sequence[str]) -> None:
+        self.adapter, self.model, self.fields, self.info = adapter, model, tuple(fields), describe(model)
+        self.nullable = {f.name for f in self.info.fields if f.nullable}
+        self.text = {f.name for f in self.info.fields if issubclass(f.python_type, str)}
+        # QuerySet.update() skips Field.pre_save, which is what sets auto_now fields.
+        auto_now = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+        self.auto_now = {f.attname: _NOW[f.get_internal_type()] for f in auto_now}
+
+    def _all(self) -> QuerySet[Model]:
+        return self.model._default_manager.using(self.adapter.alias)
+
+    def _row(self, pk: Any, lock: bool = False) -> Row | None:
+        rows = self._all().filter(pk=pk).values(*self.fields)
+        found = list(rows.select_for_update() if lock else rows)
+        return found[0] if found else None
+
+    def _found(self, pk: Any, row: Row | None) -> Row:
+        if row is None:
+            raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+        return row
+
+    def _lock(self, pk: Any, check: Check | None) -> None:
+        if check is not None:
+            check(self._found(pk, self._row(pk, lock=True)))
+
+    def list(self, query: Query) -> Page:
+        # In a transaction when counting, so that the COUNT sees the rows the page saw.
+        with self.adapter.unit_of_work(self.model, atomic=query.count) as connection:
+            where = Q()
+            for f in query.filters:
+                where &= _condition(connection.vendor, f.field, f.field in self.text, f.op, _plain(f.value))
+            matching = self._all().filter(where)
+            page = matching.filter(_after(query.sort, query.after, self.nullable)) if query.after else matching
+            page = page.order_by(*_order(query.sort, self.nullable))
+            rows = list(page.values(*query.fields)[query.offset : query.offset + query.limit + 1])
+            return Page(rows, matching.count() if query.count else None)
+
+    def get(self, pk: Any) -> Row | None:
+        with self.adapter.unit_of_work(self.model, atomic=False):
+            return self._row(pk)
+
+    def create(self, values: Row) -> Row:
+        with self.adapter.unit_of_work(self.model):
+            # Through save(): defaults, auto_now_add and signals apply as in any Django code.
+            created = self._all().create(**{name: _plain(value) for name, value in values.items()})
+            return self._found(created.pk, self._row(created.pk))  # as stored: database defaults, rounding
+
+    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
+        with self.adapter.unit_of_work(self.model):
+            self._lock(pk, check)
+            if values:
+                changes = {**{name: now() for name, now in self.auto_now.items()}, **values}
+                self._all().filter(pk=pk).update(**{name: _plain(v) for name, v in changes.items()})
+            return self._found(pk, self._row(pk))
+
+    def delete(self, pk: Any, check: Check | None = None) -> None:
+        with self.adapter.unit_of_work(self.model):
+            self._lock(pk, check)
+            # QuerySet.delete() follows on_delete (CASCADE, PROTECT, ...) as any Django code would.
+            _, deleted = self._all().filter(pk=pk).delete()
+            if not deleted.get(self.model._meta.label):
+                raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+
+
+class DjangoAdapter:
+    """ormgate on one Django database alias: ``DjangoAdapter(configure(url))`` or ``DjangoAdapter("default")``."""
+
+    def __init__(self, alias: str = DEFAULT_DB_ALIAS) -> None:
+        if alias not in connections.settings:
+            raise ValueError(f"no Django database alias {alias!r}; configure(url) adds one")
+        self.alias = alias
+
+    def describe(self, model: type[Model]) -> ModelInfo:
+        return describe(model)
+
+    def store(self, model: type[Model], fields: Sequence[str]) -> ThreadedStore:
+        # Never inline_reads, even on SQLite: Django refuses queries on the event loop's thread.
+        return ThreadedStore(_SyncStore(self, model, fields))
+
+    async def create_tables(self, models: Sequence[type[Model]]) -> None:
+        await run_sync(self._create_tables, models)
+
+    def _create_tables(self, models: Sequence[type[Model]]) -> None:
+        with self.unit_of_work(atomic=False) as connection, connection.schema_editor() as editor:
+            existing = set(connection.introspection.table_names())
+            for model in models:
+                if model._meta.db_table not in existing:
+                    editor.create_model(model)
+
+    @contextlib.contextmanager
+    def unit_of_work(self, *models: type[Model], atomic: bool = True) -> Iterator[BaseDatabaseWrapper]:
+        """This thread's connection to the alias, in ``transaction.atomic`` unless ``atomic=False``.
+
+        For hand-written endpoints too: database errors leave as ormgate errors (a duplicate
+        is a ``UniqueViolation`` naming the field of one of ``models``). The whole block must
+        run in one thread: use it inside a sync (``def``) endpoint, not across a FastAPI
+        dependency's setup and teardown, which may run in different threads.
+        """
+        connection = _thread_connection(self.alias)
+        # What Django's close_old_connections does as each request starts and ends, for this
+        # alias only: drop a connection that broke or outlived CONN_MAX_AGE, and have the next
+        # query health-check it. Not inside another unit's transaction, which it would end.
+        outermost = not connection.in_atomic_block
+        if outermost:
+            connection.close_if_unusable_or_obsolete()
+        try:
+            with transaction.atomic(using=self.alias) if atomic else contextlib.nullcontext():
+                yield connection
+        # Django's on_delete checks raise these IntegrityErrors itself, with no driver error inside.
+        except (ProtectedError, RestrictedError) as exc:
+            raise ForeignKeyViolation("the row is still referenced by other rows") from exc
+        except Error as exc:
+            error = classify(exc, _constraint_fields(models, connection))
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            if outermost:
+                connection.close_if_unusable_or_obsolete()
+
+    def close(self) -> None:
+        """Close this alias's connections in every thread, e.g. at shutdown; none may be in use."""
+        _close(lambda alias, _: alias == self.alias)

@@ -1,0 +1,78 @@
+"""The conformance models on the Django ORM: the same tables every ORM's module declares.
+
+Fields carry their types as ``Field[set, get]``: django-stubs infers them only with its
+mypy plugin, which needs a settings module at type-check time (standalone models have none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.db.models.functions import Now
+from fastapi import FastAPI
+
+import ormgate
+from examples.users.common import new_app
+from ormgate.adapters.django import DjangoAdapter, configure, setup
+from tests.conformance.models import Status
+
+setup()  # the app registry must be ready before models are declared
+
+
+class Category(models.Model):
+    id: models.AutoField[int, int] = models.AutoField(primary_key=True)
+    name: models.CharField[str, str] = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        app_label = "ormgate_conformance"
+        db_table = "categories"
+
+
+class Item(models.Model):
+    id: models.AutoField[int, int] = models.AutoField(primary_key=True)
+    name: models.CharField[str, str] = models.CharField(max_length=100)
+    description: models.TextField[str | None, str | None] = models.TextField(null=True)
+    quantity: models.IntegerField[int, int] = models.IntegerField(default=0)
+    big: models.BigIntegerField[int | None, int | None] = models.BigIntegerField(null=True)
+    price: models.DecimalField[Decimal | None, Decimal | None] = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True
+    )
+    weight: models.FloatField[float | None, float | None] = models.FloatField(null=True)
+    active: models.BooleanField[bool, bool] = models.BooleanField(default=True)
+    status: models.CharField[str, str] = models.CharField(
+        max_length=20, choices=[(s.value, s.name) for s in Status], default=Status.draft
+    )
+    released: models.DateField[dt.date | None, dt.date | None] = models.DateField(null=True)
+    starts_at: models.TimeField[dt.time | None, dt.time | None] = models.TimeField(null=True)
+    seen_at: models.DateTimeField[dt.datetime | None, dt.datetime | None] = models.DateTimeField(null=True)
+    code: models.UUIDField[uuid.UUID | None, uuid.UUID | None] = models.UUIDField(null=True, unique=True)
+    # DO_NOTHING: the database's foreign key decides, as on every other ORM (409 when still referenced).
+    category: models.ForeignKey[Category | None, Category | None] = models.ForeignKey(
+        Category, null=True, on_delete=models.DO_NOTHING
+    )
+    created_at: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        app_label = "ormgate_conformance"
+        db_table = "items"
+
+
+class Ghost(models.Model):
+    """Declared but never created: every request on it is an unexpected database error."""
+
+    id: models.AutoField[int, int] = models.AutoField(primary_key=True)
+
+    class Meta:
+        app_label = "ormgate_conformance"
+        db_table = "ghosts"
+
+
+def create_app(url: str) -> FastAPI:
+    db = DjangoAdapter(configure(url))
+    app = new_app("django", lambda: db.create_tables([Category, Item]))
+    for model in (Category, Item, Ghost):
+        app.include_router(ormgate.Resource(model, db, limits=(20, 100)).router)
+    return app
