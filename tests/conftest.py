@@ -12,14 +12,20 @@ from fastapi.testclient import TestClient
 
 from tests.databases import PAIRS, REQUIRED, Pair, TestDatabase, unavailable
 
-_skipped: dict[str, str] = {}
+NOT_TESTED = "DATABASE NOT TESTED: "
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _skipped:
+    # Read from the reports, which xdist brings back from its workers.
+    reasons = {
+        str(report.longrepr[2]).partition(NOT_TESTED)[2]
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and NOT_TESTED in str(report.longrepr[2])
+    }
+    if reasons:
         terminalreporter.section("databases NOT tested", sep="!", red=True, bold=True)
-        for database, why in sorted(_skipped.items()):
-            terminalreporter.line(f"{database}: {why} -- every pair on it was skipped", red=True)
+        for why in sorted(reasons):
+            terminalreporter.line(f"{why}: every test on it was skipped", red=True)
 
 
 def _pair_params() -> list[Any]:
@@ -54,8 +60,7 @@ def _database(databases: dict[tuple[str, str], TestDatabase], pair: Pair, tmp: P
         if why is not None:
             if REQUIRED:
                 pytest.fail(f"{why}; ORMGATE_REQUIRE_DATABASES=1 requires it")
-            _skipped[pair.database] = why
-            pytest.skip(why)
+            pytest.skip(NOT_TESTED + why)
         databases[key] = TestDatabase(pair.database, pair.orm, tmp)
     return databases[key]
 

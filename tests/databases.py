@@ -6,6 +6,7 @@ the summary says so) and required in CI (ORMGATE_REQUIRE_DATABASES=1).
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ def server_url(database: str, name: str) -> str:
     return f"mysql+pymysql://{MY}/{name}"
 
 
+@functools.cache
 def unavailable(database: str) -> str | None:
     """Why ``database`` cannot be used here, or None when it can."""
     if database == "sqlite":

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests import databases
-from tests.conftest import Served
+from tests.conftest import NOT_TESTED, Served
 from tests.databases import PAIRS, REQUIRED, unavailable
 
 
@@ -60,7 +60,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     if why is not None:
         if REQUIRED:
             pytest.fail(f"{why}; ORMGATE_REQUIRE_DATABASES=1 requires it")
-        pytest.skip(why)
+        pytest.skip(NOT_TESTED + why)
     db = databases.TestDatabase(request.param.database, f"{request.param.orm}_reconnect", tmp_path)
     try:
         module: Any = importlib.import_module(f"tests.conformance.models.{request.param.orm}")
