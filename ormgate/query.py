@@ -13,7 +13,10 @@ The semantics every adapter implements identically:
   order, last in descending order. The last ``Sort`` is always the primary key.
 - ``after`` (keyset pagination) holds the sort values of the last row already
   returned; the next page is the rows strictly after it in the sort order
-  above, NULLs included.
+  above, NULLs included. The exact condition is an OR over the keys (the keys
+  before equal, this one beyond); adapters also AND the bound it implies on the
+  first key (``>=`` ascending, ``<=`` or NULL descending) so that an index on
+  that key is used at any depth.
 """
 
 from __future__ import annotations

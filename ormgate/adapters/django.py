@@ -286,7 +286,19 @@ def _after(sort: Sequence[Sort], values: Sequence[Any], nullable: set[str]) -> Q
     """Rows strictly after ``values`` in the order of ``sort``: an OR of ANDs over the keys."""
     branches = []
     equal = Q()
-    for key, value in zip(sort, _plain(values), strict=True):
+    values = _plain(values)
+    first, start = sort[0].field, values[0]
+    # The OR below is exact but opaque to index range scans; this bound on the first key,
+    # implied by it, lets the database seek in an index on that key.
+    if not sort[0].descending:
+        bound = Q() if start is None else Q(**{f"{first}__gte": start})
+    elif start is None:
+        bound = Q(**{f"{first}__isnull": True})
+    else:
+        bound = Q(**{f"{first}__lte": start})
+        if first in nullable:
+            bound |= Q(**{f"{first}__isnull": True})
+    for key, value in zip(sort, values, strict=True):
         name = key.field
         beyond: Q | None
         if not key.descending:
@@ -300,7 +312,7 @@ def _after(sort: Sequence[Sort], values: Sequence[Any], nullable: set[str]) -> Q
         if beyond is not None:
             branches.append(equal & beyond)
         equal &= Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
-    return functools.reduce(operator.or_, branches) if branches else Q(pk__in=[])
+    return bound & functools.reduce(operator.or_, branches) if branches else Q(pk__in=[])
 
 
 # -- connections: one per worker thread and alias, closed once its thread has ended -----------

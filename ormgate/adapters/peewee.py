@@ -309,6 +309,16 @@ class _SyncStore:
         """Rows strictly after ``values`` in the sort order: OR over i of (keys before i equal, key i beyond)."""
         branches: list[Any] = []
         equal: list[Any] = []
+        first = self.fields[sort[0].field]
+        nullable = self.info.by_name[sort[0].field].nullable
+        # The OR below is exact but opaque to index range scans; this bound on the first key,
+        # implied by it, lets the database seek in an index on that key.
+        if not sort[0].descending:
+            bound = pw.SQL("1 = 1") if values[0] is None else first >= values[0]
+        elif values[0] is None:
+            bound = first.is_null()
+        else:
+            bound = (first <= values[0]) | first.is_null() if nullable else first <= values[0]
         for s, value in zip(sort, values, strict=True):
             column = self.fields[s.field]
             if value is None:
@@ -322,7 +332,7 @@ class _SyncStore:
             if beyond is not None:
                 branches.append(functools.reduce(operator.and_, [*equal, beyond]))
             equal.append(column.is_null() if value is None else column == value)
-        return functools.reduce(operator.or_, branches) if branches else pw.SQL("1 = 0")
+        return bound & functools.reduce(operator.or_, branches) if branches else pw.SQL("1 = 0")
 
     # The five operations, each one unit of work.
 

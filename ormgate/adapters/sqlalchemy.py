@@ -190,10 +190,13 @@ class _Operations:
         """Rows strictly after ``values`` in the order of ``sort``, NULL being the smallest value."""
         branches = []
         equal: list[Any] = []
+        bound: Any = None
         for key, value in zip(sort, values, strict=True):
             column = self.columns[key.field]
             # A bound literal of the column's type: SQLAlchemy refuses `column > True` otherwise.
             value = None if value is None else sa.literal(value, column.type)
+            if bound is None:
+                bound = self._first_key_bound(key, column, value)
             beyond: Any
             if not key.descending:
                 beyond = column.is_not(None) if value is None else column > value
@@ -206,7 +209,18 @@ class _Operations:
             if beyond is not None:
                 branches.append(sa.and_(*equal, beyond))
             equal.append(column.is_(None) if value is None else column == value)
-        return sa.or_(*branches)
+        # The OR above is exact but opaque to index range scans; the bound on the first
+        # key, implied by it, lets the database seek in an index on that key.
+        return sa.and_(bound, sa.or_(*branches))
+
+    def _first_key_bound(self, key: Sort, column: Any, value: Any) -> Any:
+        if not key.descending:
+            return sa.true() if value is None else column >= value
+        if value is None:
+            return column.is_(None)
+        if self.info.by_name[key.field].nullable:
+            return sa.or_(column <= value, column.is_(None))
+        return column <= value
 
     def list(self, conn: sa.Connection, query: Query) -> Page:
         dialect = conn.dialect.name
