@@ -116,37 +116,48 @@ _NULLS_LARGEST = frozenset({"postgresql"})
 _AUTOCOMMIT_READS = frozenset({"postgresql"})
 
 
-def _condition(column: Any, op: str, value: Any, binary: Any) -> Any:
+# Pattern operators: (lowered, wildcard before, wildcard after).
+_PATTERNS = {
+    "contains": (False, True, True),
+    "startswith": (False, False, True),
+    "endswith": (False, True, False),
+    "icontains": (True, True, True),
+    "istartswith": (True, False, True),
+}
+
+
+def _pattern(op: str, value: str) -> str:
+    """The LIKE pattern matching ``value`` literally, for a pattern operator (escape character "/")."""
+    lowered, before, after = _PATTERNS[op]
+    text = (value.lower() if lowered else value).replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"{'%' if before else ''}{text}{'%' if after else ''}"
+
+
+def _condition(column: Any, op: str, param: Any, binary: Any) -> Any:
+    """The condition of one filter, its value a bound parameter (a value for ``isnull``)."""
     text = isinstance(column.type, sa.String)
     exact = binary(column) if text else column
+    if op in _PATTERNS:
+        # Lowered, then compared exactly: MariaDB's default collation would also ignore accents.
+        target = sa.func.lower(column) if _PATTERNS[op][0] else column
+        return binary(target).like(param, escape="/")
     match op:
         case "eq":
-            return sa.and_(column == value, exact == value) if exact is not column else column == value
+            return sa.and_(column == param, exact == param) if exact is not column else column == param
         case "ne":
-            return exact != value
+            return exact != param
         case "in":
-            return sa.and_(column.in_(value), exact.in_(value)) if exact is not column else column.in_(value)
+            return sa.and_(column.in_(param), exact.in_(param)) if exact is not column else column.in_(param)
         case "lt":
-            return column < value
+            return column < param
         case "lte":
-            return column <= value
+            return column <= param
         case "gt":
-            return column > value
+            return column > param
         case "gte":
-            return column >= value
+            return column >= param
         case "isnull":
-            return column.is_(None) if value else column.is_not(None)
-        case "contains":
-            return binary(column).contains(value, autoescape=True)
-        case "startswith":
-            return binary(column).startswith(value, autoescape=True)
-        case "endswith":
-            return binary(column).endswith(value, autoescape=True)
-        # Lowered, then compared exactly: MariaDB's default collation would also ignore accents.
-        case "icontains":
-            return binary(sa.func.lower(column)).contains(value.lower(), autoescape=True)
-        case "istartswith":
-            return binary(sa.func.lower(column)).startswith(value.lower(), autoescape=True)
+            return column.is_(None) if param else column.is_not(None)
     raise ValueError(f"unknown operator {op!r}")
 
 
@@ -160,6 +171,7 @@ class _Operations:
         self.pk = self.columns[self.info.pk.name]
         self.read = [self.columns[name].label(name) for name in fields]
         self.by_pk = sa.select(*self.read).where(self.pk == sa.bindparam("pk"))
+        self._cache: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         field_of_column = {column.name: key for key, column in self.columns.items()}
         self.constraint_fields = {
             **field_of_column,
@@ -174,7 +186,14 @@ class _Operations:
 
     def _where(self, dialect: str, filters: Sequence[Filter]) -> list[Any]:
         binary = _BINARY.get(dialect, _binary)
-        return [_condition(self.columns[f.field], f.op, f.value, binary) for f in filters]
+        where = []
+        for i, f in enumerate(filters):
+            column = self.columns[f.field]
+            param: Any = f.value
+            if f.op != "isnull":
+                param = sa.bindparam(f"f{i}", type_=None if f.op in _PATTERNS else column.type, expanding=f.op == "in")
+            where.append(_condition(column, f.op, param, binary))
+        return where
 
     def _order(self, dialect: str, sort: Sequence[Sort]) -> list[Any]:
         order = []
@@ -186,15 +205,17 @@ class _Operations:
                 order.append(column.desc() if key.descending else column.asc())
         return order
 
-    def _after(self, sort: Sequence[Sort], values: Sequence[Any]) -> Any:
-        """Rows strictly after ``values`` in the order of ``sort``, NULL being the smallest value."""
+    def _after(self, sort: Sequence[Sort], nulls: Sequence[bool]) -> Any:
+        """Rows strictly after the ``a<i>`` parameters in the order of ``sort``, NULL being the smallest value.
+
+        ``nulls`` says which of those values are NULL: that changes the condition's shape.
+        """
         branches = []
         equal: list[Any] = []
         bound: Any = None
-        for key, value in zip(sort, values, strict=True):
+        for i, (key, null) in enumerate(zip(sort, nulls, strict=True)):
             column = self.columns[key.field]
-            # A bound literal of the column's type: SQLAlchemy refuses `column > True` otherwise.
-            value = None if value is None else sa.literal(value, column.type)
+            value = None if null else sa.bindparam(f"a{i}", type_=column.type)
             if bound is None:
                 bound = self._first_key_bound(key, column, value)
             beyond: Any
@@ -222,22 +243,45 @@ class _Operations:
             return sa.or_(column <= value, column.is_(None))
         return column <= value
 
-    def list(self, conn: sa.Connection, query: Query) -> Page:
-        dialect = conn.dialect.name
-        where = self._where(dialect, query.filters)
-        order = self._order(dialect, query.sort)
-        keyset = [self._after(query.sort, query.after)] if query.after is not None else []
-        statement = (
-            sa.select(*(self.columns[name].label(name) for name in query.fields))
-            .where(*where, *keyset)
-            .order_by(*order)
-            .limit(query.limit + 1)
-            .offset(query.offset or None)
+    def _statements(self, dialect: str, query: Query) -> tuple[Any, Any]:
+        """The page and count statements of the query's shape, built once and reused."""
+        shape = (
+            dialect,
+            query.fields,
+            query.sort,
+            tuple((f.field, f.op, f.value if f.op == "isnull" else None) for f in query.filters),
+            None if query.after is None else tuple(v is None for v in query.after),
+            bool(query.offset),
+            query.count,
         )
-        rows = self._rows(conn.execute(statement))
-        total = None
-        if query.count:
-            total = conn.execute(sa.select(sa.func.count()).select_from(self.table).where(*where)).scalar_one()
+        found = self._cache.get(shape)
+        if found is None:
+            where = self._where(dialect, query.filters)
+            if query.after is not None:
+                where.append(self._after(query.sort, shape[4] or ()))
+            page = (
+                sa.select(*(self.columns[name].label(name) for name in query.fields))
+                .where(*where)
+                .order_by(*self._order(dialect, query.sort))
+                .limit(sa.bindparam("limit", type_=sa.Integer()))
+            )
+            if query.offset:
+                page = page.offset(sa.bindparam("offset", type_=sa.Integer()))
+            count = sa.select(sa.func.count()).select_from(self.table).where(*where[: len(query.filters)])
+            if len(self._cache) >= 512:  # shapes come from clients: keep the cache bounded
+                self._cache.clear()
+            found = self._cache[shape] = (page, count if query.count else None)
+        return found
+
+    def list(self, conn: sa.Connection, query: Query) -> Page:
+        page, count = self._statements(conn.dialect.name, query)
+        params: dict[str, Any] = {"limit": query.limit + 1, "offset": query.offset}
+        for i, f in enumerate(query.filters):
+            params[f"f{i}"] = _pattern(f.op, f.value) if f.op in _PATTERNS else f.value
+        for i, value in enumerate(query.after or ()):
+            params[f"a{i}"] = value
+        rows = self._rows(conn.execute(page, params))
+        total = None if count is None else conn.execute(count, params).scalar_one()
         return Page(rows, total)
 
     def get(self, conn: sa.Connection, pk: Any) -> Row | None:
