@@ -302,7 +302,10 @@ class _SyncStore:
         column = self.fields[s.field]
         # NULL sorts smallest: PostgreSQL needs it said. MySQL has no NULLS FIRST/LAST and
         # already sorts so; Peewee would emulate the clause there with a CASE no index serves.
-        nulls = {"nulls": "LAST" if s.descending else "FIRST"} if self.db.nulls_ordering else {}
+        # Only where NULLs can be: on a NOT NULL column the clause would keep PostgreSQL from
+        # reading the order off a plain b-tree index.
+        nullable = self.info.by_name[s.field].nullable
+        nulls = {"nulls": "LAST" if s.descending else "FIRST"} if self.db.nulls_ordering and nullable else {}
         return column.desc(**nulls) if s.descending else column.asc(**nulls)
 
     def _after(self, sort: Sequence[Sort], values: Sequence[Any]) -> Any:

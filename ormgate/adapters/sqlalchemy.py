@@ -200,7 +200,9 @@ class _Operations:
         order = []
         for key in sort:
             column = self.columns[key.field]
-            if dialect in _NULLS_LARGEST:
+            # Said only where NULLs can be: a NULLS clause on a NOT NULL column would still
+            # keep PostgreSQL from reading the order off a plain b-tree index.
+            if dialect in _NULLS_LARGEST and self.info.by_name[key.field].nullable:
                 order.append(column.desc().nulls_last() if key.descending else column.asc().nulls_first())
             else:
                 order.append(column.desc() if key.descending else column.asc())
