@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -23,6 +24,14 @@ demo: venv ## serve the users API on SQLite at http://127.0.0.1:8000 (docs at /d
 test: venv ## run the whole suite (PostgreSQL/MariaDB pairs are skipped, loudly, when unreachable)
 	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
+$(VENV)/.bench: pyproject.toml $(BIN)/ormgate
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+bench: $(VENV)/.bench ## side-by-side benchmark -> docs/benchmarks.md (BENCH_ARGS="--quick --database postgresql ...")
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: venv ## ruff and mypy --strict over the package, the examples and the tests
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -31,4 +40,4 @@ lint: venv ## ruff and mypy --strict over the package, the examples and the test
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ormgate-demo.sqlite3
 
-.PHONY: help venv demo test lint clean
+.PHONY: help venv demo test bench lint clean

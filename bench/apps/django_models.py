@@ -1,0 +1,21 @@
+"""The benchmark table as a Django model. Import it after Django is set up.
+
+Fields carry their types as ``Field[set, get]``: django-stubs infers them only with its mypy plugin.
+"""
+
+import datetime as dt
+
+from django.db import models
+from django.db.models.functions import Now
+
+
+class User(models.Model):
+    username: models.CharField[str, str] = models.CharField(max_length=150, unique=True)
+    email: models.CharField[str, str] = models.CharField(max_length=254, unique=True)
+    full_name: models.CharField[str, str] = models.CharField(max_length=200)
+    age: models.IntegerField[int, int] = models.IntegerField()
+    created_at: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField(db_default=Now(), db_index=True)
+
+    class Meta:
+        app_label = "bench"
+        db_table = "users"

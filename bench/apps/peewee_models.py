@@ -1,0 +1,15 @@
+"""The benchmark table as a Peewee model (unbound: each app binds it to its database)."""
+
+import peewee as pw
+
+
+class User(pw.Model):
+    id = pw.AutoField()
+    username = pw.CharField(max_length=150, unique=True)
+    email = pw.CharField(max_length=254, unique=True)
+    full_name = pw.CharField(max_length=200)
+    age = pw.IntegerField()
+    created_at = pw.DateTimeField(constraints=[pw.SQL("DEFAULT CURRENT_TIMESTAMP")], index=True)
+
+    class Meta:
+        table_name = "users"
