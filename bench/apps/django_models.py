@@ -3,6 +3,8 @@
 Fields carry their types as ``Field[set, get]``: django-stubs infers them only with its mypy plugin.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 
 from django.db import models
