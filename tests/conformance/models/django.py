@@ -14,10 +14,8 @@ from django.db import models
 from django.db.models.functions import Now
 from fastapi import FastAPI
 
-import ormgate
-from examples.users.common import new_app
 from ormgate.adapters.django import DjangoAdapter, configure, setup
-from tests.conformance.models import Status
+from tests.conformance.models import Status, contract_app
 
 setup()  # the app registry must be ready before models are declared
 
@@ -71,8 +69,4 @@ class Ghost(models.Model):
 
 
 def create_app(url: str) -> FastAPI:
-    db = DjangoAdapter(configure(url))
-    app = new_app("django", lambda: db.create_tables([Category, Item]))
-    for model in (Category, Item, Ghost):
-        app.include_router(ormgate.Resource(model, db, limits=(20, 100)).router)
-    return app
+    return contract_app("django", DjangoAdapter(configure(url)), Category, Item, Ghost)

@@ -7,10 +7,8 @@ import peewee as pw
 from fastapi import FastAPI
 from playhouse.fields import EnumField
 
-import ormgate
-from examples.users.common import new_app
 from ormgate.adapters.peewee import PeeweeAdapter, connect
-from tests.conformance.models import Status
+from tests.conformance.models import Status, contract_app
 
 
 class Category(pw.Model):
@@ -48,8 +46,4 @@ class Ghost(pw.Model):
 
 
 def create_app(url: str) -> FastAPI:
-    db = PeeweeAdapter(connect(url))
-    app = new_app("peewee", lambda: db.create_tables([Category, Item]))
-    for model in (Category, Item, Ghost):
-        app.include_router(ormgate.Resource(model, db, limits=(20, 100)).router)
-    return app
+    return contract_app("peewee", PeeweeAdapter(connect(url)), Category, Item, Ghost)

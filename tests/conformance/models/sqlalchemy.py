@@ -8,11 +8,9 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-import ormgate
-from examples.users.common import new_app
 from examples.users.sqlalchemy_app import create_engine
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
-from tests.conformance.models import Status
+from tests.conformance.models import Status, contract_app
 
 
 class Base(DeclarativeBase):
@@ -52,8 +50,4 @@ class Ghost(Base):
 
 
 def create_app(url: str) -> FastAPI:
-    db = SQLAlchemyAdapter(create_engine(url))
-    app = new_app("sqlalchemy", lambda: db.create_tables([Category, Item]))
-    for model in (Category, Item, Ghost):
-        app.include_router(ormgate.Resource(model, db, limits=(20, 100)).router)
-    return app
+    return contract_app("sqlalchemy", SQLAlchemyAdapter(create_engine(url)), Category, Item, Ghost)
