@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
-from ormgate.resource import Problem
+from ormgate.resource import problem_responses
 
 from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app
 
@@ -41,11 +41,11 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         return User._default_manager.using(db.alias).values(*schemas.read_fields)
 
     Create: Any = schemas.create
-    get_doc: dict[str, Any] = {"response_model": schemas.read, "responses": {404: {"model": Problem}}}
+    get_doc: dict[str, Any] = {"response_model": schemas.read, "responses": problem_responses(404, 422)}
     post_doc: dict[str, Any] = {
         "response_model": schemas.read,
         "status_code": 201,
-        "responses": {409: {"model": Problem}},
+        "responses": problem_responses(409, 422),
     }
 
     # The hand-written part, on the unit-of-work and schema layers. The endpoints are

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, Response
 
 import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
-from ormgate.resource import Problem
+from ormgate.resource import problem_responses
 
 from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app
 
@@ -35,7 +35,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
     # endpoints: FastAPI runs each in one worker thread, where Peewee keeps its connection.
     Create: Any = schemas.create
 
-    @app.get("/users/{user_id}", response_model=schemas.read, responses={404: {"model": Problem}})
+    @app.get("/users/{user_id}", response_model=schemas.read, responses=problem_responses(404, 422))
     def get_user(user_id: int, request: Request) -> Response:
         with db.connection():
             row = users.select(*readable).where(users.id == user_id).dicts().get_or_none()
@@ -43,7 +43,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
             raise ormgate.NotFound(f"no User with id={user_id}")
         return ormgate.item_response(row, request)
 
-    @app.post("/users", response_model=schemas.read, status_code=201, responses={409: {"model": Problem}})
+    @app.post("/users", response_model=schemas.read, status_code=201, responses=problem_responses(409, 422))
     def create_user(body: Create, request: Request) -> Response:
         values = schemas.write_values(body)  # hashes the password: before the transaction, not in it
         with db.atomic():

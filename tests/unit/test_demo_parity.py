@@ -34,3 +34,13 @@ def test_every_orm_answers_the_readme_session_alike(tmp_path: Path) -> None:
     assert [status for status, *_ in answers["sqlalchemy"]] == [201, 409, 200, 404, 422, 200]
     assert answers["django"] == answers["sqlalchemy"]
     assert answers["peewee"] == answers["sqlalchemy"]
+
+
+def test_every_orm_documents_the_same_api(tmp_path: Path) -> None:
+    specs = {}
+    for orm in ("sqlalchemy", "django", "peewee"):
+        with TestClient(_users_app(orm, f"sqlite:///{tmp_path / orm}.sqlite3")) as client:
+            spec = client.get("/openapi.json").json()
+        specs[orm] = (spec["paths"], spec["components"])
+    assert specs["django"] == specs["sqlalchemy"]
+    assert specs["peewee"] == specs["sqlalchemy"]
