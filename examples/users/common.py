@@ -12,6 +12,7 @@ from pwdlib import PasswordHash
 from pydantic import EmailStr, Field
 
 import ormgate
+from ormgate.resource import problem_responses
 
 hasher = PasswordHash.recommended()  # Argon2id
 
@@ -50,3 +51,10 @@ def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None) -
     app = FastAPIOffline(title=f"ormgate users ({orm})", version=ormgate.__version__, lifespan=lifespan)
     ormgate.install_problem_handlers(app)
     return app
+
+
+def route_docs(schemas: ormgate.ModelSchemas) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What FastAPI documents for the hand-written GET /users/{id} and POST /users."""
+    get = {"response_model": schemas.read, "responses": problem_responses(404, 422)}
+    post = {"response_model": schemas.read, "status_code": 201, "responses": problem_responses(409, 422)}
+    return get, post

@@ -11,9 +11,8 @@ from fastapi import FastAPI, Request, Response
 
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
-from ormgate.resource import problem_responses
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app, route_docs
 
 setup()  # the app registry must be ready before models are declared
 
@@ -41,12 +40,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         return User._default_manager.using(db.alias).values(*schemas.read_fields)
 
     Create: Any = schemas.create
-    get_doc: dict[str, Any] = {"response_model": schemas.read, "responses": problem_responses(404, 422)}
-    post_doc: dict[str, Any] = {
-        "response_model": schemas.read,
-        "status_code": 201,
-        "responses": problem_responses(409, 422),
-    }
+    get_doc, post_doc = route_docs(schemas)
 
     # The hand-written part, on the unit-of-work and schema layers. The endpoints are
     # plain functions: FastAPI runs each in one worker thread, where Django's connection lives.

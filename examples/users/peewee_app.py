@@ -9,9 +9,8 @@ from fastapi import FastAPI, Request, Response
 
 import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
-from ormgate.resource import problem_responses
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app, route_docs
 
 
 class User(pw.Model):
@@ -34,8 +33,9 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
     # The hand-written part, on the unit of work and the schema layer. Plain "def"
     # endpoints: FastAPI runs each in one worker thread, where Peewee keeps its connection.
     Create: Any = schemas.create
+    get_doc, post_doc = route_docs(schemas)
 
-    @app.get("/users/{user_id}", response_model=schemas.read, responses=problem_responses(404, 422))
+    @app.get("/users/{user_id}", **get_doc)
     def get_user(user_id: int, request: Request) -> Response:
         with db.connection():
             row = users.select(*readable).where(users.id == user_id).dicts().get_or_none()
@@ -43,7 +43,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
             raise ormgate.NotFound(f"no User with id={user_id}")
         return ormgate.item_response(row, request)
 
-    @app.post("/users", response_model=schemas.read, status_code=201, responses=problem_responses(409, 422))
+    @app.post("/users", **post_doc)
     def create_user(body: Create, request: Request) -> Response:
         values = schemas.write_values(body)  # hashes the password: before the transaction, not in it
         with db.atomic():

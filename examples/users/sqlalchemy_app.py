@@ -12,9 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
-from ormgate.resource import problem_responses
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app, route_docs
 
 
 class Base(DeclarativeBase):
@@ -61,12 +60,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         return {name: getattr(user, name) for name in schemas.read_fields}
 
     Create: Any = schemas.create
-    get_doc: dict[str, Any] = {"response_model": schemas.read, "responses": problem_responses(404, 422)}
-    post_doc: dict[str, Any] = {
-        "response_model": schemas.read,
-        "status_code": 201,
-        "responses": problem_responses(409, 422),
-    }
+    get_doc, post_doc = route_docs(schemas)
 
     if isinstance(engine, sa.Engine):
         SyncSession = Annotated[Session, Depends(db.session, scope="function")]
