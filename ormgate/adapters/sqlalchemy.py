@@ -20,6 +20,7 @@ from ..errors import NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
+from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import ThreadedStore, run_sync
 from .base import Check, Page, Row
 
@@ -161,6 +162,17 @@ def _condition(column: Any, op: str, param: Any, binary: Any) -> Any:
     raise ValueError(f"unknown operator {op!r}")
 
 
+class _Shape:
+    """The statements of one query shape, and the page statement compiled for the fast path once needed."""
+
+    __slots__ = ("count", "fast", "page")
+
+    def __init__(self, page: Any, count: Any) -> None:
+        self.page = page
+        self.count = count
+        self.fast: Compiled | None | bool = False  # False: not compiled yet
+
+
 class _Operations:
     """The five operations of one model, each on an open sync ``Connection``."""
 
@@ -171,7 +183,7 @@ class _Operations:
         self.pk = self.columns[self.info.pk.name]
         self.read = [self.columns[name].label(name) for name in fields]
         self.by_pk = sa.select(*self.read).where(self.pk == sa.bindparam("pk"))
-        self._cache: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+        self._cache: dict[tuple[Any, ...], _Shape] = {}
         field_of_column = {column.name: key for key, column in self.columns.items()}
         self.constraint_fields = {
             **field_of_column,
@@ -246,7 +258,7 @@ class _Operations:
             return sa.or_(column <= value, column.is_(None))
         return column <= value
 
-    def _statements(self, dialect: str, query: Query) -> tuple[Any, Any]:
+    def statements(self, dialect: str, query: Query) -> _Shape:
         """The page and count statements of the query's shape, built once and reused."""
         shape = (
             dialect,
@@ -273,19 +285,33 @@ class _Operations:
             count = sa.select(sa.func.count()).select_from(self.table).where(*where[: len(query.filters)])
             if len(self._cache) >= 512:  # shapes come from clients: keep the cache bounded
                 self._cache.clear()
-            found = self._cache[shape] = (page, count if query.count else None)
+            found = self._cache[shape] = _Shape(page, count if query.count else None)
         return found
 
-    def list(self, conn: sa.Connection, query: Query) -> Page:
-        page, count = self._statements(conn.dialect.name, query)
+    @staticmethod
+    def parameters(query: Query) -> dict[str, Any]:
+        """The values of a list statement's parameters."""
         params: dict[str, Any] = {"limit": query.limit + 1, "offset": query.offset}
         for i, f in enumerate(query.filters):
             params[f"f{i}"] = _pattern(f.op, f.value) if f.op in _PATTERNS else f.value
         for i, value in enumerate(query.after or ()):
             params[f"a{i}"] = value
-        rows = self._rows(conn.execute(page, params))
-        total = None if count is None else conn.execute(count, params).scalar_one()
+        return params
+
+    def list(self, conn: sa.Connection, query: Query) -> Page:
+        shape = self.statements(conn.dialect.name, query)
+        params = self.parameters(query)
+        rows = self._rows(conn.execute(shape.page, params))
+        total = None if shape.count is None else conn.execute(shape.count, params).scalar_one()
         return Page(rows, total)
+
+    def fast_list(self, dialect: sa.Dialect, query: Query) -> Compiled | None:
+        """The page statement of the query compiled for the fast path, or None when it cannot take it."""
+        shape = self.statements(dialect.name, query)
+        if shape.fast is False:
+            shape.fast = compile_read(shape.page, dialect)
+        assert not isinstance(shape.fast, bool)
+        return shape.fast
 
     def get(self, conn: sa.Connection, pk: Any) -> Row | None:
         rows = self._rows(conn.execute(self.by_pk, {"pk": pk}))
@@ -362,51 +388,6 @@ def _reader(engine: E) -> E:
     return engine
 
 
-class _RawGet:
-    """GET by primary key on an in-process database, straight on the DBAPI connection.
-
-    A SQLite read needs no transaction, and SQLAlchemy's Connection (execution
-    context, transaction and result bookkeeping) was a quarter of a GET's server
-    CPU. The statement is SQLAlchemy's own, compiled once; values go through the
-    column types' own bind and result processors, so rows are as ``get`` gives them.
-    """
-
-    def __init__(self, engine: sa.Engine, ops: _Operations) -> None:
-        dialect = engine.dialect
-        compiled = ops.by_pk.compile(dialect=dialect)
-        assert compiled.positiontup == ["pk"], "a positional statement taking the key alone"
-        self.engine = engine
-        self.ops = ops
-        self.sql = compiled.string
-        # The dialect's own implementation of each type: SQLite's DATETIME parses text, say.
-        self.bind = ops.pk.type.dialect_impl(dialect).bind_processor(dialect)
-        self.columns = [
-            (label.name, label.type.dialect_impl(dialect).result_processor(dialect, None)) for label in ops.read
-        ]
-        self.errors: type[Exception] = dialect.loaded_dbapi.Error
-
-    def __call__(self, pk: Any) -> Row | None:
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute(self.sql, (self.bind(pk) if self.bind else pk,))
-            row = cursor.fetchone()
-            cursor.close()
-        except self.errors as exc:  # not wrapped by SQLAlchemy on this path
-            error = classify(exc, self.ops.constraint_fields)
-            if error is None:
-                raise
-            raise error from exc
-        finally:
-            raw.close()
-        if row is None:
-            return None
-        return {
-            name: process(value) if process else value
-            for (name, process), value in zip(self.columns, row, strict=False)
-        }
-
-
 class _SyncStore:
     def __init__(self, engine: sa.Engine, operations: _Operations) -> None:
         self.engine = engine
@@ -414,7 +395,9 @@ class _SyncStore:
         self.info = operations.info
         self.inline_reads = engine.dialect.name in _IN_PROCESS
         self.reader = _reader(engine)
-        self.raw_get = _RawGet(engine, operations) if self.inline_reads else None
+        fast = engine.dialect.driver in SYNC_DRIVERS
+        self.fast = SyncReads(engine, operations.constraint_fields) if fast else None
+        self.fast_get = compile_read(operations.by_pk, engine.dialect) if fast else None
 
     def _run(self, operation: Callable[..., T], *args: Any, read: bool = False) -> T:
         engine = self.reader if read else self.engine
@@ -433,11 +416,18 @@ class _SyncStore:
 
     def list(self, query: Query) -> Page:
         # With a count, rows and total come from one transaction's snapshot.
+        if self.fast is not None and not query.count:
+            compiled = self.ops.fast_list(self.engine.dialect, query)
+            rows = None if compiled is None else self.fast.rows(compiled, self.ops.parameters(query))
+            if rows is not None:
+                return Page(rows, None)
         return self._run(self.ops.list, query, read=not query.count)
 
     def get(self, pk: Any) -> Row | None:
-        if self.raw_get is not None:
-            return self.raw_get(pk)
+        if self.fast is not None and self.fast_get is not None:
+            rows = self.fast.rows(self.fast_get, {"pk": pk})
+            if rows is not None:
+                return rows[0] if rows else None
         return self._run(self.ops.get, pk, read=True)
 
     def create(self, values: Row) -> Row:
@@ -456,6 +446,10 @@ class _AsyncStore:
         self.ops = operations
         self.info = operations.info
         self.reader = _reader(engine)
+        dialect = engine.sync_engine.dialect
+        fast = dialect.driver in ASYNC_DRIVERS
+        self.fast = AsyncReads(engine, operations.constraint_fields) if fast else None
+        self.fast_get = compile_read(operations.by_pk, dialect) if fast else None
 
     async def _run(self, operation: Callable[..., T], *args: Any, read: bool = False) -> T:
         engine = self.reader if read else self.engine
@@ -473,9 +467,18 @@ class _AsyncStore:
         raise AssertionError("unreachable")
 
     async def list(self, query: Query) -> Page:
+        if self.fast is not None and not query.count:
+            compiled = self.ops.fast_list(self.engine.sync_engine.dialect, query)
+            rows = None if compiled is None else await self.fast.rows(compiled, self.ops.parameters(query))
+            if rows is not None:
+                return Page(rows, None)
         return await self._run(self.ops.list, query, read=not query.count)
 
     async def get(self, pk: Any) -> Row | None:
+        if self.fast is not None and self.fast_get is not None:
+            rows = await self.fast.rows(self.fast_get, {"pk": pk})
+            if rows is not None:
+                return rows[0] if rows else None
         return await self._run(self.ops.get, pk, read=True)
 
     async def create(self, values: Row) -> Row:

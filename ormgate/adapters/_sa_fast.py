@@ -1,0 +1,160 @@
+"""One-statement reads for the SQLAlchemy adapter, straight on the driver's connection.
+
+SQLAlchemy's ``Connection`` (execution context, transaction and result
+bookkeeping) was a quarter to a third of a read's server CPU. A read of one
+statement needs none of it where the driver can run it outside a transaction
+at no cost:
+
+- pysqlite: the dialect's sqlite3 connection starts no transaction for a SELECT;
+- psycopg and psycopg2: ``autocommit`` is a client-side switch, flipped for the read;
+- asyncpg: a statement outside a transaction commits by itself.
+
+The connection still comes from the engine's pool (pre-ping, recycling and
+events apply), the SQL is SQLAlchemy's own, compiled once per statement, and
+values go through the column types' bind and result processors for the
+dialect, so rows are exactly those of the ``Connection`` path. A statement
+with expanding parameters (``in``) keeps the ``Connection`` path, and so do the
+other drivers. A driver error that is not a data error (a dead connection, a
+timeout) makes the read give up: the connection is discarded (unless it is
+SQLite's) and the caller runs the read again on the ``Connection`` path, which
+recycles the pool, retries and reports errors as for any other operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ._drivers import classify
+from .base import Row
+
+Processor = Callable[[Any], Any] | None
+
+SYNC_DRIVERS = frozenset({"pysqlite", "psycopg", "psycopg2"})
+ASYNC_DRIVERS = frozenset({"asyncpg"})
+# Drivers whose connections run a read in a transaction unless told otherwise.
+_AUTOCOMMIT_FLAG = frozenset({"psycopg", "psycopg2"})
+
+
+class Compiled:
+    """A read statement compiled for one dialect: its SQL, its parameters in driver form, its rows as dicts."""
+
+    def __init__(self, statement: sa.Select[Any], compiled: sa.engine.Compiled, dialect: sa.Dialect) -> None:
+        assert isinstance(compiled, sa.sql.compiler.SQLCompiler)
+        self.dialect = dialect
+        self.sql = compiled.string
+        self.positional = compiled.positiontup is not None
+        names = compiled.positiontup if compiled.positiontup is not None else list(compiled.binds)
+        # (name, processor, value of a bind the caller does not supply)
+        self.binds = [
+            (name, bind.type.dialect_impl(dialect).bind_processor(dialect), bind.effective_value)
+            for name, bind in ((name, compiled.binds[name]) for name in names)
+        ]
+        self.types = [(column.key, column.type) for column in statement.selected_columns]
+        self.columns: list[tuple[str, Processor]] | None = None
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        processed = []
+        for name, process, default in self.binds:
+            value = values.get(name, default)
+            processed.append((name, process(value) if process is not None and value is not None else value))
+        if self.positional:
+            return tuple(value for _, value in processed)
+        return dict(processed)
+
+    def describe(self, type_codes: Sequence[Any]) -> None:
+        """Learns the result processors from the driver's type codes of the first result."""
+        self.columns = [
+            (name, type_.dialect_impl(self.dialect).result_processor(self.dialect, code))
+            for (name, type_), code in zip(self.types, type_codes, strict=True)
+        ]
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> list[Row]:
+        assert self.columns is not None
+        columns = self.columns
+        return [
+            {name: process(value) if process else value for (name, process), value in zip(columns, row, strict=False)}
+            for row in rows
+        ]
+
+
+def compile_read(statement: sa.Select[Any], dialect: sa.Dialect) -> Compiled | None:
+    """The statement compiled for ``dialect``, or None when it must take the ``Connection`` path."""
+    compiled = statement.compile(dialect=dialect)
+    if any(bind.expanding for bind in compiled.binds.values()):
+        return None
+    return Compiled(statement, compiled, dialect)
+
+
+class SyncReads:
+    """Reads on a sync engine's pooled DBAPI connections."""
+
+    def __init__(self, engine: sa.Engine, constraint_fields: dict[str, str]) -> None:
+        self.engine = engine
+        self.constraint_fields = constraint_fields
+        self.autocommit = engine.dialect.driver in _AUTOCOMMIT_FLAG
+        self.discard = engine.dialect.name != "sqlite"  # an in-memory database lives in its one connection
+        self.errors: type[Exception] = engine.dialect.loaded_dbapi.Error
+
+    def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row] | None:
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            if self.autocommit:
+                driver.autocommit = True  # type: ignore[union-attr]
+            try:
+                cursor = raw.cursor()
+                cursor.execute(compiled.sql, compiled.parameters(values))
+                fetched = cursor.fetchall()
+                if compiled.columns is None:
+                    compiled.describe([column[1] for column in cursor.description])
+                cursor.close()
+            finally:
+                if self.autocommit and not driver.closed:  # type: ignore[union-attr]
+                    # Back as the pool and SQLAlchemy expect it.
+                    driver.autocommit = False  # type: ignore[union-attr]
+        except self.errors as exc:
+            error = classify(exc, self.constraint_fields)
+            if error is not None:
+                raise error from exc
+            if self.discard:
+                raw.invalidate(exc)
+            return None
+        finally:
+            raw.close()
+        return compiled.rows(fetched)
+
+
+class AsyncReads:
+    """Reads on an asyncpg engine's pooled connections, on the event loop."""
+
+    def __init__(self, engine: AsyncEngine, constraint_fields: dict[str, str]) -> None:
+        import asyncpg  # type: ignore[import-untyped]
+
+        self.engine = engine
+        self.constraint_fields = constraint_fields
+        self.errors: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+    async def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row] | None:
+        raw = await self.engine.raw_connection()
+        driver: Any = raw.driver_connection
+        try:
+            arguments = compiled.parameters(values)
+            if compiled.columns is None:
+                prepared = await driver.prepare(compiled.sql)
+                compiled.describe([attribute.type.oid for attribute in prepared.get_attributes()])
+                fetched = await prepared.fetch(*arguments)
+            else:
+                fetched = await driver.fetch(compiled.sql, *arguments)
+        except self.errors as exc:
+            error = classify(exc, self.constraint_fields)
+            if error is not None:
+                raise error from exc
+            raw.invalidate(exc)
+            return None
+        finally:
+            raw.close()
+        return compiled.rows(fetched)
