@@ -20,7 +20,7 @@ from ..errors import NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
-from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
+from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, Gate, SyncReads, compile_read
 from ._threaded import ThreadedStore, run_sync
 from .base import Check, Page, Row
 
@@ -441,8 +441,9 @@ class _SyncStore:
 
 
 class _AsyncStore:
-    def __init__(self, engine: AsyncEngine, operations: _Operations) -> None:
+    def __init__(self, engine: AsyncEngine, operations: _Operations, gate: Gate) -> None:
         self.engine = engine
+        self.gate = gate
         self.ops = operations
         self.info = operations.info
         self.reader = _reader(engine)
@@ -457,7 +458,7 @@ class _AsyncStore:
             for attempt in range(2):
                 committing = False
                 try:
-                    async with engine.begin() as conn:
+                    async with self.gate(), engine.begin() as conn:
                         result = await conn.run_sync(operation, *args)
                         committing = True
                     return result
@@ -469,14 +470,18 @@ class _AsyncStore:
     async def list(self, query: Query) -> Page:
         if self.fast is not None and not query.count:
             compiled = self.ops.fast_list(self.engine.sync_engine.dialect, query)
-            rows = None if compiled is None else await self.fast.rows(compiled, self.ops.parameters(query))
+            rows = None
+            if compiled is not None:
+                async with self.gate():
+                    rows = await self.fast.rows(compiled, self.ops.parameters(query))
             if rows is not None:
                 return Page(rows, None)
         return await self._run(self.ops.list, query, read=not query.count)
 
     async def get(self, pk: Any) -> Row | None:
         if self.fast is not None and self.fast_get is not None:
-            rows = await self.fast.rows(self.fast_get, {"pk": pk})
+            async with self.gate():
+                rows = await self.fast.rows(self.fast_get, {"pk": pk})
             if rows is not None:
                 return rows[0] if rows else None
         return await self._run(self.ops.get, pk, read=True)
@@ -517,6 +522,7 @@ class SQLAlchemyAdapter:
 
     def __init__(self, engine: sa.Engine | AsyncEngine) -> None:
         self.engine = engine
+        self.gate: Gate | None = None
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
         prepare = _ON_CONNECT.get(sync_engine.dialect.name)
         if prepare is not None and not sa.event.contains(sync_engine, "connect", prepare):
@@ -528,7 +534,9 @@ class SQLAlchemyAdapter:
     def store(self, model: type[Any], fields: Sequence[str]) -> _AsyncStore | ThreadedStore:
         operations = _Operations(model, fields)
         if isinstance(self.engine, AsyncEngine):
-            return _AsyncStore(self.engine, operations)
+            if self.gate is None:
+                self.gate = Gate(self.engine)
+            return _AsyncStore(self.engine, operations, self.gate)
         return ThreadedStore(_SyncStore(self.engine, operations))
 
     async def create_tables(self, models: Sequence[type[Any]]) -> None:
