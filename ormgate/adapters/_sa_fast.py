@@ -14,16 +14,18 @@ events apply), the SQL is SQLAlchemy's own, compiled once per statement, and
 values go through the column types' bind and result processors for the
 dialect, so rows are exactly those of the ``Connection`` path. A statement
 with expanding parameters (``in``) keeps the ``Connection`` path, and so do the
-other drivers. A driver error that is not a data error (a dead connection, a
-timeout) makes the read give up: the connection is discarded (unless it is
-SQLite's) and the caller runs the read again on the ``Connection`` path, which
-recycles the pool, retries and reports errors as for any other operation.
+other drivers, and every read while someone watches the engine's statements
+(``echo``, the ``sqlalchemy.engine`` logger at INFO, or cursor-execute event
+listeners such as OpenTelemetry's): they see every statement. A driver error
+that is not a data error (a dead connection, a timeout) makes the read give
+up: the connection is discarded (unless it is SQLite's) and the caller runs
+the read again on the ``Connection`` path, which recycles the pool, retries
+and reports errors as for any other operation.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -55,7 +57,7 @@ class Compiled:
             (name, bind.type.dialect_impl(dialect).bind_processor(dialect), bind.effective_value)
             for name, bind in ((name, compiled.binds[name]) for name in names)
         ]
-        self.types = [(column.key, column.type) for column in statement.selected_columns]
+        self.types = [(str(column.key), column.type) for column in statement.selected_columns]
         self.columns: list[tuple[str, Processor]] | None = None
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
@@ -83,6 +85,14 @@ class Compiled:
         ]
 
 
+def watched(engine: sa.Engine) -> bool:
+    """Whether statements on ``engine`` are logged or listened to, so that every read must show."""
+    dispatch = engine.dispatch
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute) or engine.logger.isEnabledFor(
+        logging.INFO
+    )
+
+
 def compile_read(statement: sa.Select[Any], dialect: sa.Dialect) -> Compiled | None:
     """The statement compiled for ``dialect``, or None when it must take the ``Connection`` path."""
     compiled = statement.compile(dialect=dialect)
@@ -102,6 +112,8 @@ class SyncReads:
         self.errors: type[Exception] = engine.dialect.loaded_dbapi.Error
 
     def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row] | None:
+        if watched(self.engine):
+            return None
         raw = self.engine.raw_connection()
         try:
             driver = raw.driver_connection
@@ -138,9 +150,17 @@ class AsyncReads:
 
         self.engine = engine
         self.constraint_fields = constraint_fields
-        self.errors: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+        # InternalClientError: what a connection the server dropped while idle may raise first.
+        self.errors: tuple[type[Exception], ...] = (
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+            OSError,
+        )
 
     async def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row] | None:
+        if watched(self.engine.sync_engine):
+            return None
         raw = await self.engine.raw_connection()
         driver: Any = raw.driver_connection
         try:
@@ -160,29 +180,3 @@ class AsyncReads:
         finally:
             raw.close()
         return compiled.rows(fetched)
-
-
-class Gate:
-    """Lets an async engine's operations take connections at most as many at once as its pool holds.
-
-    The others wait here, first come first served. Waiting in the pool itself
-    costs far more under load: a waiter woken by a returned connection often
-    finds it taken by a newcomer and goes back to the end of the line, which
-    with 32 clients on 10 connections cost 45% more CPU per request and tripled
-    p99. One gate serves every store of an adapter; it follows the running loop
-    and the engine's current pool (``dispose()`` makes a new one).
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.key: tuple[asyncio.AbstractEventLoop, Any] | None = None
-        self.semaphore: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
-
-    def __call__(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        loop = asyncio.get_running_loop()
-        pool = self.engine.sync_engine.pool
-        if self.key is None or self.key[0] is not loop or self.key[1] is not pool:
-            size = getattr(pool, "size", None)
-            self.semaphore = asyncio.Semaphore(size()) if callable(size) else contextlib.nullcontext()
-            self.key = (loop, pool)
-        return self.semaphore

@@ -5,12 +5,15 @@ rather than anyio's ``to_thread`` (no capacity limiter or cancel scope per
 call: a third of the event loop's time per request went there). Stores of
 in-process databases (SQLite) may declare ``inline_reads``: their reads run on
 the event loop thread, as a hand-written ``async def`` route with sqlite3 does,
-while writes, which may wait on a lock, still hop.
+while writes, which may wait on a lock, still hop. A store with a connection
+pool declares its size as ``concurrency``: no more operations than that are
+handed to threads at once, the others wait on the loop (see ``Gate``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -31,27 +34,66 @@ async def run_sync(function: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_pool, functools.partial(function, *args))
 
 
+class Gate:
+    """At most ``limit()`` operations at once on a connection pool; the others wait here, in order.
+
+    Waiting in a pool is costly under load: threads blocked on the pool's lock
+    fight for the GIL, and an asyncio pool's woken waiter often finds the
+    returned connection taken by a newcomer and goes back to the end of the
+    line. With 32 clients on 10 connections an async SQLAlchemy GET cost 45%
+    more CPU and tripled its p99 until this gate stood in front of the pool.
+    A gate is shared by the stores of one adapter; it keeps a semaphore per
+    running event loop. ``limit()`` returning None means no limit.
+    """
+
+    def __init__(self, limit: Callable[[], int | None]) -> None:
+        self.limit = limit
+        self.key: tuple[asyncio.AbstractEventLoop, int | None] | None = None
+        self.semaphore: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
+
+    def __call__(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        key = (asyncio.get_running_loop(), self.limit())
+        if key != self.key:
+            self.semaphore = contextlib.nullcontext() if key[1] is None else asyncio.Semaphore(key[1])
+            self.key = key
+        return self.semaphore
+
+
+def pool_size(pool: Any) -> int | None:
+    """The number of connections a SQLAlchemy-style pool keeps, or None when it has no such limit."""
+    size = getattr(pool, "size", None)
+    return size() if callable(size) else None
+
+
+_UNLIMITED = Gate(lambda: None)
+
+
 class ThreadedStore:
-    def __init__(self, sync: SyncStore) -> None:
+    def __init__(self, sync: SyncStore, gate: Gate = _UNLIMITED) -> None:
         self.sync = sync
         self.info = sync.info
         self.inline_reads = getattr(sync, "inline_reads", False)
+        self.gate = gate
+
+    async def _hop(self, function: Callable[..., T], *args: Any) -> T:
+        async with self.gate():
+            return await run_sync(function, *args)
 
     async def list(self, query: Query) -> Page:
         if self.inline_reads:
             return self.sync.list(query)
-        return await run_sync(self.sync.list, query)
+        return await self._hop(self.sync.list, query)
 
     async def get(self, pk: Any) -> Row | None:
         if self.inline_reads:
             return self.sync.get(pk)
-        return await run_sync(self.sync.get, pk)
+        return await self._hop(self.sync.get, pk)
 
     async def create(self, values: Row) -> Row:
-        return await run_sync(self.sync.create, values)
+        return await self._hop(self.sync.create, values)
 
     async def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        return await run_sync(self.sync.update, pk, values, check)
+        return await self._hop(self.sync.update, pk, values, check)
 
     async def delete(self, pk: Any, check: Check | None = None) -> None:
-        await run_sync(self.sync.delete, pk, check)
+        await self._hop(self.sync.delete, pk, check)

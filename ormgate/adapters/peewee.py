@@ -35,7 +35,7 @@ from ..errors import NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
-from ._threaded import ThreadedStore, run_sync
+from ._threaded import Gate, ThreadedStore, run_sync
 from .base import Check, Page, Row
 
 # SQLAlchemy-style URL scheme -> (playhouse.db_url scheme, default options; the URL's query wins).
@@ -429,6 +429,8 @@ class PeeweeAdapter:
         self._bound: dict[Any, Any] = {}
         self._constraint_fields: dict[str, str] = {}
         self._lock = threading.RLock()
+        # A pooled database hands out at most max_connections (None: unlimited).
+        self.gate = Gate(lambda: getattr(database, "_max_connections", None))
 
     def bound(self, model: Any) -> Any:
         """``model`` on this adapter's database: a subclass made once, for queries in hand-written endpoints."""
@@ -461,7 +463,7 @@ class PeeweeAdapter:
         return describe(model)
 
     def store(self, model: Any, fields: Sequence[str]) -> ThreadedStore:
-        return ThreadedStore(_SyncStore(self, model, fields))
+        return ThreadedStore(_SyncStore(self, model, fields), self.gate)
 
     async def create_tables(self, models: Sequence[Any]) -> None:
         bound = [self.bound(model) for model in models]

@@ -20,8 +20,8 @@ from ..errors import NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
-from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, Gate, SyncReads, compile_read
-from ._threaded import ThreadedStore, run_sync
+from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
+from ._threaded import Gate, ThreadedStore, pool_size, run_sync
 from .base import Check, Page, Row
 
 T = TypeVar("T")
@@ -170,7 +170,7 @@ class _Shape:
     def __init__(self, page: Any, count: Any) -> None:
         self.page = page
         self.count = count
-        self.fast: Compiled | None | bool = False  # False: not compiled yet
+        self.fast: Compiled | bool | None = False  # False: not compiled yet
 
 
 class _Operations:
@@ -522,8 +522,9 @@ class SQLAlchemyAdapter:
 
     def __init__(self, engine: sa.Engine | AsyncEngine) -> None:
         self.engine = engine
-        self.gate: Gate | None = None
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+        # Shared by this adapter's stores; the pool is looked up each time, as dispose() replaces it.
+        self.gate = Gate(lambda: pool_size(sync_engine.pool))
         prepare = _ON_CONNECT.get(sync_engine.dialect.name)
         if prepare is not None and not sa.event.contains(sync_engine, "connect", prepare):
             sa.event.listen(sync_engine, "connect", prepare)
@@ -534,10 +535,8 @@ class SQLAlchemyAdapter:
     def store(self, model: type[Any], fields: Sequence[str]) -> _AsyncStore | ThreadedStore:
         operations = _Operations(model, fields)
         if isinstance(self.engine, AsyncEngine):
-            if self.gate is None:
-                self.gate = Gate(self.engine)
             return _AsyncStore(self.engine, operations, self.gate)
-        return ThreadedStore(_SyncStore(self.engine, operations))
+        return ThreadedStore(_SyncStore(self.engine, operations), self.gate)
 
     async def create_tables(self, models: Sequence[type[Any]]) -> None:
         tables = [sa.inspect(model).local_table for model in models]
