@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import peewee as pw
 from playhouse import db_url
@@ -38,9 +38,12 @@ from ._drivers import classify
 from ._threaded import Gate, ThreadedStore, run_sync
 from .base import Check, Page, Row
 
+T = TypeVar("T")
+
 # SQLAlchemy-style URL scheme -> (playhouse.db_url scheme, default options; the URL's query wins).
 # Peewee's pools test a connection when handing it out (a round trip on PostgreSQL, a ping
-# on MySQL) and drop it if the server has closed it.
+# on MySQL) and drop it if the server has closed it; the pools ``connect`` makes skip that
+# round trip for the generated reads, which retry instead (see ``_Unpinged``).
 # "psycopg3+pool" is playhouse.postgres_ext.PooledPsycopg3Database: psycopg 3 even where
 # psycopg2 is installed (the plain "postgresql+pool" would prefer psycopg2).
 _POOL = {"max_connections": 20, "timeout": 10, "stale_timeout": 300}  # wait up to 10 s for a free connection
@@ -65,6 +68,26 @@ _URLS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+# Set in a thread while a generated read takes its connection: the read retries once on a
+# dropped connection, so the pool's round trip to test it can be skipped.
+_unpinged = threading.local()
+
+
+def _closed_locally(conn: Any) -> bool:
+    """What the driver knows without asking the server: psycopg's ``closed``, PyMySQL's ``open``."""
+    return bool(getattr(conn, "closed", False)) or getattr(conn, "open", True) is False
+
+
+@functools.cache
+def _unpinged_pool(cls: type[Any]) -> type[Any]:
+    """``cls``, a Peewee pool, testing a connection it hands out by a round trip only when asked."""
+
+    def _is_closed(self: Any, conn: Any) -> bool:
+        return _closed_locally(conn) if getattr(_unpinged, "on", False) else cls._is_closed(self, conn)
+
+    return type(cls.__name__, (cls,), {"_is_closed": _is_closed, "__module__": __name__})
+
+
 def connect(url: str) -> Any:
     """A Peewee ``Database`` for a SQLAlchemy-style URL: ``sqlite:///path``, ``postgresql+psycopg://…``, ``mysql+pymysql://…``.
 
@@ -78,7 +101,7 @@ def connect(url: str) -> Any:
     params = db_url.parse(f"{peewee_scheme}://{rest}", unquote_password=True, unquote_user=True)
     if params["database"] == ":memory:":
         raise ValueError("each pooled connection to an in-memory SQLite would be a database of its own: use a file")
-    return db_url.schemes[peewee_scheme](**{**options, **params})
+    return _unpinged_pool(db_url.schemes[peewee_scheme])(**{**options, **params})
 
 
 # Column constraints whose SQL makes the database fill the value in.
@@ -349,13 +372,13 @@ class _SyncStore:
         select = select.order_by(*map(self._order, query.sort)).limit(query.limit + 1)
         if query.offset:
             select = select.offset(query.offset)
+        if not query.count:
+            return Page(self._read(lambda: self._rows(self.db.execute(select), query.fields)), None)
         # Rows and their count read in one transaction, so both see the same data where the database allows.
-        with self._work(write=False, transaction=query.count):
+        with self._work(write=False):
             rows = self._rows(self.db.execute(select), query.fields)
-            total = None
-            if query.count:
-                counting = self.model.select(pw.fn.COUNT(pw.SQL("*")))
-                total = int(self.db.execute(counting.where(*where) if where else counting).fetchone()[0])
+            counting = self.model.select(pw.fn.COUNT(pw.SQL("*")))
+            total = int(self.db.execute(counting.where(*where) if where else counting).fetchone()[0])
         return Page(rows, total)
 
     def _get(self, pk: Any, *, lock: bool = False) -> Row | None:
@@ -376,9 +399,26 @@ class _SyncStore:
     def _values(self, values: Row) -> dict[Any, Any]:
         return {self.fields[name]: value for name, value in values.items()}
 
-    def get(self, pk: Any) -> Row | None:
+    def _read(self, function: Callable[..., T], *args: Any) -> T:
+        """A read outside a transaction, on a connection the pool hands out untested.
+
+        One the server has dropped fails the read, which then runs once more on
+        a connection the pool does test: a read can always be repeated.
+        """
+        try:
+            _unpinged.on = True
+            with self._work(write=False, transaction=False):
+                _unpinged.on = False
+                return function(*args)
+        except (pw.OperationalError, pw.InterfaceError):
+            pass
+        finally:
+            _unpinged.on = False
         with self._work(write=False, transaction=False):
-            return self._get(pk)
+            return function(*args)
+
+    def get(self, pk: Any) -> Row | None:
+        return self._read(self._get, pk)
 
     def create(self, values: Row) -> Row:
         key = self.info.pk
