@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import django
 from django.apps import apps
 from django.conf import ENVIRONMENT_VARIABLE, settings
-from django.db import DEFAULT_DB_ALIAS, Error, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, Error, InterfaceError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.db.models import BooleanField, F, Field, ForeignKey, Func, GeneratedField, Model, Q, QuerySet, Value
@@ -346,6 +346,8 @@ atexit.register(_close, lambda alias, thread: True)
 
 # -- the store and the adapter ----------------------------------------------------------------
 
+T = TypeVar("T")
+
 _NOW: dict[str, Callable[[], Any]] = {
     "DateTimeField": timezone.now,
     "DateField": date.today,
@@ -379,21 +381,39 @@ class _SyncStore:
         if check is not None:
             check(self._found(pk, self._row(pk, lock=True)))
 
+    def _page(self, connection: BaseDatabaseWrapper, query: Query) -> Page:
+        where = Q()
+        for f in query.filters:
+            where &= _condition(connection.vendor, f.field, f.field in self.text, f.op, _plain(f.value))
+        matching = self._all().filter(where)
+        page = matching.filter(_after(query.sort, query.after, self.nullable)) if query.after else matching
+        page = page.order_by(*_order(query.sort, self.nullable))
+        rows = list(page.values(*query.fields)[query.offset : query.offset + query.limit + 1])
+        return Page(rows, matching.count() if query.count else None)
+
     def list(self, query: Query) -> Page:
+        if not query.count:
+            return self._read(lambda connection: self._page(connection, query))
         # In a transaction when counting, so that the COUNT sees the rows the page saw.
-        with self.adapter.unit_of_work(self.model, atomic=query.count) as connection:
-            where = Q()
-            for f in query.filters:
-                where &= _condition(connection.vendor, f.field, f.field in self.text, f.op, _plain(f.value))
-            matching = self._all().filter(where)
-            page = matching.filter(_after(query.sort, query.after, self.nullable)) if query.after else matching
-            page = page.order_by(*_order(query.sort, self.nullable))
-            rows = list(page.values(*query.fields)[query.offset : query.offset + query.limit + 1])
-            return Page(rows, matching.count() if query.count else None)
+        with self.adapter.unit_of_work(self.model) as connection:
+            return self._page(connection, query)
+
+    def _read(self, function: Callable[[BaseDatabaseWrapper], T]) -> T:
+        """A read outside a transaction, without the health check's round trip first.
+
+        A connection the server has dropped fails the read and is closed; the
+        read then runs once more, health check included, as a read can be repeated.
+        """
+        try:
+            with self.adapter.unit_of_work(self.model, atomic=False, health_check=False) as connection:
+                return function(connection)
+        except (OperationalError, InterfaceError):
+            pass
+        with self.adapter.unit_of_work(self.model, atomic=False) as connection:
+            return function(connection)
 
     def get(self, pk: Any) -> Row | None:
-        with self.adapter.unit_of_work(self.model, atomic=False):
-            return self._row(pk)
+        return self._read(lambda _: self._row(pk))
 
     def create(self, values: Row) -> Row:
         with self.adapter.unit_of_work(self.model):
@@ -444,7 +464,9 @@ class DjangoAdapter:
                     editor.create_model(model)
 
     @contextlib.contextmanager
-    def unit_of_work(self, *models: type[Model], atomic: bool = True) -> Iterator[BaseDatabaseWrapper]:
+    def unit_of_work(
+        self, *models: type[Model], atomic: bool = True, health_check: bool = True
+    ) -> Iterator[BaseDatabaseWrapper]:
         """This thread's connection to the alias, in ``transaction.atomic`` unless ``atomic=False``.
 
         For hand-written endpoints too: database errors leave as ormgate errors (a duplicate
@@ -459,6 +481,8 @@ class DjangoAdapter:
         outermost = not connection.in_atomic_block
         if outermost:
             connection.close_if_unusable_or_obsolete()
+            if not health_check:  # the caller repeats the work if the connection turns out dead
+                connection.health_check_done = True
         try:
             with transaction.atomic(using=self.alias) if atomic else contextlib.nullcontext():
                 yield connection
