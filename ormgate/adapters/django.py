@@ -347,6 +347,8 @@ atexit.register(_close, lambda alias, thread: True)
 # -- the store and the adapter ----------------------------------------------------------------
 
 T = TypeVar("T")
+# A column's position, its converters and the expression they take, as Django's compiler gives them.
+_Converters = list[tuple[int, list[Any], Any]]
 
 _NOW: dict[str, Callable[[], Any]] = {
     "DateTimeField": timezone.now,
@@ -363,7 +365,7 @@ class _SyncStore:
         # QuerySet.update() skips Field.pre_save, which is what sets auto_now fields.
         auto_now = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
         self.auto_now = {f.attname: _NOW[f.get_internal_type()] for f in auto_now}
-        self.get_sql: tuple[str, list[tuple[int, list[Any], Any]]] | None = None
+        self.get_sql: tuple[str, _Converters] | None = None
 
     def _all(self) -> QuerySet[Model]:
         return self.model._default_manager.using(self.adapter.alias)
@@ -413,7 +415,7 @@ class _SyncStore:
         with self.adapter.unit_of_work(self.model, atomic=False) as connection:
             return function(connection)
 
-    def _compiled_get(self, connection: BaseDatabaseWrapper) -> tuple[str, list[tuple[int, list[Any], Any]]]:
+    def _compiled_get(self, connection: BaseDatabaseWrapper) -> tuple[str, _Converters]:
         """GET's SQL and per-column converters, compiled once: the QuerySet and its compilation were
         over half of a GET's CPU. Made exactly as ``values()`` makes them, on the first GET."""
         if self.get_sql is None:
@@ -509,7 +511,7 @@ class DjangoAdapter:
         if outermost:
             connection.close_if_unusable_or_obsolete()
             if not health_check:  # the caller repeats the work if the connection turns out dead
-                connection.health_check_done = True
+                connection.health_check_done = True  # type: ignore[attr-defined]
         try:
             with transaction.atomic(using=self.alias) if atomic else contextlib.nullcontext():
                 yield connection
