@@ -395,24 +395,27 @@ class _SyncStore:
         return Page(rows, matching.count() if query.count else None)
 
     def list(self, query: Query) -> Page:
-        if not query.count:
-            return self._read(lambda connection: self._page(connection, query))
         # In a transaction when counting, so that the COUNT sees the rows the page saw.
-        with self.adapter.unit_of_work(self.model) as connection:
-            return self._page(connection, query)
+        return self._run(lambda connection: self._page(connection, query), atomic=query.count)
 
-    def _read(self, function: Callable[[BaseDatabaseWrapper], T]) -> T:
-        """A read outside a transaction, without the health check's round trip first.
+    def _run(self, function: Callable[[BaseDatabaseWrapper], T], *, atomic: bool = True) -> T:
+        """One unit of work, without the health check's round trip first.
 
-        A connection the server has dropped fails the read and is closed; the
-        read then runs once more, health check included, as a read can be repeated.
+        A connection the server has dropped fails the work before COMMIT, so
+        nothing was written: it is closed and the work runs once more, health
+        check included. A failure during COMMIT is not repeated (the write may
+        have landed).
         """
+        done = False
         try:
-            with self.adapter.unit_of_work(self.model, atomic=False, health_check=False) as connection:
-                return function(connection)
+            with self.adapter.unit_of_work(self.model, atomic=atomic, health_check=False) as connection:
+                result = function(connection)
+                done = True
+            return result
         except (OperationalError, InterfaceError):
-            pass
-        with self.adapter.unit_of_work(self.model, atomic=False) as connection:
+            if done:
+                raise
+        with self.adapter.unit_of_work(self.model, atomic=atomic) as connection:
             return function(connection)
 
     def _compiled_get(self, connection: BaseDatabaseWrapper) -> tuple[str, _Converters]:
@@ -442,29 +445,35 @@ class _SyncStore:
         return dict(zip(self.fields, values, strict=True))
 
     def get(self, pk: Any) -> Row | None:
-        return self._read(lambda connection: self._get(connection, pk))
+        return self._run(lambda connection: self._get(connection, pk), atomic=False)
+
+    def _create(self, connection: BaseDatabaseWrapper, values: Row) -> Row:
+        # Through save(): defaults, auto_now_add and signals apply as in any Django code.
+        created = self._all().create(**{name: _plain(value) for name, value in values.items()})
+        return self._found(created.pk, self._get(connection, created.pk))  # as stored: defaults, rounding
 
     def create(self, values: Row) -> Row:
-        with self.adapter.unit_of_work(self.model):
-            # Through save(): defaults, auto_now_add and signals apply as in any Django code.
-            created = self._all().create(**{name: _plain(value) for name, value in values.items()})
-            return self._found(created.pk, self._row(created.pk))  # as stored: database defaults, rounding
+        return self._run(lambda connection: self._create(connection, values))
+
+    def _update(self, connection: BaseDatabaseWrapper, pk: Any, values: Row, check: Check | None) -> Row:
+        self._lock(pk, check)
+        if values:
+            changes = {**{name: now() for name, now in self.auto_now.items()}, **values}
+            self._all().filter(pk=pk).update(**{name: _plain(v) for name, v in changes.items()})
+        return self._found(pk, self._get(connection, pk))
 
     def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        with self.adapter.unit_of_work(self.model):
-            self._lock(pk, check)
-            if values:
-                changes = {**{name: now() for name, now in self.auto_now.items()}, **values}
-                self._all().filter(pk=pk).update(**{name: _plain(v) for name, v in changes.items()})
-            return self._found(pk, self._row(pk))
+        return self._run(lambda connection: self._update(connection, pk, values, check))
+
+    def _delete(self, pk: Any, check: Check | None) -> None:
+        self._lock(pk, check)
+        # QuerySet.delete() follows on_delete (CASCADE, PROTECT, ...) as any Django code would.
+        _, deleted = self._all().filter(pk=pk).delete()
+        if not deleted.get(self.model._meta.label):
+            raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
 
     def delete(self, pk: Any, check: Check | None = None) -> None:
-        with self.adapter.unit_of_work(self.model):
-            self._lock(pk, check)
-            # QuerySet.delete() follows on_delete (CASCADE, PROTECT, ...) as any Django code would.
-            _, deleted = self._all().filter(pk=pk).delete()
-            if not deleted.get(self.model._meta.label):
-                raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+        self._run(lambda _: self._delete(pk, check))
 
 
 class DjangoAdapter:

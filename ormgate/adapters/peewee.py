@@ -372,14 +372,16 @@ class _SyncStore:
         select = select.order_by(*map(self._order, query.sort)).limit(query.limit + 1)
         if query.offset:
             select = select.offset(query.offset)
-        if not query.count:
-            return Page(self._read(lambda: self._rows(self.db.execute(select), query.fields)), None)
-        # Rows and their count read in one transaction, so both see the same data where the database allows.
-        with self._work(write=False):
+
+        def page() -> Page:
             rows = self._rows(self.db.execute(select), query.fields)
+            if not query.count:
+                return Page(rows, None)
             counting = self.model.select(pw.fn.COUNT(pw.SQL("*")))
-            total = int(self.db.execute(counting.where(*where) if where else counting).fetchone()[0])
-        return Page(rows, total)
+            return Page(rows, int(self.db.execute(counting.where(*where) if where else counting).fetchone()[0]))
+
+        # Rows and their count read in one transaction, so both see the same data where the database allows.
+        return self._run(page, write=False, transaction=query.count)
 
     def _get(self, pk: Any, *, lock: bool = False) -> Row | None:
         rows = self._rows(self._by_pk(self.lock_sql if lock else self.get_sql, pk), self.names)
@@ -399,26 +401,31 @@ class _SyncStore:
     def _values(self, values: Row) -> dict[Any, Any]:
         return {self.fields[name]: value for name, value in values.items()}
 
-    def _read(self, function: Callable[..., T], *args: Any) -> T:
-        """A read outside a transaction, on a connection the pool hands out untested.
+    def _run(self, function: Callable[..., T], *args: Any, write: bool = True, transaction: bool = True) -> T:
+        """One unit of work, on a connection the pool hands out untested.
 
-        One the server has dropped fails the read, which then runs once more on
-        a connection the pool does test: a read can always be repeated.
+        A connection the server has dropped fails the work before COMMIT, so
+        nothing was written: the work runs once more, on a connection the pool
+        does test. A failure during COMMIT is not repeated (the write may have landed).
         """
+        done = False
         try:
             _unpinged.on = True
-            with self._work(write=False, transaction=False):
+            with self._work(write=write, transaction=transaction):
                 _unpinged.on = False
-                return function(*args)
+                result = function(*args)
+                done = True
+            return result
         except (pw.OperationalError, pw.InterfaceError):
-            pass
+            if done:
+                raise
         finally:
             _unpinged.on = False
-        with self._work(write=False, transaction=False):
+        with self._work(write=write, transaction=transaction):
             return function(*args)
 
     def get(self, pk: Any) -> Row | None:
-        return self._read(self._get, pk)
+        return self._run(self._get, pk, write=False, transaction=False)
 
     def create(self, values: Row) -> Row:
         key = self.info.pk
@@ -427,33 +434,39 @@ class _SyncStore:
             values = {**values, key.name: key.default()}
         # Model.insert fills in the other fields' Python defaults, as Model.create would.
         insert = self.model.insert(self._values(values))
-        with self._work():
+
+        def create() -> Row | None:
             if self.db.returning_clause:
                 return self._rows(self.db.execute(insert.returning(*self.read)), self.names)[0]
             new_pk = insert.execute()
-            row = self._get(values.get(key.name, new_pk))
+            return self._get(values.get(key.name, new_pk))
+
+        row = self._run(create)
         assert row is not None
         return row
 
-    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
+    def _update(self, pk: Any, values: Row, check: Check | None) -> Row | None:
+        self._lock(pk, check)
         update = self.model.update(self._values(values)).where(self.pk == pk)
-        with self._work():
-            self._lock(pk, check)
-            if values and self.db.returning_clause:
-                row = next(iter(self._rows(self.db.execute(update.returning(*self.read)), self.names)), None)
-            else:
-                if values:
-                    update.execute()
-                row = self._get(pk)
+        if values and self.db.returning_clause:
+            return next(iter(self._rows(self.db.execute(update.returning(*self.read)), self.names)), None)
+        if values:
+            update.execute()
+        return self._get(pk)
+
+    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
+        row = self._run(self._update, pk, values, check)
         if row is None:
             raise self._not_found(pk)
         return row
 
+    def _delete(self, pk: Any, check: Check | None) -> None:
+        self._lock(pk, check)
+        if self._by_pk(self.delete_sql, pk).rowcount == 0:
+            raise self._not_found(pk)
+
     def delete(self, pk: Any, check: Check | None = None) -> None:
-        with self._work():
-            self._lock(pk, check)
-            if self._by_pk(self.delete_sql, pk).rowcount == 0:
-                raise self._not_found(pk)
+        self._run(self._delete, pk, check)
 
 
 class PeeweeAdapter:

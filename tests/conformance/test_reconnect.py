@@ -80,3 +80,15 @@ def test_requests_succeed_after_the_server_dropped_every_connection(served: Serv
     statuses.append(served.client.post("/categories", json={"name": "four"}).status_code)
     assert statuses == [200] * 5 + [201]
     assert len(served.client.get("/categories").json()["items"]) == 4
+
+
+def test_a_write_first_after_the_server_dropped_every_connection_succeeds_once(served: Served) -> None:
+    for name in ("one", "two", "three"):
+        assert served.client.post("/categories", json={"name": name}).status_code == 201
+    with served.engine.connect() as conn:
+        assert KILL[served.pair.database](conn) >= 1, "the app held no connection to drop"
+    statuses = [served.client.post("/categories", json={"name": name}).status_code for name in ("four", "five")]
+    statuses.append(served.client.patch("/categories/1", json={"name": "uno"}).status_code)
+    assert statuses == [201, 201, 200]
+    names = sorted(item["name"] for item in served.client.get("/categories").json()["items"])
+    assert names == ["five", "four", "three", "two", "uno"]
