@@ -44,7 +44,7 @@ from ..errors import ForeignKeyViolation, NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Query, Sort
 from ._drivers import classify
-from ._threaded import ThreadedStore, run_sync
+from ._threaded import ThreadedStore, one_writer, run_sync
 from .base import Check, Page, Row
 
 # -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
@@ -483,13 +483,14 @@ class DjangoAdapter:
         if alias not in connections.settings:
             raise ValueError(f"no Django database alias {alias!r}; configure(url) adds one")
         self.alias = alias
+        self.writes = one_writer() if connections[alias].vendor == "sqlite" else None
 
     def describe(self, model: type[Model]) -> ModelInfo:
         return describe(model)
 
     def store(self, model: type[Model], fields: Sequence[str]) -> ThreadedStore:
         # Never inline_reads, even on SQLite: Django refuses queries on the event loop's thread.
-        return ThreadedStore(_SyncStore(self, model, fields))
+        return ThreadedStore(_SyncStore(self, model, fields), writes=self.writes)
 
     async def create_tables(self, models: Sequence[type[Model]]) -> None:
         await run_sync(self._create_tables, models)

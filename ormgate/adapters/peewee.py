@@ -36,7 +36,7 @@ from ..errors import NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
-from ._threaded import Gate, ThreadedStore, run_sync
+from ._threaded import Gate, ThreadedStore, one_writer, run_sync
 from .base import Check, Page, Row
 
 T = TypeVar("T")
@@ -511,6 +511,7 @@ class PeeweeAdapter:
         self._lock = threading.RLock()
         # A pooled database hands out at most max_connections (None: unlimited).
         self.gate = Gate(lambda: getattr(database, "_max_connections", None))
+        self.writes = one_writer() if dialect.in_process else self.gate
 
     def bound(self, model: Any) -> Any:
         """``model`` on this adapter's database: a subclass made once, for queries in hand-written endpoints."""
@@ -543,7 +544,7 @@ class PeeweeAdapter:
         return describe(model)
 
     def store(self, model: Any, fields: Sequence[str]) -> ThreadedStore:
-        return ThreadedStore(_SyncStore(self, model, fields), self.gate)
+        return ThreadedStore(_SyncStore(self, model, fields), self.gate, self.writes)
 
     async def create_tables(self, models: Sequence[Any]) -> None:
         bound = [self.bound(model) for model in models]

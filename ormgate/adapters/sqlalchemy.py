@@ -21,7 +21,7 @@ from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
-from ._threaded import Gate, ThreadedStore, pool_size, run_sync
+from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
 from .base import Check, Page, Row
 
 T = TypeVar("T")
@@ -441,9 +441,10 @@ class _SyncStore:
 
 
 class _AsyncStore:
-    def __init__(self, engine: AsyncEngine, operations: _Operations, gate: Gate) -> None:
+    def __init__(self, engine: AsyncEngine, operations: _Operations, gate: Gate, writes: Gate) -> None:
         self.engine = engine
         self.gate = gate
+        self.writes = writes
         self.ops = operations
         self.info = operations.info
         self.reader = _reader(engine)
@@ -453,12 +454,12 @@ class _AsyncStore:
         self.fast_get = compile_read(operations.by_pk, dialect) if fast else None
 
     async def _run(self, operation: Callable[..., T], *args: Any, read: bool = False) -> T:
-        engine = self.reader if read else self.engine
+        engine, gate = (self.reader, self.gate) if read else (self.engine, self.writes)
         with _translated(self.ops.constraint_fields):
             for attempt in range(2):
                 committing = False
                 try:
-                    async with self.gate(), engine.begin() as conn:
+                    async with gate(), engine.begin() as conn:
                         result = await conn.run_sync(operation, *args)
                         committing = True
                     return result
@@ -525,6 +526,7 @@ class SQLAlchemyAdapter:
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
         # Shared by this adapter's stores; the pool is looked up each time, as dispose() replaces it.
         self.gate = Gate(lambda: pool_size(sync_engine.pool))
+        self.writes = one_writer() if sync_engine.dialect.name in _IN_PROCESS else self.gate
         prepare = _ON_CONNECT.get(sync_engine.dialect.name)
         if prepare is not None and not sa.event.contains(sync_engine, "connect", prepare):
             sa.event.listen(sync_engine, "connect", prepare)
@@ -535,8 +537,8 @@ class SQLAlchemyAdapter:
     def store(self, model: type[Any], fields: Sequence[str]) -> _AsyncStore | ThreadedStore:
         operations = _Operations(model, fields)
         if isinstance(self.engine, AsyncEngine):
-            return _AsyncStore(self.engine, operations, self.gate)
-        return ThreadedStore(_SyncStore(self.engine, operations), self.gate)
+            return _AsyncStore(self.engine, operations, self.gate, self.writes)
+        return ThreadedStore(_SyncStore(self.engine, operations), self.gate, self.writes)
 
     async def create_tables(self, models: Sequence[type[Any]]) -> None:
         tables = [sa.inspect(model).local_table for model in models]
