@@ -435,6 +435,11 @@ class _SyncStore:
         nothing was written: the work runs once more, on a connection the pool
         does test. A failure during COMMIT is not repeated (the write may have landed).
         """
+        if write and not transaction:
+            # One statement that commits by itself: a failure may come after it landed, so it is
+            # not repeated, and the pool tests the connection first instead.
+            with self._work(transaction=False):
+                return function(*args)
         done = False
         try:
             _unpinged.on = True
@@ -468,7 +473,8 @@ class _SyncStore:
             new_pk = insert.execute()
             return self._get(values.get(key.name, new_pk))
 
-        row = self._run(create)
+        # INSERT ... RETURNING is one statement: atomic without a transaction, two round trips fewer.
+        row = self._run(create, transaction=not self.db.returning_clause)
         assert row is not None
         return row
 
@@ -482,7 +488,8 @@ class _SyncStore:
         return self._get(pk)
 
     def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        row = self._run(self._update, pk, values, check)
+        one_statement = check is None and (not values or self.db.returning_clause)
+        row = self._run(self._update, pk, values, check, transaction=not one_statement)
         if row is None:
             raise self._not_found(pk)
         return row
@@ -493,7 +500,7 @@ class _SyncStore:
             raise self._not_found(pk)
 
     def delete(self, pk: Any, check: Check | None = None) -> None:
-        self._run(self._delete, pk, check)
+        self._run(self._delete, pk, check, transaction=check is not None)
 
 
 class PeeweeAdapter:
