@@ -5,6 +5,7 @@ from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 import fastapi.routing
@@ -127,7 +128,8 @@ class Resource:
 
     async def list(self, request: Request) -> Response:
         """One page of rows: the body, the next cursor and its ``Link``."""
-        query = self.query.parse(request.query_params.multi_items())
+        params = request.query_params.multi_items()
+        query = self.query.parse(params)
         # The cursor needs the sort values of the last row, asked for or not.
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
         page = await self.store.list(replace(query, fields=needed))
@@ -135,7 +137,9 @@ class Resource:
         if len(rows) > query.limit:
             rows = rows[: query.limit]
             cursor = self.query.next_cursor(query, rows[-1])
-            next_url = request.url.remove_query_params("offset").include_query_params(cursor=cursor)
+            # The same parameters, with the cursor in place of any offset or earlier cursor.
+            after = [(key, value) for key, value in params if key not in ("offset", "cursor")]
+            next_url = request.url.replace(query=urlencode([*after, ("cursor", cursor)]))
             headers["Link"] = f'<{next_url}>; rel="next"'
         if needed != query.fields:
             rows = [{name: row[name] for name in query.fields} for row in rows]
