@@ -76,7 +76,7 @@ class Compiled:
 
     def describe(self, type_codes: Sequence[Any]) -> None:
         """Learns the result processors from the driver's type codes of the first result."""
-        columns = [
+        columns: list[tuple[str, Processor]] = [
             (name, type_.dialect_impl(self.dialect).result_processor(self.dialect, code))
             for (name, type_), code in zip(self.types, type_codes, strict=True)
         ]
