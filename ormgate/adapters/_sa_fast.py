@@ -6,7 +6,7 @@ statement needs none of it where the driver can run it outside a transaction
 at no cost:
 
 - pysqlite: the dialect's sqlite3 connection starts no transaction for a SELECT;
-- psycopg and psycopg2: ``autocommit`` is a client-side switch, flipped for the read;
+- psycopg (3): ``autocommit`` is a client-side switch, flipped for the read;
 - asyncpg: a statement outside a transaction commits by itself;
 - aiosqlite: as pysqlite, in one round trip to its thread rather than about six.
 
@@ -40,10 +40,10 @@ from .base import Row
 
 Processor = Callable[[Any], Any] | None
 
-SYNC_DRIVERS = frozenset({"pysqlite", "psycopg", "psycopg2"})
+SYNC_DRIVERS = frozenset({"pysqlite", "psycopg"})  # psycopg2 would work alike, but is not tested
 ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite"})
 # Drivers whose connections run a read in a transaction unless told otherwise.
-_AUTOCOMMIT_FLAG = frozenset({"psycopg", "psycopg2"})
+_AUTOCOMMIT_FLAG = frozenset({"psycopg"})
 
 
 class Compiled:
