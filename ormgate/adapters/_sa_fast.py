@@ -40,8 +40,6 @@ from sqlalchemy.util import greenlet_spawn
 from ._drivers import classify
 from .base import Row
 
-Processor = Callable[[Any], Any] | None
-
 SYNC_DRIVERS = frozenset({"pysqlite", "psycopg"})  # psycopg2 would work alike, but is not tested
 ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite"})
 # Drivers whose connections run a read in a transaction unless told otherwise.
@@ -64,8 +62,8 @@ class Compiled:
         ]
         self.types = [(str(column.key), column.type) for column in statement.selected_columns]
         self.names = [name for name, _ in self.types]
-        self.columns: list[tuple[str, Processor]] | None = None
-        self.processed: list[tuple[str, Callable[[Any], Any]]] = []
+        # The result processors of the columns that have one; None until the first result is seen.
+        self.processed: list[tuple[str, Callable[[Any], Any]]] | None = None
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         processed = []
@@ -78,16 +76,16 @@ class Compiled:
 
     def describe(self, type_codes: Sequence[Any]) -> None:
         """Learns the result processors from the driver's type codes of the first result."""
-        columns: list[tuple[str, Processor]] = [
+        processors = [
             (name, type_.dialect_impl(self.dialect).result_processor(self.dialect, code))
             for (name, type_), code in zip(self.types, type_codes, strict=True)
         ]
-        self.processed = [(name, process) for name, process in columns if process is not None]
-        self.columns = columns
+        self.processed = [(name, process) for name, process in processors if process is not None]
 
     def rows(self, rows: Sequence[Sequence[Any]]) -> list[Row]:
         # Rows zipped into dicts whole, then only the columns with a processor touched (they take
         # None too): a generic per-value comprehension was 2.4 µs a row, most of a list's own cost.
+        assert self.processed is not None, "describe() first"
         names = self.names
         result = [dict(zip(names, row)) for row in rows]  # noqa: B905 (rows are as wide as the statement)
         for name, process in self.processed:
@@ -102,6 +100,16 @@ def watched(engine: sa.Engine) -> bool:
     return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute) or engine.logger.isEnabledFor(
         logging.INFO
     )
+
+
+def _give_up(exc: Exception, raw: Any, constraint_fields: dict[str, str], *, discard: bool) -> None:
+    """After a driver error on a fast read: a data error is raised as ormgate's; any other
+    makes the caller fall back to the ``Connection`` path, the connection discarded first."""
+    error = classify(exc, constraint_fields)
+    if error is not None:
+        raise error from exc
+    if discard:  # not SQLite's: an in-memory database lives in its one connection
+        raw.invalidate(exc)
 
 
 def compile_read(statement: sa.Select[Any], dialect: sa.Dialect) -> Compiled | None:
@@ -157,7 +165,7 @@ class SyncReads:
                 cursor = raw.cursor()
                 cursor.execute(compiled.sql, compiled.parameters(values))
                 fetched = cursor.fetchall()
-                if compiled.columns is None:
+                if compiled.processed is None:
                     compiled.describe([column[1] for column in cursor.description])
                 cursor.close()
             finally:
@@ -166,11 +174,7 @@ class SyncReads:
                     driver.autocommit = False
             failed = False
         except self.errors as exc:
-            error = classify(exc, self.constraint_fields)
-            if error is not None:
-                raise error from exc
-            if not self.sqlite:  # an in-memory SQLite database lives in its one connection
-                raw.invalidate(exc)
+            _give_up(exc, raw, self.constraint_fields, discard=not self.sqlite)
             return None
         finally:
             if kept and failed:  # a fresh one next time
@@ -181,7 +185,7 @@ class SyncReads:
 
 
 async def _asyncpg(driver: Any, compiled: Compiled, arguments: Sequence[Any]) -> Sequence[Sequence[Any]]:
-    if compiled.columns is None:  # the first time: the result's type codes, from the prepared statement
+    if compiled.processed is None:  # the first time: the result's type codes, from the prepared statement
         prepared = await driver.prepare(compiled.sql)
         compiled.describe([attribute.type.oid for attribute in prepared.get_attributes()])
         return list(await prepared.fetch(*arguments))
@@ -189,7 +193,7 @@ async def _asyncpg(driver: Any, compiled: Compiled, arguments: Sequence[Any]) ->
 
 
 async def _aiosqlite(driver: Any, compiled: Compiled, arguments: Sequence[Any]) -> Sequence[Sequence[Any]]:
-    if compiled.columns is None:
+    if compiled.processed is None:
         compiled.describe([None] * len(compiled.types))  # SQLite's processors need no type codes
     return list(await driver.execute_fetchall(compiled.sql, arguments))
 
@@ -233,11 +237,7 @@ class AsyncReads:
         try:
             fetched = await self.fetch(raw.driver_connection, compiled, compiled.parameters(values))
         except self.errors as exc:
-            error = classify(exc, self.constraint_fields)
-            if error is not None:
-                raise error from exc
-            if self.discard:
-                raw.invalidate(exc)
+            _give_up(exc, raw, self.constraint_fields, discard=self.discard)
             return None
         finally:
             if self.greenlet_close:

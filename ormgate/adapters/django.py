@@ -370,9 +370,8 @@ class _SyncStore:
     def _all(self) -> QuerySet[Model]:
         return self.model._default_manager.using(self.adapter.alias)
 
-    def _row(self, pk: Any, lock: bool = False) -> Row | None:
-        rows = self._all().filter(pk=pk).values(*self.fields)
-        found = list(rows.select_for_update() if lock else rows)
+    def _locked_row(self, pk: Any) -> Row | None:
+        found = list(self._all().filter(pk=pk).values(*self.fields).select_for_update())
         return found[0] if found else None
 
     def _found(self, pk: Any, row: Row | None) -> Row:
@@ -382,7 +381,7 @@ class _SyncStore:
 
     def _lock(self, pk: Any, check: Check | None) -> None:
         if check is not None:
-            check(self._found(pk, self._row(pk, lock=True)))
+            check(self._found(pk, self._locked_row(pk)))
 
     def _page(self, connection: BaseDatabaseWrapper, query: Query) -> Page:
         where = Q()
