@@ -5,15 +5,16 @@ from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus
 from uuid import UUID
 
 import fastapi.routing
 import orjson
 import pydantic
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .adapters.base import Adapter, Row, Store
 from .errors import NotFound, PreconditionFailed
@@ -43,6 +44,14 @@ def _matches(header: str, tag: str) -> bool:
     # If-None-Match compares weakly; a "W/" prefix does not prevent a match.
     candidates = {t.strip().removeprefix("W/") for t in header.split(",")}
     return "*" in candidates or tag in candidates
+
+
+def _next_url(request: Request, cursor: str) -> str:
+    """The request's URL with ``cursor`` in place of any offset or earlier cursor, other parameters as sent."""
+    # Kept as the client encoded them: decoding and encoding again (urlencode) was 13 µs a page.
+    query = request.scope["query_string"].decode("latin-1")
+    kept = [part for part in query.split("&") if unquote_plus(part.partition("=")[0]) not in ("offset", "cursor", "")]
+    return f"{str(request.url).partition('?')[0]}?{'&'.join([*kept, f'cursor={cursor}'])}"
 
 
 def item_response(row: Row, request: Request, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -86,6 +95,10 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 IfMatch = Annotated[str | None, Header(description="Apply only if the row's ETag is one of these.")]
 IfNoneMatch = Annotated[str | None, Header(description="Answer 304 if the row's ETag is one of these.")]
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+Operation = tuple[str, Callable[..., Any], dict[str, Any]]
 
 
 ROUTES = ("list", "get", "create", "replace", "patch", "delete")
@@ -137,10 +150,7 @@ class Resource:
         if len(rows) > query.limit:
             rows = rows[: query.limit]
             cursor = self.query.next_cursor(query, rows[-1])
-            # The same parameters, with the cursor in place of any offset or earlier cursor.
-            after = [(key, value) for key, value in params if key not in ("offset", "cursor")]
-            next_url = request.url.replace(query=urlencode([*after, ("cursor", cursor)]))
-            headers["Link"] = f'<{next_url}>; rel="next"'
+            headers["Link"] = f'<{_next_url(request, cursor)}>; rel="next"'
         if needed != query.fields:
             rows = [{name: row[name] for name in query.fields} for row in rows]
         body = dumps({"items": rows, "next_cursor": cursor, "total": page.total})
@@ -189,7 +199,28 @@ class Resource:
 
     @property
     def router(self) -> APIRouter:
-        """An ``APIRouter`` with the six routes, every response documented."""
+        """An ``APIRouter`` with the six routes, every response documented, for ``app.include_router``."""
+        router = APIRouter(prefix=self.path, tags=[self.info.name], route_class=LeanRoute)
+        for path, endpoint, options in self._operations():
+            router.add_api_route(path, endpoint, **options)
+        return router
+
+    def install(self, app: FastAPI | APIRouter) -> None:
+        """Add the routes to ``app`` (or a router) directly: the same routes as ``router``, matched sooner.
+
+        FastAPI (0.16x) matches an included router's routes in a second pass
+        with its own bookkeeping, about 20 µs per request; routes added here
+        are matched like the app's own. The app's (or router's) dependencies
+        still run: a route that has any is served by FastAPI's handler.
+        """
+        router = app.router if isinstance(app, FastAPI) else app
+        for path, endpoint, options in self._operations():
+            router.add_api_route(
+                self.path + path, endpoint, tags=[self.info.name], route_class_override=LeanRoute, **options
+            )
+
+    def _operations(self) -> tuple[Operation, ...]:
+        """Each generated route: its path under ``self.path``, the documented endpoint, ``add_api_route`` options."""
         s = self.schemas
         name = self.info.name
         Pk: Any = Annotated[self.info.pk.python_type, Path(alias="id", description=f"{name}.{self.info.pk.name}")]
@@ -260,20 +291,16 @@ class Resource:
                 "status_code": 204, "responses": problem_responses(404, 409, 412, 422),
             }),
         }  # fmt: skip
-        router = APIRouter(prefix=self.path, tags=[name], route_class=LeanRoute)
         # Routes a hand-written endpoint takes over are not generated at all,
         # so the OpenAPI document holds each operation once.
+        operations: tuple[Operation, ...] = ()
         for route in ROUTES:
             if route in self.routes:
                 method, path, endpoint, lean, options = table[route]
                 endpoint.__dict__["ormgate_lean"] = lean
-                router.add_api_route(
-                    path, endpoint, methods=[method], name=f"{name}.{route}", summary=f"{route} {name}", **options
-                )
-        return router
-
-
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+                options = {**options, "methods": [method], "name": f"{name}.{route}", "summary": f"{route} {name}"}
+                operations += ((path, endpoint, options),)
+        return operations
 
 
 def _located(exc: pydantic.ValidationError, *prefix: str) -> list[Any]:
@@ -286,9 +313,17 @@ class LeanRoute(APIRoute):
     FastAPI still documents the endpoint from its declared parameters; at run
     time the resource parses the path, headers and body itself, with the same
     models and the same 422s (profiles put that solving at a fifth of a GET).
-    A route that gains dependencies (``include_router(..., dependencies=[...])``)
-    gets FastAPI's own handler back, so those dependencies run.
+    A route that gains dependencies (``include_router(..., dependencies=[...])``,
+    the app's or the router's) gets FastAPI's own handler back, so they run.
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        super().__init__(path, endpoint, **options)
+        lean: Handler | None = getattr(endpoint, "ormgate_lean", None)
+        if lean is not None and not self.dependant.dependencies and getattr(self, "max_body_size", None) is None:
+            # Nothing for FastAPI's wrapper to do (no dependency exit stacks, no
+            # body limit): exceptions reach the app's handlers all the same.
+            self.app = _asgi(lean)
 
     def get_route_handler(self) -> Handler:
         lean: Handler | None = getattr(self.endpoint, "ormgate_lean", None)
@@ -306,3 +341,11 @@ class LeanRoute(APIRoute):
         if context is not None and getattr(context, "original_route", None) is self:
             return context.dependant
         return self.dependant
+
+
+def _asgi(handler: Handler) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app

@@ -12,4 +12,4 @@ from .django_models import User  # noqa: E402
 
 app = FastAPI()
 ormgate.install_problem_handlers(app)
-app.include_router(ormgate.Resource(User, DjangoAdapter(configure(config.sync_url())), path="/users").router)
+ormgate.Resource(User, DjangoAdapter(configure(config.sync_url())), path="/users").install(app)

@@ -12,4 +12,4 @@ from .peewee_models import User
 options = f"?max_connections={config.POOL_SIZE}" if config.DATABASE != "sqlite" else ""
 app = FastAPI()
 ormgate.install_problem_handlers(app)
-app.include_router(ormgate.Resource(User, PeeweeAdapter(connect(config.sync_url() + options)), path="/users").router)
+ormgate.Resource(User, PeeweeAdapter(connect(config.sync_url() + options)), path="/users").install(app)

@@ -12,4 +12,4 @@ from .sa_models import User
 engine = create_async_engine(config.sqlalchemy_url(asynchronous=True), **config.sqlalchemy_engine_options())
 app = FastAPI()
 ormgate.install_problem_handlers(app)
-app.include_router(ormgate.Resource(User, SQLAlchemyAdapter(engine), path="/users").router)
+ormgate.Resource(User, SQLAlchemyAdapter(engine), path="/users").install(app)

@@ -60,5 +60,5 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
             row = users().get(pk=user.pk)  # created_at as the database set it
         return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
 
-    app.include_router(ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES).router)
+    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES).install(app)
     return app

@@ -86,5 +86,5 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
             row = await session.run_sync(add_user, schemas.write_values(body))
             return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
 
-    app.include_router(ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES).router)
+    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES).install(app)
     return app

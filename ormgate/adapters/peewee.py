@@ -36,6 +36,7 @@ from ..errors import NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
+from ._rows import RowsToDicts, rows_to_dicts
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
 from .base import Check, Page, Row
 
@@ -260,10 +261,6 @@ def _converter(f: Any) -> Callable[[Any], Any]:
     return python_value
 
 
-class _Never:
-    """No value is of this type: the field's python_value always runs."""
-
-
 # Peewee's own fields whose python_value leaves a value of this type as it is: a row from a
 # driver that already returns it skips the call (a third of a 100-row page's CPU on PostgreSQL).
 _AS_IS: dict[type[Any], type[Any]] = {
@@ -302,7 +299,8 @@ class _SyncStore:
         self.model = adapter.bound(model)
         self.fields = _api_fields(self.model)
         self.convert = {name: _converter(f) for name, f in self.fields.items()}
-        self.as_is = {name: _AS_IS.get(type(f), _Never) for name, f in self.fields.items()}
+        self.as_is = {name: _AS_IS[type(f)] for name, f in self.fields.items() if type(f) in _AS_IS}
+        self.to_dicts: dict[tuple[str, ...], RowsToDicts] = {}
         self.pk = self.fields[self.info.pk.name]
         self.names = tuple(fields)
         self.read = self._columns(self.names)
@@ -321,12 +319,17 @@ class _SyncStore:
     def _columns(self, names: Iterable[str]) -> list[Any]:
         return [self.fields[name].alias(name) for name in names]
 
-    def _rows(self, cursor: Any, names: Sequence[str]) -> list[Row]:
-        convert = [(name, self.convert[name], self.as_is[name]) for name in names]
-        return [
-            {n: v if type(v) is t else c(v) for (n, c, t), v in zip(convert, row, strict=True)}
-            for row in cursor.fetchall()
-        ]
+    def _rows(self, cursor: Any, names: tuple[str, ...]) -> list[Row]:
+        to_dicts = self.to_dicts.get(names)
+        if to_dicts is None:
+            if len(self.to_dicts) >= 512:  # field lists come from clients: keep the cache bounded
+                self.to_dicts.clear()
+            to_dicts = self.to_dicts[names] = rows_to_dicts(
+                names,
+                {i: self.convert[name] for i, name in enumerate(names)},
+                {i: self.as_is[name] for i, name in enumerate(names) if name in self.as_is},
+            )
+        return to_dicts(cursor.fetchall())
 
     def _by_pk(self, sql: str, pk: Any) -> Any:
         return self.db.execute_sql(sql, (self.pk.db_value(pk),))

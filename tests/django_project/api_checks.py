@@ -41,8 +41,8 @@ def client() -> Iterator[TestClient]:
     users = ormgate.derive(db.describe(User), write_only=["password"], read_only=["last_login"], on_write=hash_password)
     app = FastAPI()
     ormgate.install_problem_handlers(app)
-    app.include_router(ormgate.Resource(User, db, schemas=users, path="/users").router)
-    app.include_router(ormgate.Resource(Group, db, path="/groups").router)
+    ormgate.Resource(User, db, schemas=users, path="/users").install(app)
+    ormgate.Resource(Group, db, path="/groups").install(app)
     with TestClient(app) as client:
         yield client
     db.close()

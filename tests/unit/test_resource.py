@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -36,10 +37,23 @@ def db(tmp_path: Path) -> SQLAlchemyAdapter:
     return SQLAlchemyAdapter(engine)
 
 
-def test_router_dependencies_run_on_every_generated_route(db: SQLAlchemyAdapter) -> None:
+def included_with_dependencies(app: FastAPI, resource: ormgate.Resource) -> None:
+    app.include_router(resource.router, dependencies=[Depends(require_token)])
+
+
+def installed_on_a_router_with_dependencies(app: FastAPI, resource: ormgate.Resource) -> None:
+    router = APIRouter(dependencies=[Depends(require_token)])
+    resource.install(router)
+    app.include_router(router)
+
+
+@pytest.mark.parametrize("mount", [included_with_dependencies, installed_on_a_router_with_dependencies])
+def test_router_dependencies_run_on_every_generated_route(
+    db: SQLAlchemyAdapter, mount: Callable[[FastAPI, ormgate.Resource], None]
+) -> None:
     app = FastAPI()
     ormgate.install_problem_handlers(app)
-    app.include_router(ormgate.Resource(Note, db).router, dependencies=[Depends(require_token)])
+    mount(app, ormgate.Resource(Note, db))
     with TestClient(app) as client:
         for method, url in [("GET", "/notes"), ("GET", "/notes/1"), ("POST", "/notes"), ("DELETE", "/notes/1")]:
             response = client.request(method, url, json={"text": "x"})
@@ -52,13 +66,65 @@ def test_router_dependencies_run_on_every_generated_route(db: SQLAlchemyAdapter)
         assert bad.status_code == 422
 
 
-def test_app_dependencies_run_too(db: SQLAlchemyAdapter) -> None:
+@pytest.mark.parametrize("install", [True, False])
+def test_app_dependencies_run_too(db: SQLAlchemyAdapter, install: bool) -> None:
     app = FastAPI(dependencies=[Depends(require_token)])
     ormgate.install_problem_handlers(app)
-    app.include_router(ormgate.Resource(Note, db).router)
+    resource = ormgate.Resource(Note, db)
+    if install:
+        resource.install(app)
+    else:
+        app.include_router(resource.router)
     with TestClient(app) as client:
         assert client.get("/notes").status_code == 401
+        assert client.get("/notes/1").status_code == 401
         assert client.get("/notes", headers={"x-token": "secret"}).status_code == 200
+
+
+def test_install_and_include_router_serve_and_document_the_same_api(db: SQLAlchemyAdapter) -> None:
+    installed, included = FastAPI(), FastAPI()
+    for app in (installed, included):
+        ormgate.install_problem_handlers(app)
+    ormgate.Resource(Note, db).install(installed)
+    included.include_router(ormgate.Resource(Note, db).router)
+    assert installed.openapi() == included.openapi()
+    with TestClient(installed) as a, TestClient(included) as b:
+        for client in (a, b):
+            assert client.post("/notes", json={"text": "same"}).status_code == 201
+        for method, url, body in [
+            ("GET", "/notes", None),
+            ("GET", "/notes/1", None),
+            ("GET", "/notes/x", None),
+            ("PATCH", "/notes/1", {"text": "changed"}),
+            ("PUT", "/notes/1", {"text": 3}),
+            ("DELETE", "/notes/9", None),
+            ("POST", "/notes/1", None),
+        ]:
+            ours, theirs = a.request(method, url, json=body), b.request(method, url, json=body)
+            assert (ours.status_code, ours.content) == (theirs.status_code, theirs.content), (method, url)
+            assert ours.headers.get("etag") == theirs.headers.get("etag")
+            assert ours.headers.get("allow") == theirs.headers.get("allow")
+
+
+def test_the_next_link_keeps_the_query_as_sent_and_drops_any_offset(db: SQLAlchemyAdapter) -> None:
+    app = FastAPI()
+    ormgate.install_problem_handlers(app)
+    ormgate.Resource(Note, db).install(app)
+    with TestClient(app) as client:
+        for text in ["a&b 1", "a&b 2", "a&b 3", "other"]:
+            assert client.post("/notes", json={"text": text}).status_code == 201
+        # "%6Fffset" is "offset", encoded: it goes too, or the next page would be a 400.
+        first = client.get("/notes?text__startswith=a%26b+&limit=1&%6Fffset=1&sort=-text")
+        assert first.status_code == 200
+        assert [n["text"] for n in first.json()["items"]] == ["a&b 2"]
+        link = first.headers["link"]
+        url = link[link.index("<") + 1 : link.index(">")]
+        cursor = first.json()["next_cursor"]
+        assert url == f"http://testserver/notes?text__startswith=a%26b+&limit=1&sort=-text&cursor={cursor}"
+        second = client.get(url)
+        assert second.status_code == 200
+        assert [n["text"] for n in second.json()["items"]] == ["a&b 1"]
+        assert "link" not in second.headers
 
 
 def test_lean_and_dependency_paths_give_the_same_errors(db: SQLAlchemyAdapter) -> None:
