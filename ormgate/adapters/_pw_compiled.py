@@ -1,0 +1,82 @@
+"""Peewee statements built once per shape; each request binds its own values.
+
+Building a query and writing its SQL is most of what Peewee costs: 197 µs for
+an INSERT of four columns, 254 µs for a filtered, sorted page (PostgreSQL),
+against about 150 µs for psycopg to run one of them. A statement is therefore
+built once per shape, with a ``Slot`` wherever a request's value goes: Peewee
+writes its placeholder and leaves a marker in the parameter list, which
+``Template.bind`` replaces with the request's value, converted as Peewee would
+have converted it (the column's ``db_value``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Generic, TypeVar
+
+import peewee as pw
+
+T = TypeVar("T")
+Converter = Callable[[Any], Any]
+
+
+class _Param:
+    __slots__ = ("converter", "key", "make")
+
+    def __init__(
+        self, key: Hashable, make: Callable[[Any], Any] | None, converter: Callable[[Any], Any] | None
+    ) -> None:
+        self.key, self.make, self.converter = key, make, converter
+
+    def value(self, values: Mapping[Any, Any]) -> Any:
+        value = values[self.key]
+        if self.make is not None:
+            value = self.make(value)
+        return value if self.converter is None else self.converter(value)
+
+
+class Slot(pw.Node):
+    """Where the value ``values[key]`` goes, made into a parameter by ``make``, then ``converter``.
+
+    Without ``converter``, the one Peewee has in force there applies (a compared
+    column's ``db_value``), as for a plain value.
+    """
+
+    def __init__(self, key: Hashable, make: Converter | None = None, converter: Converter | None = None) -> None:
+        super().__init__()
+        self.param = _Param(key, make, converter)
+
+    def __sql__(self, ctx: Any) -> Any:
+        param = self.param
+        if param.converter is None and ctx.state.converter:
+            param = _Param(param.key, param.make, ctx.state.converter)
+        ctx._values.append(param)
+        return ctx.literal(ctx.state.param or "?")
+
+
+class Template:
+    """A statement's SQL and its parameters, some of them ``Slot`` markers."""
+
+    def __init__(self, database: Any, query: Any) -> None:
+        sql, params = database.get_sql_context().sql(query).query()
+        self.sql: str = sql
+        self.params: list[Any] = params
+
+    def bind(self, values: Mapping[Any, Any]) -> list[Any]:
+        return [p.value(values) if type(p) is _Param else p for p in self.params]
+
+
+class Templates(Generic[T]):
+    """Statements by shape, built on first use; shapes come from clients, so the cache is bounded."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.built: dict[Hashable, T] = {}
+
+    def get(self, shape: Hashable, build: Callable[[], T]) -> T:
+        found = self.built.get(shape)
+        if found is None:
+            if len(self.built) >= self.size:
+                self.built.clear()
+            found = self.built[shape] = build()
+        return found
