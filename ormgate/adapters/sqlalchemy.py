@@ -162,6 +162,10 @@ def _condition(column: Any, op: str, param: Any, binary: Any) -> Any:
     raise ValueError(f"unknown operator {op!r}")
 
 
+# The primary key's parameter in an UPDATE whose SET comes from the other parameters' keys.
+_KEY = "ormgate_key"
+
+
 class _Shape:
     """The statements of one query shape, and the page statement compiled for the fast path once needed."""
 
@@ -183,6 +187,10 @@ class _Operations:
         self.pk = self.columns[self.info.pk.name]
         self.read = [self.columns[name].label(name) for name in fields]
         self.by_pk = sa.select(*self.read).where(self.pk == sa.bindparam("pk"))
+        self.insert_plain = sa.insert(self.table)
+        self.insert_returning = self.insert_plain.returning(*self.read)
+        self.update_plain = sa.update(self.table).where(self.pk == sa.bindparam(_KEY))
+        self.update_returning = self.update_plain.returning(*self.read)
         self._cache: dict[tuple[Any, ...], _Shape] = {}
         field_of_column = {column.name: key for key, column in self.columns.items()}
         self.constraint_fields = {
@@ -317,14 +325,17 @@ class _Operations:
         rows = self._rows(conn.execute(self.by_pk, {"pk": pk}))
         return rows[0] if rows else None
 
-    def _values(self, values: Row) -> dict[sa.Column[Any], Any]:
-        return {self.columns[name]: value for name, value in values.items()}
+    def _values(self, values: Row) -> dict[str, Any]:
+        """Written values as parameters of the statements built once: keyed by column key."""
+        return {self.columns[name].key: value for name, value in values.items()}
 
     def create(self, conn: sa.Connection, values: Row) -> Row:
-        statement = sa.insert(self.table).values(self._values(values))
+        # The statements are built once; the parameters' keys make the column list, and
+        # SQLAlchemy caches the compiled form per key set (building one per request was
+        # most of a write's own CPU).
         if conn.dialect.insert_returning:
-            return self._rows(conn.execute(statement.returning(*self.read)))[0]
-        result = conn.execute(statement)
+            return self._rows(conn.execute(self.insert_returning, self._values(values)))[0]
+        result = conn.execute(self.insert_plain, self._values(values))
         assert result.inserted_primary_key is not None
         row = self.get(conn, result.inserted_primary_key[0])
         assert row is not None
@@ -341,13 +352,13 @@ class _Operations:
     def update(self, conn: sa.Connection, pk: Any, values: Row, check: Check | None) -> Row:
         self._lock(conn, pk, check)
         if values:
-            statement = sa.update(self.table).where(self.pk == pk).values(self._values(values))
+            params = {**self._values(values), _KEY: pk}
             if conn.dialect.update_returning:
-                rows = self._rows(conn.execute(statement.returning(*self.read)))
+                rows = self._rows(conn.execute(self.update_returning, params))
                 if not rows:
                     raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
                 return rows[0]
-            conn.execute(statement)
+            conn.execute(self.update_plain, params)
         row = self.get(conn, pk)
         if row is None:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")

@@ -25,6 +25,12 @@ class Note(Base):
     text: Mapped[str] = mapped_column(sa.String(20))
 
 
+class Renamed(Base):
+    __tablename__ = "renamed"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column("label_text", sa.String(20))
+
+
 def require_token(request: Request) -> None:
     if request.headers.get("x-token") != "secret":
         raise HTTPException(401, "a token is required")
@@ -164,3 +170,14 @@ def test_filters_on_unreadable_fields_are_refused(db: SQLAlchemyAdapter) -> None
     schemas = ormgate.derive(db.describe(Note), write_only=["text"])
     with pytest.raises(ValueError, match="not a readable field"):
         ormgate.Resource(Note, db, schemas=schemas, filters={"text": ["eq"]})
+
+
+def test_a_column_named_apart_from_its_attribute_is_written_under_the_attribute(db: SQLAlchemyAdapter) -> None:
+    app = FastAPI()
+    ormgate.install_problem_handlers(app)
+    ormgate.Resource(Renamed, db).install(app)
+    with TestClient(app) as client:
+        assert client.post("/renamed", json={"label": "a"}).json() == {"id": 1, "label": "a"}
+        assert client.patch("/renamed/1", json={"label": "b"}).json() == {"id": 1, "label": "b"}
+        assert client.put("/renamed/1", json={"label": "c"}).json() == {"id": 1, "label": "c"}
+        assert client.get("/renamed?label=c").json()["items"] == [{"id": 1, "label": "c"}]
