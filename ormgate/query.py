@@ -10,7 +10,8 @@ The semantics every adapter implements identically:
   value matched literally. ``ne`` follows SQL: rows where the column is NULL
   do not match.
 - Sorting: NULL is the smallest value, on every database: first in ascending
-  order, last in descending order. The last ``Sort`` is always the primary key.
+  order, last in descending order. The last ``Sort`` is always the primary key,
+  appended in the direction of the key before it unless the request sorts by it.
 - ``after`` (keyset pagination) holds the sort values of the last row already
   returned; the next page is the rows strictly after it in the sort order
   above, NULLs included. The exact condition is an OR over the keys (the keys
@@ -239,7 +240,11 @@ class QueryParser:
             ]
         pk = self.info.pk.name
         if pk not in [s.field for s in sort]:
-            sort.append(Sort(pk))
+            # In the last key's direction: an index on that key ends in the primary key where
+            # the database keeps one (SQLite's rowid, InnoDB), so it serves the whole order read
+            # backwards too. Against the grain, SQLite sorts every tie group in a temporary tree
+            # and MariaDB the whole table, on every page.
+            sort.append(Sort(pk, sort[-1].descending if sort else False))
         fields = self.readable
         if "fields" in seen:
             fields = tuple(dict.fromkeys(n for n in self._names("fields", seen["fields"], self.readable)))

@@ -62,10 +62,11 @@ def string_key(api: Served) -> Callable[[str], Any]:
 
 
 def expected_order(api: Served, rows: list[Row], sort: str) -> list[int]:
-    """Ids in the order ``sort`` gives: NULL smallest, the primary key last."""
-    ordered = sorted(rows, key=lambda r: r["id"])
+    """Ids in the order ``sort`` gives: NULL smallest, the primary key last, in the last key's direction."""
+    keys = [k for k in sort.split(",") if k]
+    ordered = sorted(rows, key=lambda r: r["id"], reverse=bool(keys) and keys[-1].startswith("-"))
     text = string_key(api)
-    for key in reversed([k for k in sort.split(",") if k]):
+    for key in reversed(keys):
         name = key.removeprefix("-")
 
         def value(row: Row, name: str = name) -> Any:
