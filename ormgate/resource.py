@@ -141,8 +141,7 @@ class Resource:
 
     async def list(self, request: Request) -> Response:
         """One page of rows: the body, the next cursor and its ``Link``."""
-        params = request.query_params.multi_items()
-        query = self.query.parse(params)
+        query = self.query.parse(request.query_params.multi_items())
         # The cursor needs the sort values of the last row, asked for or not.
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
         page = await self.store.list(replace(query, fields=needed))

@@ -12,20 +12,17 @@ have converted it (the column's ``db_value``).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import peewee as pw
 
-T = TypeVar("T")
 Converter = Callable[[Any], Any]
 
 
 class _Param:
     __slots__ = ("converter", "key", "make")
 
-    def __init__(
-        self, key: Hashable, make: Callable[[Any], Any] | None, converter: Callable[[Any], Any] | None
-    ) -> None:
+    def __init__(self, key: Hashable, make: Converter | None, converter: Converter | None) -> None:
         self.key, self.make, self.converter = key, make, converter
 
     def value(self, values: Mapping[Any, Any]) -> Any:
@@ -64,19 +61,3 @@ class Template:
 
     def bind(self, values: Mapping[Any, Any]) -> list[Any]:
         return [p.value(values) if type(p) is _Param else p for p in self.params]
-
-
-class Templates(Generic[T]):
-    """Statements by shape, built on first use; shapes come from clients, so the cache is bounded."""
-
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self.built: dict[Hashable, T] = {}
-
-    def get(self, shape: Hashable, build: Callable[[], T]) -> T:
-        found = self.built.get(shape)
-        if found is None:
-            if len(self.built) >= self.size:
-                self.built.clear()
-            found = self.built[shape] = build()
-        return found

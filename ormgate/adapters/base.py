@@ -9,21 +9,42 @@ plain dicts and raising only ``ormgate.errors``. Adapters never import FastAPI.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..model import ModelInfo
 from ..query import Query
 
 Row = dict[str, Any]
 Check = Callable[[Row], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     rows: list[Row]
     total: int | None = None
+
+
+class ShapeCache(Generic[T]):
+    """What an adapter builds once per query shape (statements, row builders), built on first use.
+
+    Shapes come from clients (the fields, filters and sort they ask for), so
+    the cache is bounded: when it is full it starts over.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self.built: dict[Hashable, T] = {}
+
+    def get(self, shape: Hashable, build: Callable[[], T]) -> T:
+        found = self.built.get(shape)
+        if found is None:
+            if len(self.built) >= self.size:
+                self.built.clear()
+            found = self.built[shape] = build()
+        return found
 
 
 class Store(Protocol):

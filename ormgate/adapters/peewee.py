@@ -36,10 +36,10 @@ from ..errors import NotFound
 from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
-from ._pw_compiled import Slot, Template, Templates
+from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
-from .base import Check, Page, Row
+from .base import Check, Page, Row, ShapeCache
 
 T = TypeVar("T")
 
@@ -306,11 +306,11 @@ class _SyncStore:
         self.fields = _api_fields(self.model)
         self.convert = {name: _converter(f) for name, f in self.fields.items()}
         self.as_is = {name: _AS_IS[type(f)] for name, f in self.fields.items() if type(f) in _AS_IS}
-        self.to_dicts: dict[tuple[str, ...], RowsToDicts] = {}
+        self.to_dicts: ShapeCache[RowsToDicts] = ShapeCache()
         api_name = {f: name for name, f in self.fields.items()}
         self.defaults = [(api_name[f], default) for f, default in self.model._meta.defaults.items()]
         # Statements by shape: Peewee builds one in 200 to 250 µs, longer than most run.
-        self.statements: Templates[Any] = Templates()
+        self.statements: ShapeCache[Any] = ShapeCache()
         self.pk = self.fields[self.info.pk.name]
         self.names = tuple(fields)
         self.read = self._columns(self.names)
@@ -330,15 +330,14 @@ class _SyncStore:
         return [self.fields[name].alias(name) for name in names]
 
     def _rows(self, cursor: Any, names: tuple[str, ...]) -> list[Row]:
-        to_dicts = self.to_dicts.get(names)
-        if to_dicts is None:
-            if len(self.to_dicts) >= 512:  # field lists come from clients: keep the cache bounded
-                self.to_dicts.clear()
-            to_dicts = self.to_dicts[names] = rows_to_dicts(
+        to_dicts = self.to_dicts.get(
+            names,
+            lambda: rows_to_dicts(
                 names,
                 {i: self.convert[name] for i, name in enumerate(names)},
                 {i: self.as_is[name] for i, name in enumerate(names) if name in self.as_is},
-            )
+            ),
+        )
         return to_dicts(cursor.fetchall())
 
     def _by_pk(self, sql: str, pk: Any) -> Any:
@@ -350,12 +349,11 @@ class _SyncStore:
     # Filters, sort and keyset, as query.py specifies them.
 
     def _filter(self, f: Filter, slot: Hashable | None) -> Any:
-        """The condition of ``f``; its value is the parameter ``slot`` when one is given."""
+        """The condition of ``f``; its value is the parameter ``slot``, or, for the operators
+        whose value shapes the SQL (``_SHAPING``, all in ``_COMPARE``), the value itself."""
 
         def value(make: Callable[[Any], Any] | None = None) -> Any:
-            if slot is not None:
-                return Slot(slot, make)
-            return f.value if make is None else pw.Value(make(f.value), unpack=False)
+            return f.value if slot is None else Slot(slot, make)
 
         column = self.fields[f.field]
         dialect = self.adapter.dialect

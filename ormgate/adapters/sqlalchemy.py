@@ -22,7 +22,7 @@ from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
-from .base import Check, Page, Row
+from .base import Check, Page, Row, ShapeCache
 
 T = TypeVar("T")
 
@@ -191,7 +191,7 @@ class _Operations:
         self.insert_returning = self.insert_plain.returning(*self.read)
         self.update_plain = sa.update(self.table).where(self.pk == sa.bindparam(_KEY))
         self.update_returning = self.update_plain.returning(*self.read)
-        self._cache: dict[tuple[Any, ...], _Shape] = {}
+        self._cache: ShapeCache[_Shape] = ShapeCache()
         field_of_column = {column.name: key for key, column in self.columns.items()}
         self.constraint_fields = {
             **field_of_column,
@@ -277,24 +277,22 @@ class _Operations:
             bool(query.offset),
             query.count,
         )
-        found = self._cache.get(shape)
-        if found is None:
-            where = self._where(dialect, query.filters)
-            if query.after is not None:
-                where.append(self._after(query.sort, shape[4] or ()))
-            page = (
-                sa.select(*(self.columns[name].label(name) for name in query.fields))
-                .where(*where)
-                .order_by(*self._order(dialect, query.sort))
-                .limit(sa.bindparam("limit", type_=sa.Integer()))
-            )
-            if query.offset:
-                page = page.offset(sa.bindparam("offset", type_=sa.Integer()))
-            count = sa.select(sa.func.count()).select_from(self.table).where(*where[: len(query.filters)])
-            if len(self._cache) >= 512:  # shapes come from clients: keep the cache bounded
-                self._cache.clear()
-            found = self._cache[shape] = _Shape(page, count if query.count else None)
-        return found
+        return self._cache.get(shape, lambda: self._build(dialect, query, shape[4]))
+
+    def _build(self, dialect: str, query: Query, nulls: Sequence[bool] | None) -> _Shape:
+        where = self._where(dialect, query.filters)
+        if nulls is not None:
+            where.append(self._after(query.sort, nulls))
+        page = (
+            sa.select(*(self.columns[name].label(name) for name in query.fields))
+            .where(*where)
+            .order_by(*self._order(dialect, query.sort))
+            .limit(sa.bindparam("limit", type_=sa.Integer()))
+        )
+        if query.offset:
+            page = page.offset(sa.bindparam("offset", type_=sa.Integer()))
+        count = sa.select(sa.func.count()).select_from(self.table).where(*where[: len(query.filters)])
+        return _Shape(page, count if query.count else None)
 
     @staticmethod
     def parameters(query: Query) -> dict[str, Any]:
