@@ -12,7 +12,7 @@ from .errors import (
 )
 from .model import FieldInfo, ModelInfo
 from .problems import install as install_problem_handlers
-from .query import Filter, Query, Sort
+from .query import Filter, Limits, Query, Sort
 from .resource import Resource, item_response
 from .schemas import ModelSchemas, derive
 
@@ -25,6 +25,7 @@ __all__ = [
     "Filter",
     "ForeignKeyViolation",
     "InvalidData",
+    "Limits",
     "ModelInfo",
     "ModelSchemas",
     "NotFound",

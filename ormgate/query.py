@@ -18,6 +18,10 @@ The semantics every adapter implements identically:
   before equal, this one beyond); adapters also AND the bound it implies on the
   first key (``>=`` ascending, ``<=`` or NULL descending) so that an index on
   that key is used at any depth.
+
+What a request may ask for is bounded by the resource's ``Limits``; a cursor
+is signed with the application's key (``cursor_key``) and bound to its
+resource, sort and filters.
 """
 
 from __future__ import annotations
@@ -26,20 +30,26 @@ import base64
 import datetime as dt
 import decimal
 import enum
+import functools
 import hashlib
 import hmac
+import logging
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 import orjson
+from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
-from .errors import BadQuery, InvalidData
+from .errors import BadQuery
 from .model import FieldInfo, ModelInfo
+
+log = logging.getLogger("ormgate")
 
 OPERATORS = (
     "eq",
@@ -84,6 +94,44 @@ class Query:
     count: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one list request may ask for; each is checked before any SQL is built.
+
+    ``limit`` is the page size without ``?limit=``, ``max_limit`` the largest
+    accepted (outside 1..max_limit is a 422, like any bad value). The others
+    are caps whose excess is a 400 naming them: the keyset condition of a
+    cursor grows with the square of the number of sort keys, and each filter
+    or ``in`` value is one more comparison per row scanned.
+    """
+
+    limit: int = 50
+    max_limit: int = 500
+    sort_keys: int = 4
+    filters: int = 20
+    in_values: int = 500
+    query_length: int = 2048  # bytes of the query string as sent, percent-encoding included
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            if getattr(self, name) < 1:
+                raise ValueError(f"Limits.{name} must be at least 1")
+        if self.limit > self.max_limit:
+            raise ValueError(f"Limits.limit ({self.limit}) is above Limits.max_limit ({self.max_limit})")
+
+    def describe(self) -> str:
+        """The limits in words, for the OpenAPI description of a list."""
+        return (
+            f"Limits: at most {self.sort_keys} sort keys, each given once; at most {self.filters} filters; "
+            f"at most {self.in_values} values in one `in` list; a query string of at most "
+            f"{self.query_length} bytes. Going over one is a 400 problem whose `errors[0]` names the "
+            f"parameter and the `maximum`. `limit` takes 1 to {self.max_limit} rows (default {self.limit}); "
+            f"another value is a 422."
+        )
+
+
+DEFAULT_LIMITS = Limits()
+
 # Which operators a field gets when the resource does not say, by Python type.
 # Order matters: bool is an int, and datetime a date, so the specific come first.
 _RANGE = ("eq", "ne", "lt", "lte", "gt", "gte", "in")
@@ -103,7 +151,6 @@ _DEFAULT_OPERATORS: tuple[tuple[type[Any], tuple[str, ...]], ...] = (
 _TEXT_OPERATORS = ("contains", "icontains", "startswith", "istartswith", "endswith")
 _ORDERABLE = (bool, enum.Enum, str, int, float, decimal.Decimal, dt.date, dt.time, uuid.UUID)
 RESERVED = ("limit", "offset", "cursor", "sort", "fields", "count")
-MAX_IN_VALUES = 500
 
 
 def default_operators(field: FieldInfo) -> tuple[str, ...]:
@@ -125,8 +172,33 @@ def _bad(parameter: str, message: str, allowed: Iterable[str] = ()) -> BadQuery:
     return BadQuery(detail, field=parameter, errors=[error])
 
 
-def _invalid(parameter: str, message: str) -> InvalidData:
-    return InvalidData(f"{parameter}: {message}", field=parameter, errors=[{"field": parameter, "message": message}])
+def _over(parameter: str, message: str, maximum: int) -> BadQuery:
+    error = {"field": parameter, "message": message, "maximum": maximum}
+    return BadQuery(f"{parameter}: {message}", field=parameter, errors=[error])
+
+
+def _invalid(parameter: str, message: str, type_: str) -> RequestValidationError:
+    # Located in the query, as FastAPI locates a bad query parameter it validates itself,
+    # so that install_problem_handlers gives it the shape of a bad body.
+    return RequestValidationError([{"type": type_, "loc": ("query", parameter), "msg": message}])
+
+
+@functools.cache
+def _process_key() -> bytes:
+    # Once per process, however many resources fall back on it.
+    log.warning(
+        "no cursor key: set ORMGATE_SECRET_KEY or pass Resource(cursor_key=...); cursors are signed with a "
+        "random key made at start-up, so they stop working on a restart and on another worker"
+    )
+    return os.urandom(32)
+
+
+def signing_key(given: bytes | str | None = None) -> bytes:
+    """The key cursors are signed with: ``given``, else ORMGATE_SECRET_KEY, else a random key for this process."""
+    key = given or os.environ.get("ORMGATE_SECRET_KEY")
+    if not key:
+        return _process_key()
+    return key.encode() if isinstance(key, str) else key
 
 
 class QueryParser:
@@ -135,6 +207,8 @@ class QueryParser:
     ``filters`` maps a field to the operators it allows and ``sortable`` lists
     the fields ``?sort=`` accepts; both default from the field types, over the
     readable fields only (write-only and excluded fields get nothing).
+    ``limits`` is a ``Limits`` or, for short, a (default, maximum) ``limit``
+    pair; ``cursor_key`` as in ``signing_key()``.
     """
 
     def __init__(
@@ -144,8 +218,8 @@ class QueryParser:
         *,
         filters: Mapping[str, Iterable[str]] | None = None,
         sortable: Iterable[str] | None = None,
-        limits: tuple[int, int] = (50, 500),
-        cursor_key: bytes | None = None,
+        limits: Limits | tuple[int, int] = DEFAULT_LIMITS,
+        cursor_key: bytes | str | None = None,
     ) -> None:
         self.info = info
         self.readable = tuple(readable)
@@ -162,8 +236,11 @@ class QueryParser:
         unknown_ops = {op for ops in self.filters.values() for op in ops} - set(OPERATORS)
         if unknown_ops:
             raise ValueError(f"unknown operator(s) {sorted(unknown_ops)}")
-        self.default_limit, self.max_limit = limits
-        self.cursor_key = cursor_key or os.environb.get(b"ORMGATE_SECRET_KEY") or info.table.encode()
+        self.limits = limits if isinstance(limits, Limits) else Limits(*limits)
+        # Bound to the table: with one key for the whole application, a cursor
+        # of one resource must not continue a list of another.
+        table = f"cursor of {info.table}".encode()
+        self._cursor_key = hmac.new(signing_key(cursor_key), table, hashlib.sha256).digest()
         self.adapters = {name: TypeAdapter(self._annotation(name)) for name in self.readable}
         self.parameters = {
             (name if op == "eq" else f"{name}__{op}"): (name, op) for name, ops in self.filters.items() for op in ops
@@ -179,7 +256,8 @@ class QueryParser:
         try:
             return self.adapters[name].validate_python(raw)
         except ValidationError as exc:
-            raise _invalid(parameter, exc.errors()[0]["msg"]) from None
+            error = exc.errors()[0]
+            raise _invalid(parameter, error["msg"], error["type"]) from None
 
     def _filter(self, parameter: str, raw: str) -> Filter:
         found = self.parameters.get(parameter)
@@ -191,13 +269,11 @@ class QueryParser:
         name, op = found
         value: Any
         if op == "isnull":
-            value = _BOOLEANS.get(raw.lower())
-            if value is None:
-                raise _invalid(parameter, "expected true or false")
+            value = self._bool(parameter, raw)
         elif op == "in":
             parts = raw.split(",")
-            if len(parts) > MAX_IN_VALUES:
-                raise _invalid(parameter, f"at most {MAX_IN_VALUES} values")
+            if len(parts) > self.limits.in_values:
+                raise _over(parameter, f"at most {self.limits.in_values} values", self.limits.in_values)
             value = tuple(self._convert(parameter, name, part) for part in parts)
         elif op in _TEXT_OPERATORS:
             value = raw
@@ -214,14 +290,42 @@ class QueryParser:
             raise _bad(parameter, "is empty", allowed)
         return names
 
-    def _int(self, parameter: str, raw: str, low: int, high: int) -> int:
+    def _sort(self, raw: str) -> list[Sort]:
+        names, cap = self._names("sort", raw, self.sortable), self.limits.sort_keys
+        if len(names) > cap:
+            raise _over("sort", f"at most {cap} sort keys", cap)
+        sort = [Sort(n.removeprefix("-"), n.startswith("-")) for n in names]
+        for i, key in enumerate(sort):
+            if any(s.field == key.field for s in sort[:i]):
+                raise _bad("sort", f"{key.field!r} given more than once")
+        return sort
+
+    @staticmethod
+    def _bool(parameter: str, raw: str) -> bool:
+        value = _BOOLEANS.get(raw.lower())
+        if value is None:
+            raise _invalid(parameter, "expected true or false", "bool_parsing")
+        return value
+
+    @staticmethod
+    def _int(parameter: str, raw: str, low: int, high: int) -> int:
         try:
             value = int(raw)
         except ValueError:
-            raise _invalid(parameter, "expected an integer") from None
-        if not low <= value <= high:
-            raise _invalid(parameter, f"must be between {low} and {high}")
+            raise _invalid(parameter, "expected an integer", "int_parsing") from None
+        if value < low:
+            raise _invalid(parameter, f"must be between {low} and {high}", "greater_than_equal")
+        if value > high:
+            raise _invalid(parameter, f"must be between {low} and {high}", "less_than_equal")
         return value
+
+    def parse_query_string(self, raw: bytes) -> Query:
+        """The ``Query`` for a raw query string (``scope["query_string"]``), its length checked before parsing."""
+        cap = self.limits.query_length
+        if len(raw) > cap:
+            raise _over("query_string", f"{len(raw)} bytes, at most {cap}", cap)
+        # As Starlette's QueryParams parses it.
+        return self.parse(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
 
     def parse(self, items: Iterable[tuple[str, str]]) -> Query:
         """The ``Query`` for a query string given as (name, value) pairs."""
@@ -230,14 +334,13 @@ class QueryParser:
             if name in seen:
                 raise _bad(name, "given more than once")
             if "\x00" in value:
-                raise _invalid(name, "NUL characters are not allowed")
+                raise _invalid(name, "NUL characters are not allowed", "string_pattern_mismatch")
             seen[name] = value
-        filters = tuple(self._filter(k, v) for k, v in seen.items() if k not in RESERVED)
-        sort: list[Sort] = []
-        if "sort" in seen:
-            sort = [
-                Sort(n.removeprefix("-"), n.startswith("-")) for n in self._names("sort", seen["sort"], self.sortable)
-            ]
+        given = [(k, v) for k, v in seen.items() if k not in RESERVED]
+        if len(given) > self.limits.filters:
+            raise _over(given[self.limits.filters][0], f"at most {self.limits.filters} filters", self.limits.filters)
+        filters = tuple(self._filter(k, v) for k, v in given)
+        sort = self._sort(seen["sort"]) if "sort" in seen else []
         pk = self.info.pk.name
         if pk not in [s.field for s in sort]:
             # In the last key's direction: an index on that key ends in the primary key where
@@ -248,14 +351,10 @@ class QueryParser:
         fields = self.readable
         if "fields" in seen:
             fields = tuple(dict.fromkeys(n for n in self._names("fields", seen["fields"], self.readable)))
-        limit = self._int("limit", seen["limit"], 1, self.max_limit) if "limit" in seen else self.default_limit
+        limits = self.limits
+        limit = self._int("limit", seen["limit"], 1, limits.max_limit) if "limit" in seen else limits.limit
         offset = self._int("offset", seen["offset"], 0, 2**62) if "offset" in seen else 0
-        count = False
-        if "count" in seen:
-            flag = _BOOLEANS.get(seen["count"].lower())
-            if flag is None:
-                raise _invalid("count", "expected true or false")
-            count = flag
+        count = self._bool("count", seen["count"]) if "count" in seen else False
         query = Query(fields, tuple(sort), limit, filters, offset, None, count)
         if "cursor" in seen:
             if "offset" in seen:
@@ -267,7 +366,7 @@ class QueryParser:
 
     def _signature(self, payload: bytes, query: Query) -> bytes:
         scope = repr(([(s.field, s.descending) for s in query.sort], [(f.field, f.op, f.value) for f in query.filters]))
-        return hmac.new(self.cursor_key, payload + scope.encode(), hashlib.sha256).digest()[:16]
+        return hmac.new(self._cursor_key, payload + scope.encode(), hashlib.sha256).digest()[:16]
 
     def next_cursor(self, query: Query, last: Mapping[str, Any]) -> str:
         """The opaque cursor that continues ``query`` after the row ``last``."""
@@ -285,13 +384,22 @@ class QueryParser:
             values = None
         if not isinstance(values, list) or len(values) != len(query.sort):
             raise _bad("cursor", "is not a cursor of this list with this sort and these filters")
-        return tuple(
-            None if v is None else self.adapters[s.field].validate_python(v)
-            for s, v in zip(query.sort, values, strict=True)
-        )
+        try:
+            return tuple(
+                None if v is None else self.adapters[s.field].validate_python(v)
+                for s, v in zip(query.sort, values, strict=True)
+            )
+        except ValidationError:
+            # Signed with this key, but before the field's type changed.
+            raise _bad("cursor", "does not fit this list's fields") from None
+
+    def openapi(self) -> dict[str, Any]:
+        """What the OpenAPI operation of the list says about its query: the limits, every parameter."""
+        return {"description": self.limits.describe(), "parameters": self.openapi_parameters()}
 
     def openapi_parameters(self) -> list[dict[str, Any]]:
         """Every query parameter this list accepts, for the OpenAPI document."""
+        limits = self.limits
 
         def param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
             return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
@@ -299,12 +407,17 @@ class QueryParser:
         params = [
             param(
                 "limit",
-                {"type": "integer", "minimum": 1, "maximum": self.max_limit, "default": self.default_limit},
+                {"type": "integer", "minimum": 1, "maximum": limits.max_limit, "default": limits.limit},
                 "Rows per page.",
             ),
             param("offset", {"type": "integer", "minimum": 0}, "Rows to skip (or use cursor)."),
             param("cursor", {"type": "string"}, "The next_cursor of the previous page."),
-            param("sort", {"type": "string"}, f"Comma-separated, '-' for descending: {', '.join(self.sortable)}."),
+            param(
+                "sort",
+                {"type": "string"},
+                f"Comma-separated, '-' for descending, at most {limits.sort_keys} keys, each once: "
+                f"{', '.join(self.sortable)}.",
+            ),
             param("fields", {"type": "string"}, f"Comma-separated subset of: {', '.join(self.readable)}."),
             param("count", {"type": "boolean", "default": False}, "Fill total with the number of matching rows."),
         ]
@@ -314,7 +427,7 @@ class QueryParser:
                 schema = {"type": "boolean"}
             elif op in _TEXT_OPERATORS or op == "in":
                 schema = {"type": "string"}
-            params.append(param(parameter, schema, _DESCRIPTIONS[op].format(name=name)))
+            params.append(param(parameter, schema, _DESCRIPTIONS[op].format(name=name, most=limits.in_values)))
         return params
 
 
@@ -326,7 +439,7 @@ _DESCRIPTIONS = {
     "lte": "{name} is at most this value.",
     "gt": "{name} is greater than this value.",
     "gte": "{name} is at least this value.",
-    "in": "{name} is one of these comma-separated values.",
+    "in": "{name} is one of these comma-separated values (at most {most}).",
     "isnull": "{name} is NULL (true) or not (false).",
     "contains": "{name} contains this text (case-sensitive).",
     "icontains": "{name} contains this text, ignoring case.",

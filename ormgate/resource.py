@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .adapters.base import Adapter, Row, Store
 from .errors import NotFound, PreconditionFailed
 from .problems import PROBLEM_JSON
-from .query import QueryParser
+from .query import DEFAULT_LIMITS, Limits, QueryParser
 from .schemas import ModelSchemas, derive
 
 
@@ -108,7 +108,10 @@ class Resource:
     """The REST routes of one model: list, get, create, replace, patch, delete.
 
     ``schemas`` come from ``ormgate.derive`` when the defaults (every field
-    readable and writable, generated ones read-only) do not fit.
+    readable and writable, generated ones read-only) do not fit. ``limits``
+    bounds what one list request may ask for (``ormgate.Limits``, or a
+    (default, maximum) ``?limit=`` pair); ``cursor_key`` signs the cursors,
+    by default ORMGATE_SECRET_KEY (see ``ormgate.query.signing_key``).
     """
 
     def __init__(
@@ -120,7 +123,8 @@ class Resource:
         path: str | None = None,
         filters: Mapping[str, Collection[str]] | None = None,
         sortable: Collection[str] | None = None,
-        limits: tuple[int, int] = (50, 500),
+        limits: Limits | tuple[int, int] = DEFAULT_LIMITS,
+        cursor_key: bytes | str | None = None,
         routes: Collection[str] = ROUTES,
     ) -> None:
         info = adapter.describe(model)
@@ -128,7 +132,9 @@ class Resource:
         self.store: Store = adapter.store(model, self.schemas.read_fields)
         self.info = info
         self.path = path or f"/{info.table}"
-        self.query = QueryParser(info, self.schemas.read_fields, filters=filters, sortable=sortable, limits=limits)
+        self.query = QueryParser(
+            info, self.schemas.read_fields, filters=filters, sortable=sortable, limits=limits, cursor_key=cursor_key
+        )
         self.routes = frozenset(routes)
         self._pk_adapter = pydantic.TypeAdapter(info.pk.python_type)
         if self.routes - set(ROUTES):
@@ -141,7 +147,7 @@ class Resource:
 
     async def list(self, request: Request) -> Response:
         """One page of rows: the body, the next cursor and its ``Link``."""
-        query = self.query.parse(request.query_params.multi_items())
+        query = self.query.parse_query_string(request.scope["query_string"])
         # The cursor needs the sort values of the last row, asked for or not.
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
         page = await self.store.list(replace(query, fields=needed))
@@ -274,7 +280,7 @@ class Resource:
                 "response_model": listing,
                 "responses": problem_responses(400, 422),
                 # The query string is parsed by QueryParser, which also describes it.
-                "openapi_extra": {"parameters": self.query.openapi_parameters()},
+                "openapi_extra": self.query.openapi(),
             }),
             "get": ("GET", item, get_row, lean_get, {**documented, "responses": problem_responses(404, 422)}),
             "create": ("POST", "", create_row, lean_create, {

@@ -300,7 +300,8 @@ def test_a_400_lists_what_is_allowed(contract: Served) -> None:
 )
 def test_bad_values_are_422_naming_the_parameter(contract: Served, query: str) -> None:
     body = assert_problem(contract.client.get(f"/items?{query}"), 422)
-    assert body["errors"][0]["field"] == query.split("=")[0]
+    assert body["type"] == "urn:ormgate:validation-error"
+    assert [(e["field"], e["location"]) for e in body["errors"]] == [(query.split("=")[0], "query")]
 
 
 INJECTIONS = [
@@ -313,7 +314,7 @@ INJECTIONS = [
     "\\",
     "ä' OR '1'='1",
     "\u202e\u0000x",
-    "x" * 10_000,
+    "x" * 2000,  # near the 2048-byte cap on the query string (test_limits.py)
 ]
 FILTERS = ["name", "name__contains", "name__icontains", "name__istartswith", "name__endswith", "name__in", "code"]
 OTHERS = ["quantity__gte", "released__lt", "sort", "fields", "cursor", "limit", "offset", "count", "colour"]

@@ -10,6 +10,7 @@ def test_the_public_api_is_exactly_this() -> None:
         "Filter",
         "ForeignKeyViolation",
         "InvalidData",
+        "Limits",
         "ModelInfo",
         "ModelSchemas",
         "NotFound",
