@@ -7,7 +7,7 @@
 The cursor of page k is the one ormgate issues after the last row of page
 k - 1: that row is fetched through the API (``?limit=1&offset=...``) and the
 cursor minted by ormgate's own ``QueryParser.next_cursor`` (cursors are signed
-with the table's key). ``--walk`` instead follows ``next_cursor`` from page 1
+with the ORMGATE_SECRET_KEY the server is given). ``--walk`` instead follows ``next_cursor`` from page 1
 to page 5,000. Either way each cursor page is checked to hold exactly the rows
 the same ``offset`` page holds.
 Then every point is measured N times, cursor and offset requests alternating,
@@ -89,7 +89,7 @@ def walk(client: Client, sort: str) -> tuple[dict[int, str | None], float]:
     return cursors, time.perf_counter() - start
 
 
-def mint(client: Client, sort: str) -> tuple[dict[int, str | None], float]:
+def mint(client: Client, sort: str, key: str) -> tuple[dict[int, str | None], float]:
     """The cursor of each page in PAGES, minted after the last row of the page before it."""
     import sqlalchemy as sa
 
@@ -98,8 +98,9 @@ def mint(client: Client, sort: str) -> tuple[dict[int, str | None], float]:
 
     from .apps.sa_models import User
 
-    # Any ORM's resource over the users table signs cursors alike: the key is the table's.
-    parser = ormgate.Resource(User, SQLAlchemyAdapter(sa.create_engine("sqlite://")), path="/users").query
+    # Any ORM's resource over the users table signs cursors alike, given the server's key.
+    adapter = SQLAlchemyAdapter(sa.create_engine("sqlite://"))
+    parser = ormgate.Resource(User, adapter, path="/users", cursor_key=key).query
     query = parser.parse([("limit", str(LIMIT)), ("sort", sort)])
     cursors: dict[int, str | None] = {1: None}
     start = time.perf_counter()
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with server.serve(contender.module, env) as srv:
             client = Client(srv.url)
             for sort in SORTS:
-                cursors, took = walk(client, sort) if args.walk else mint(client, sort)
+                cursors, took = walk(client, sort) if args.walk else mint(client, sort, env["ORMGATE_SECRET_KEY"])
                 if args.walk:
                     print(f"[{database}] sort={sort}: walked {max(PAGES):,} pages in {took:.1f} s", flush=True)
                 results.append(

@@ -42,6 +42,8 @@ def app_env(database: str, db_name: str, pool_size: int) -> dict[str, str]:
         "BENCH_DB_NAME": db_name,
         "BENCH_POOL_SIZE": str(pool_size),
         "PYTHONPATH": str(ROOT),
+        # Cursors are signed with it: bench.deep_pages mints them in its own process.
+        "ORMGATE_SECRET_KEY": "ormgate-bench",
     }
 
 
