@@ -1,7 +1,7 @@
 """ormgate's errors. Each carries its HTTP status; adapters raise them, never HTTP.
 
 OrmgateError (500)
-├── BadQuery (400)            unknown filter/sort field, operator or parameter
+├── BadQuery (400)            bad parameter, field, operator or sort key; a limit exceeded; a foreign cursor
 ├── NotFound (404)            no row with that primary key
 ├── Conflict (409)            the database refused the write
 │   ├── UniqueViolation       a unique value is taken
