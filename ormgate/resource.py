@@ -377,7 +377,8 @@ class JSONRoute(APIRoute):
         handler = self._handler(route)
         if route.body_field is None or isinstance(route.body_field.field_info, params.Form):
             return handler
-        strict = route.strict_content_type
+        # A FastAPI without this option reads a body with no media type as JSON.
+        strict = getattr(route, "strict_content_type", False)
         return _json_only(handler, strict.value if isinstance(strict, DefaultPlaceholder) else strict)
 
     def _handler(self, route: Any) -> Handler:

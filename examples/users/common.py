@@ -60,6 +60,7 @@ def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None) -
 
 def route_docs(schemas: ormgate.ModelSchemas) -> tuple[dict[str, Any], dict[str, Any]]:
     """What FastAPI documents for the hand-written GET /users/{id} and POST /users: what a generated one would."""
-    get = {"response_model": schemas.read, "responses": RESPONSES["get"]}
-    post = {"response_model": schemas.read, "status_code": 201, "responses": RESPONSES["create"]}
+    shared = {"response_model": schemas.read, "tags": ["User"]}
+    get = {**shared, "responses": RESPONSES["get"]}
+    post = {**shared, "status_code": 201, "responses": RESPONSES["create"]}
     return get, post
