@@ -9,6 +9,7 @@ from .errors import (
     OrmgateError,
     PreconditionFailed,
     UniqueViolation,
+    UnsupportedMediaType,
 )
 from .model import FieldInfo, ModelInfo
 from .problems import install as install_problem_handlers
@@ -35,6 +36,7 @@ __all__ = [
     "Resource",
     "Sort",
     "UniqueViolation",
+    "UnsupportedMediaType",
     "__version__",
     "derive",
     "install_problem_handlers",

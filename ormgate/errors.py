@@ -7,6 +7,7 @@ OrmgateError (500)
 │   ├── UniqueViolation       a unique value is taken
 │   └── ForeignKeyViolation   a referenced row is missing, or a row is still referenced
 ├── PreconditionFailed (412)  If-Match does not match the current ETag
+├── UnsupportedMediaType (415) a write's body is not sent as JSON
 └── InvalidData (422)         the database refused a value (NOT NULL, CHECK, too long)
 """
 
@@ -52,6 +53,11 @@ class ForeignKeyViolation(Conflict):
 class PreconditionFailed(OrmgateError):
     status = 412
     title = "Precondition Failed"
+
+
+class UnsupportedMediaType(OrmgateError):
+    status = 415
+    title = "Unsupported Media Type"
 
 
 class InvalidData(OrmgateError):

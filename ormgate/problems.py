@@ -1,13 +1,15 @@
-"""Every error as application/problem+json (RFC 9457), FastAPI's own included."""
+"""Every error as application/problem+json (RFC 9457), FastAPI's own included, and documented as such."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 import orjson
+import pydantic
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -18,6 +20,17 @@ from .errors import OrmgateError
 log = logging.getLogger("ormgate")
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
+
+
+class Problem(pydantic.BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
 
 
 def problem(status: int, detail: str, *, type_: str = "about:blank", **extra: Any) -> Response:
@@ -77,8 +90,52 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Make every error response of ``app`` a problem+json document."""
+    """Make every error response of ``app`` a problem+json document, and its OpenAPI document say so."""
     app.add_exception_handler(OrmgateError, ormgate_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
+    app.openapi = _documenting_problems(app, app.openapi)  # type: ignore[method-assign]
+
+
+# -- the OpenAPI document -----------------------------------------------------------------------
+
+# What FastAPI documents for an error without being told: its 422, and the
+# route's media type for a response declared with a model. Once the handlers
+# above are installed, neither is what the client receives.
+_FASTAPI_ERRORS = frozenset({"#/components/schemas/HTTPValidationError", PROBLEM_SCHEMA["$ref"]})
+
+
+def _documenting_problems(app: FastAPI, build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    def openapi() -> dict[str, Any]:
+        # FastAPI caches the document in app.openapi_schema; it is rewritten once, when built.
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(build())
+        return app.openapi_schema
+
+    return openapi
+
+
+def _is_ours(response: dict[str, Any]) -> bool:
+    """An error response that these handlers answer: no body documented, or FastAPI's or ormgate's model."""
+    content = response.get("content") or {}
+    return all(media.get("schema", {}).get("$ref") in _FASTAPI_ERRORS for media in content.values())
+
+
+def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with every 4xx/5xx response the handlers answer documented as a ``Problem`` under problem+json.
+
+    A response documented with a model of the application's own is left alone.
+    """
+    for path_item in spec.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items() if isinstance(operation, dict) else ():
+                if status[0] in "45" and _is_ours(response):
+                    response["content"] = {PROBLEM_JSON: {"schema": dict(PROBLEM_SCHEMA)}}
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Problem", Problem.model_json_schema(mode="serialization"))
+    # FastAPI's validation error models, once nothing refers to them (the second only from the first).
+    for name in ("HTTPValidationError", "ValidationError"):
+        if name in schemas and f'"#/components/schemas/{name}"'.encode() not in orjson.dumps(spec):
+            del schemas[name]
+    return spec

@@ -1,9 +1,12 @@
 """A resource: the REST routes of one model, over any adapter. HTTP only, no ORM here."""
 
+import email.message
+import functools
 import hashlib
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 from uuid import UUID
@@ -11,14 +14,15 @@ from uuid import UUID
 import fastapi.routing
 import orjson
 import pydantic
-from fastapi import APIRouter, FastAPI, Header, Path, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Path, Request, Response, params
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .adapters.base import Adapter, Row, Store
-from .errors import NotFound, PreconditionFailed
-from .problems import PROBLEM_JSON
+from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
+from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
 from .schemas import ModelSchemas, derive
 
@@ -78,19 +82,43 @@ def if_match_check(header: str | None) -> Callable[[Row], None] | None:
     return check
 
 
-class Problem(pydantic.BaseModel):
-    """An RFC 9457 problem document."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[dict[str, Any]] | None = None
-
-
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` documenting problem+json bodies for these statuses."""
-    return {s: {"model": Problem, "content": {PROBLEM_JSON: {}}} for s in statuses}
+    """OpenAPI ``responses`` documenting a ``Problem`` under application/problem+json for these statuses.
+
+    The model makes FastAPI put ``Problem`` among the schemas, under the route's
+    own media type; ``install_problem_handlers`` leaves only problem+json.
+    """
+    content = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
+    return {s: {"model": Problem, "description": HTTPStatus(s).phrase, "content": content} for s in statuses}
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+_ROW = {"ETag": _header("The row's entity tag, for If-None-Match and If-Match.")}
+
+# What each generated route answers besides its body, for the OpenAPI document:
+# the headers of its success and its problems. A hand-written route that stands
+# in for a generated one documents itself with the same entry.
+RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
+    "list": {
+        200: {"headers": {"Link": _header('rel="next": the URL of the next page, when there is one.')}},
+        **problem_responses(400, 422),
+    },
+    "get": {
+        200: {"headers": _ROW},
+        304: {"description": "Not Modified: the row's ETag is one of If-None-Match's.", "headers": _ROW},
+        **problem_responses(404, 422),
+    },
+    "create": {
+        201: {"headers": {**_ROW, "Location": _header("The URL of the new row.")}},
+        **problem_responses(409, 415, 422),
+    },
+    "replace": {200: {"headers": _ROW}, **problem_responses(404, 409, 412, 415, 422)},
+    "patch": {200: {"headers": _ROW}, **problem_responses(404, 409, 412, 415, 422)},
+    "delete": problem_responses(404, 409, 412, 422),
+}
 
 
 IfMatch = Annotated[str | None, Header(description="Apply only if the row's ETag is one of these.")]
@@ -197,8 +225,12 @@ class Resource:
 
     @staticmethod
     async def _body(request: Request, model: type[pydantic.BaseModel]) -> pydantic.BaseModel:
+        # Its media type is JSON's: JSONRoute refused any other before this runs.
+        raw = await request.body()
+        if not raw:  # as FastAPI: nothing sent is a missing body, not a JSON syntax error
+            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
         try:
-            return model.model_validate_json(await request.body())
+            return model.model_validate_json(raw)
         except pydantic.ValidationError as exc:
             raise RequestValidationError(_located(exc, "body")) from None
 
@@ -278,23 +310,14 @@ class Resource:
         table: dict[str, tuple[str, str, Callable[..., Any], Handler, dict[str, Any]]] = {
             "list": ("GET", "", list_rows, self.list, {
                 "response_model": listing,
-                "responses": problem_responses(400, 422),
                 # The query string is parsed by QueryParser, which also describes it.
                 "openapi_extra": self.query.openapi(),
             }),
-            "get": ("GET", item, get_row, lean_get, {**documented, "responses": problem_responses(404, 422)}),
-            "create": ("POST", "", create_row, lean_create, {
-                **documented, "status_code": 201, "responses": problem_responses(409, 422),
-            }),
-            "replace": ("PUT", item, replace_row, lean_replace, {
-                **documented, "responses": problem_responses(404, 409, 412, 422),
-            }),
-            "patch": ("PATCH", item, patch_row, lean_patch, {
-                **documented, "responses": problem_responses(404, 409, 412, 422),
-            }),
-            "delete": ("DELETE", item, delete_row, lean_delete, {
-                "status_code": 204, "responses": problem_responses(404, 409, 412, 422),
-            }),
+            "get": ("GET", item, get_row, lean_get, documented),
+            "create": ("POST", "", create_row, lean_create, {**documented, "status_code": 201}),
+            "replace": ("PUT", item, replace_row, lean_replace, documented),
+            "patch": ("PATCH", item, patch_row, lean_patch, documented),
+            "delete": ("DELETE", item, delete_row, lean_delete, {"status_code": 204}),
         }  # fmt: skip
         # Routes a hand-written endpoint takes over are not generated at all,
         # so the OpenAPI document holds each operation once.
@@ -303,7 +326,13 @@ class Resource:
             if route in self.routes:
                 method, path, endpoint, lean, options = table[route]
                 endpoint.__dict__["ormgate_lean"] = lean
-                options = {**options, "methods": [method], "name": f"{name}.{route}", "summary": f"{route} {name}"}
+                options = {
+                    **options,
+                    "responses": RESPONSES[route],
+                    "methods": [method],
+                    "name": f"{name}.{route}",
+                    "summary": f"{route} {name}",
+                }
                 operations += ((path, endpoint, options),)
         return operations
 
@@ -312,7 +341,69 @@ def _located(exc: pydantic.ValidationError, *prefix: str) -> list[Any]:
     return [{**error, "loc": (*prefix, *error["loc"])} for error in exc.errors(include_url=False)]
 
 
-class LeanRoute(APIRoute):
+@functools.lru_cache(maxsize=64)
+def is_json(content_type: str) -> bool:
+    """Whether a ``Content-Type`` is JSON's, decided as FastAPI's own handler does.
+
+    ``application/json`` or ``application/*+json``, any case, any parameters
+    (fastapi/routing.py, ``get_request_handler``). Cached: clients send few.
+    """
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _json_only(handler: Handler, strict: bool) -> Handler:
+    async def json_only(request: Request) -> Response:
+        content_type = request.headers.get("content-type")
+        # FastAPI reads a body with no media type as JSON only when not strict
+        # (its default); an empty body is left to validation, which calls it missing.
+        if not (is_json(content_type) if content_type else not strict) and await request.body():
+            sent = f"Content-Type {content_type}" if content_type else "no Content-Type"
+            raise UnsupportedMediaType(f"{sent}: send the body as application/json")
+        return await handler(request)
+
+    return json_only
+
+
+class JSONRoute(APIRoute):
+    """An ``APIRoute`` whose JSON body must come with a JSON media type: a 415 problem otherwise.
+
+    FastAPI's own handler does not parse such a body as JSON and answers a
+    422; this says what is wrong. Either way the body is refused, and that
+    refusal is what stops a cross-site form post (``text/plain``,
+    ``application/x-www-form-urlencoded``, sent without a CORS preflight) to an
+    app that authenticates by cookie. Set it as ``app.router.route_class`` for
+    hand-written routes; every generated route is one.
+    """
+
+    def get_route_handler(self) -> Handler:
+        route = self._effective()
+        handler = self._handler(route)
+        if route.body_field is None or isinstance(route.body_field.field_info, params.Form):
+            return handler
+        # A FastAPI without this option reads a body with no media type as JSON.
+        strict = getattr(route, "strict_content_type", False)
+        return _json_only(handler, strict.value if isinstance(strict, DefaultPlaceholder) else strict)
+
+    def _handler(self, route: Any) -> Handler:
+        return super().get_route_handler()
+
+    def _effective(self) -> Any:
+        """This route as served: with the dependencies and options of the router that includes it, if any."""
+        # FastAPI >= 0.16x no longer copies an included route: it builds the
+        # handler while a context variable holds the inclusion's dependencies
+        # (see APIRoute.get_route_handler). Older versions copy the route with
+        # them. tests/unit/test_resource.py fails if either stops being true.
+        context_var = getattr(fastapi.routing, "_effective_route_context_var", None)
+        context = context_var.get() if context_var is not None else None
+        if context is not None and getattr(context, "original_route", None) is self:
+            return context
+        return self
+
+
+class LeanRoute(JSONRoute):
     """Runs an ormgate endpoint without FastAPI's per-request parameter solving.
 
     FastAPI still documents the endpoint from its declared parameters; at run
@@ -320,6 +411,7 @@ class LeanRoute(APIRoute):
     models and the same 422s (profiles put that solving at a fifth of a GET).
     A route that gains dependencies (``include_router(..., dependencies=[...])``,
     the app's or the router's) gets FastAPI's own handler back, so they run.
+    Either way the body's media type is checked first (``JSONRoute``).
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
@@ -328,24 +420,13 @@ class LeanRoute(APIRoute):
         if lean is not None and not self.dependant.dependencies and getattr(self, "max_body_size", None) is None:
             # Nothing for FastAPI's wrapper to do (no dependency exit stacks, no
             # body limit): exceptions reach the app's handlers all the same.
-            self.app = _asgi(lean)
+            self.app = _asgi(self.get_route_handler())
 
-    def get_route_handler(self) -> Handler:
+    def _handler(self, route: Any) -> Handler:
         lean: Handler | None = getattr(self.endpoint, "ormgate_lean", None)
-        if lean is None or self._effective_dependant().dependencies:
-            return super().get_route_handler()
+        if lean is None or route.dependant.dependencies:
+            return super()._handler(route)
         return lean
-
-    def _effective_dependant(self) -> Any:
-        # FastAPI >= 0.16x no longer copies an included route: it builds the
-        # handler while a context variable holds the inclusion's dependencies
-        # (see APIRoute.get_route_handler). Older versions copy the route with
-        # them. tests/unit/test_resource.py fails if either stops being true.
-        context_var = getattr(fastapi.routing, "_effective_route_context_var", None)
-        context = context_var.get() if context_var is not None else None
-        if context is not None and getattr(context, "original_route", None) is self:
-            return context.dependant
-        return self.dependant
 
 
 def _asgi(handler: Handler) -> ASGIApp:

@@ -6,13 +6,13 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Path
 from fastapi_offline import FastAPIOffline
 from pwdlib import PasswordHash
 from pydantic import EmailStr, Field
 
 import ormgate
-from ormgate.resource import problem_responses
+from ormgate.resource import RESPONSES, JSONRoute
 
 hasher = PasswordHash.recommended()  # Argon2id
 
@@ -37,6 +37,9 @@ SCHEMA_OPTIONS: dict[str, Any] = {
 # The resource router serves these; GET /users/{id} and POST /users are hand-written.
 GENERATED_ROUTES = ("list", "replace", "patch", "delete")
 
+# The hand-written routes name the key as the generated ones do: one path item, /users/{id}.
+UserId = Annotated[int, Path(alias="id", description="User.id")]
+
 
 def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
     """The app shell; ``on_startup`` (creating the table) runs before the first request."""
@@ -49,12 +52,15 @@ def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None) -
 
     # FastAPIOffline serves the Swagger UI assets from its own package: /docs works offline.
     app = FastAPIOffline(title=f"ormgate users ({orm})", version=ormgate.__version__, lifespan=lifespan)
+    # Hand-written routes refuse a body that is not sent as JSON with a 415, as generated ones do.
+    app.router.route_class = JSONRoute
     ormgate.install_problem_handlers(app)
     return app
 
 
 def route_docs(schemas: ormgate.ModelSchemas) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What FastAPI documents for the hand-written GET /users/{id} and POST /users."""
-    get = {"response_model": schemas.read, "responses": problem_responses(404, 422)}
-    post = {"response_model": schemas.read, "status_code": 201, "responses": problem_responses(409, 422)}
+    """What FastAPI documents for the hand-written GET /users/{id} and POST /users: what a generated one would."""
+    shared = {"response_model": schemas.read, "tags": ["User"]}
+    get = {**shared, "responses": RESPONSES["get"]}
+    post = {**shared, "status_code": 201, "responses": RESPONSES["create"]}
     return get, post

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app, route_docs
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, UserId, new_app, route_docs
 
 setup()  # the app registry must be ready before models are declared
 
@@ -44,8 +44,8 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
 
     # The hand-written part, on the unit-of-work and schema layers. The endpoints are
     # plain functions: FastAPI runs each in one worker thread, where Django's connection lives.
-    @app.get("/users/{user_id}", **get_doc)
-    def get_user(user_id: int, request: Request) -> Response:
+    @app.get("/users/{id}", **get_doc)
+    def get_user(user_id: UserId, request: Request) -> Response:
         with db.unit_of_work(atomic=False):
             row = users().filter(pk=user_id).first()
         if row is None:

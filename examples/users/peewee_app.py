@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app, route_docs
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, UserId, new_app, route_docs
 
 
 class User(pw.Model):
@@ -35,8 +35,8 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
     Create: Any = schemas.create
     get_doc, post_doc = route_docs(schemas)
 
-    @app.get("/users/{user_id}", **get_doc)
-    def get_user(user_id: int, request: Request) -> Response:
+    @app.get("/users/{id}", **get_doc)
+    def get_user(user_id: UserId, request: Request) -> Response:
         with db.connection():
             row = users.select(*readable).where(users.id == user_id).dicts().get_or_none()
         if row is None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, new_app, route_docs
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, UserId, new_app, route_docs
 
 
 class Base(DeclarativeBase):
@@ -65,8 +65,8 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
     if isinstance(engine, sa.Engine):
         SyncSession = Annotated[Session, Depends(db.session, scope="function")]
 
-        @app.get("/users/{user_id}", **get_doc)
-        def get_user(user_id: int, session: SyncSession, request: Request) -> Response:
+        @app.get("/users/{id}", **get_doc)
+        def get_user(user_id: UserId, session: SyncSession, request: Request) -> Response:
             return ormgate.item_response(load_user(session, user_id), request)
 
         @app.post("/users", **post_doc)
@@ -77,8 +77,8 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
     else:
         ASession = Annotated[AsyncSession, Depends(db.async_session, scope="function")]
 
-        @app.get("/users/{user_id}", **get_doc)
-        async def get_user_async(user_id: int, session: ASession, request: Request) -> Response:
+        @app.get("/users/{id}", **get_doc)
+        async def get_user_async(user_id: UserId, session: ASession, request: Request) -> Response:
             return ormgate.item_response(await session.run_sync(load_user, user_id), request)
 
         @app.post("/users", **post_doc)

@@ -348,6 +348,8 @@ def test_openapi_documents_models_and_errors(api: Served) -> None:
     assert schemas["ItemCreate"]["properties"]["name"]["maxLength"] == 100
     item = spec["paths"]["/items/{id}"]
     assert set(item) == {"get", "put", "patch", "delete"}
-    assert {"200", "404", "409", "412", "422"} <= item["patch"]["responses"].keys()
+    assert {"200", "404", "409", "412", "415", "422"} <= item["patch"]["responses"].keys()
+    problem = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert all(item["patch"]["responses"][s]["content"] == problem for s in ("404", "409", "412", "415", "422"))
     assert item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("ItemRead")
     assert {"201", "409", "422"} <= spec["paths"]["/items"]["post"]["responses"].keys()

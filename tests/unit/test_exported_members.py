@@ -20,6 +20,7 @@ def test_the_public_api_is_exactly_this() -> None:
         "Resource",
         "Sort",
         "UniqueViolation",
+        "UnsupportedMediaType",
         "__version__",
         "derive",
         "install_problem_handlers",

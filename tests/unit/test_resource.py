@@ -9,10 +9,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.resource import JSONRoute
 
 
 class Base(DeclarativeBase):
@@ -159,6 +161,76 @@ def test_lean_and_dependency_paths_give_the_same_errors(db: SQLAlchemyAdapter) -
             ] == [
                 (e["type"], e["field"] if e["type"] != "json_invalid" else "") for e in theirs.json().get("errors", [])
             ], (method, url)
+
+
+MEDIA_TYPES = [
+    None,
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "application/json; charset=utf-8",
+    "application/merge-patch+json",
+    "application/jsonp",
+]
+
+
+def test_lean_and_dependency_paths_refuse_the_same_media_types(db: SQLAlchemyAdapter) -> None:
+    lean, full = FastAPI(), FastAPI()
+    for app in (lean, full):
+        ormgate.install_problem_handlers(app)
+    lean.include_router(ormgate.Resource(Note, db).router)
+    full.include_router(ormgate.Resource(Note, db).router, dependencies=[Depends(lambda: None)])
+    with TestClient(lean) as a, TestClient(full) as b:
+        for client in (a, b):
+            assert client.post("/notes", json={"text": "first"}).status_code == 201
+        for content_type in MEDIA_TYPES:
+            headers = {"content-type": content_type} if content_type else {}
+            for method, url in [("POST", "/notes"), ("PUT", "/notes/1"), ("PATCH", "/notes/1")]:
+                for body in (b'{"text": "x"}', b""):
+                    ours = a.request(method, url, content=body, headers=headers)
+                    theirs = b.request(method, url, content=body, headers=headers)
+                    case = (method, content_type, body)
+                    assert ours.status_code == theirs.status_code, case
+                    if ours.status_code >= 400:
+                        assert ours.json() == theirs.json(), case
+                    json = content_type in ("application/json; charset=utf-8", "application/merge-patch+json")
+                    expected = (201 if method == "POST" else 200) if json else 415
+                    assert ours.status_code == (expected if body else 422), case
+
+
+@pytest.mark.parametrize("install", [True, False])
+def test_a_body_without_a_media_type_is_json_where_fastapi_is_told_so(db: SQLAlchemyAdapter, install: bool) -> None:
+    app = FastAPI(strict_content_type=False)
+    ormgate.install_problem_handlers(app)
+    resource = ormgate.Resource(Note, db)
+    if install:
+        resource.install(app)
+    else:
+        app.include_router(resource.router)
+    with TestClient(app) as client:
+        assert client.post("/notes", content=b'{"text": "bare"}').status_code == 201
+        assert (
+            client.post("/notes", content=b'{"text": "plain"}', headers={"content-type": "text/plain"}).status_code
+            == 415
+        )
+
+
+class Echo(BaseModel):
+    text: str
+
+
+def test_hand_written_routes_of_a_json_route_class_refuse_other_media_types() -> None:
+    app = FastAPI()
+    app.router.route_class = JSONRoute
+    ormgate.install_problem_handlers(app)
+
+    @app.post("/echo")
+    def echo(body: Echo) -> Echo:
+        return body
+
+    with TestClient(app) as client:
+        assert client.post("/echo", json={"text": "a"}).json() == {"text": "a"}
+        refused = client.post("/echo", content=b'{"text": "a"}', headers={"content-type": "text/plain"})
+        assert (refused.status_code, refused.headers["content-type"]) == (415, "application/problem+json")
 
 
 def test_unknown_route_option_is_refused(db: SQLAlchemyAdapter) -> None:
