@@ -158,7 +158,8 @@ def _python_type(f: Any) -> type[Any]:
     if f.field_type in ("JSON", "JSONB"):
         return JSON
     python_type = get_field_type(f)
-    return python_type if isinstance(python_type, type) else object
+    # Any is a class on Python 3.11 and later: an unknown type all the same.
+    return python_type if isinstance(python_type, type) and python_type is not Any else object
 
 
 def _item_type(f: Any) -> type[Any] | None:
