@@ -51,14 +51,18 @@ def _big_ints(value: Any) -> Any:
     return value
 
 
+# UTC as "Z", as Pydantic writes it (orjson would write "+00:00").
+_OPTIONS = orjson.OPT_UTC_Z
+
+
 def dumps(value: Any) -> bytes:
     """JSON bytes of trusted rows: one pass, no second validation."""
     try:
-        return orjson.dumps(value, default=_default)
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
     except orjson.JSONEncodeError:
         # orjson refuses integers beyond 64 bits, which a JSON column may hold; the
         # second pass writes them as they are (and raises again for anything else).
-        return orjson.dumps(_big_ints(value), default=_default)
+        return orjson.dumps(_big_ints(value), default=_default, option=_OPTIONS)
 
 
 def etag(body: bytes) -> str:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import json
+import uuid
+from decimal import Decimal
 from typing import Any
 
 import peewee as pw
@@ -18,6 +22,7 @@ from ormgate.adapters import django as django_adapter
 from ormgate.adapters import peewee as peewee_adapter
 from ormgate.adapters import sqlalchemy as sqlalchemy_adapter
 from ormgate.model import JSON
+from ormgate.resource import dumps
 
 django_adapter.setup()
 
@@ -161,3 +166,66 @@ def test_json_null_only_where_the_column_is_nullable() -> None:
     assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("doc",), "json_null")]
     with pytest.raises(pydantic.ValidationError):
         create.model_validate({**valid, "tags": ["a\x00b"]})
+
+
+class Colour(enum.Enum):
+    red = "red"
+
+
+EVERY_TYPE = ModelInfo(
+    "Every",
+    "every",
+    (
+        FieldInfo("id", int, primary_key=True, generated=True),
+        FieldInfo("text", str),
+        FieldInfo("number", float),
+        FieldInfo("big", int),
+        FieldInfo("flag", bool),
+        FieldInfo("price", Decimal),
+        FieldInfo("day", dt.date),
+        FieldInfo("moment", dt.datetime),
+        FieldInfo("aware", dt.datetime),
+        FieldInfo("shifted", dt.datetime),
+        FieldInfo("clock", dt.time),
+        FieldInfo("span", dt.timedelta),
+        FieldInfo("negative", dt.timedelta),
+        FieldInfo("code", uuid.UUID),
+        FieldInfo("colour", Colour, choices=tuple(Colour)),
+        FieldInfo("data", bytes),
+        FieldInfo("doc", JSON),
+        FieldInfo("tags", list, item_type=Decimal),
+        FieldInfo("nothing", str, nullable=True),
+    ),
+)
+ROW: dict[str, Any] = {
+    "id": 1,
+    "text": "Ärger \U0001f600",
+    "number": 1e16,
+    "big": -(2**63),
+    "flag": True,
+    "price": Decimal("12.50"),
+    "day": dt.date(2024, 2, 29),
+    "moment": dt.datetime(2024, 3, 1, 12, 34, 56, 789),
+    "aware": dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC),
+    "shifted": dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    "clock": dt.time(9, 30, 0, 5),
+    "span": dt.timedelta(days=1, hours=2, seconds=3, microseconds=4),
+    "negative": -dt.timedelta(hours=1),
+    "code": uuid.UUID(int=7),
+    "colour": Colour.red,
+    "data": bytes(range(256)),
+    "doc": {"a": [1, 2.5, None, "x"], "b": 2**70},
+    "tags": [Decimal("1.10")],
+    "nothing": None,
+}
+
+
+def test_responses_write_every_served_type_as_pydantic_does_and_read_it_back() -> None:
+    schemas = ormgate.derive(EVERY_TYPE)
+    written = json.loads(dumps(ROW))
+    assert written == json.loads(schemas.read.model_validate(ROW).model_dump_json())
+    # ... and a client sending it back gets the same values.
+    sent = {k: v for k, v in written.items() if k != "id"}
+    assert schemas.create.model_validate_json(json.dumps(sent)).model_dump(exclude_unset=True) == {
+        k: v for k, v in ROW.items() if k != "id"
+    }
