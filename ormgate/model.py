@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import GetCoreSchemaHandler, JsonValue
+from pydantic_core import CoreSchema
+
 
 class _Missing(enum.Enum):
     MISSING = "MISSING"
@@ -14,6 +17,17 @@ class _Missing(enum.Enum):
 
 MISSING = _Missing.MISSING
 """Sentinel: a field has no Python-side default."""
+
+
+class JSON:
+    """The ``python_type`` of a JSON column: any JSON value, not only objects.
+
+    As an annotation it validates as Pydantic's ``JsonValue``.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return handler(JsonValue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,19 +38,23 @@ class FieldInfo:
     python_type: type[Any]
     nullable: bool = False
     primary_key: bool = False
-    # The database fills the value in (autoincrement key, server default):
-    # clients may omit it on create and never need to send it.
+    # The database fills the value in and clients may not write it: an identity,
+    # autoincrement or sequence key, a computed column.
     generated: bool = False
+    # The database fills the value in when an INSERT omits it (DEFAULT ..., a
+    # sequence): optional on create, writable all the same.
+    server_default: bool = False
     default: Any = MISSING
     max_length: int | None = None
     unique: bool = False
     choices: tuple[Any, ...] | None = None
     foreign_key: str | None = None  # "table.column"
+    item_type: type[Any] | None = None  # the elements' type, when python_type is list (an array column)
 
     @property
     def required(self) -> bool:
         """Whether a create request must carry this field."""
-        return not (self.nullable or self.generated or self.default is not MISSING)
+        return not (self.nullable or self.generated or self.server_default or self.default is not MISSING)
 
 
 @dataclass(frozen=True, slots=True)

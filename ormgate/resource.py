@@ -14,6 +14,7 @@ from uuid import UUID
 import fastapi.routing
 import orjson
 import pydantic
+import pydantic_core
 from fastapi import APIRouter, FastAPI, Header, Path, Request, Response, params
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
@@ -24,20 +25,48 @@ from .adapters.base import Adapter, Row, Store
 from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
-from .schemas import ModelSchemas, derive
+from .schemas import ModelSchemas, derive, to_base64
 
 
 def _default(value: Any) -> Any:
+    """What orjson does not write itself, written as the derived schemas write and read it."""
     # Decimals travel as strings, as Pydantic writes them: no precision is lost.
     # A UUID subclass (asyncpg's) is not one orjson knows.
     if isinstance(value, Decimal | UUID):
         return str(value)
-    raise TypeError(f"cannot serialize {type(value).__name__}")
+    if isinstance(value, bytes | bytearray | memoryview):  # memoryview: some drivers' binary columns
+        return to_base64(bytes(value))
+    # Durations as ISO 8601 ("P1DT2H"), and whatever a field's own annotation admits
+    # (an IP address, ...), as Pydantic writes them; anything else raises.
+    try:
+        return pydantic_core.to_jsonable_python(value)
+    except pydantic_core.PydanticSerializationError:
+        raise TypeError(f"cannot serialize {type(value).__name__}") from None
+
+
+def _big_ints(value: Any) -> Any:
+    """``value`` with each integer beyond 64 bits as a pre-written JSON number."""
+    if isinstance(value, dict):
+        return {key: _big_ints(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_big_ints(item) for item in value]
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        return orjson.Fragment(str(value))
+    return value
+
+
+# UTC as "Z", as Pydantic writes it (orjson would write "+00:00").
+_OPTIONS = orjson.OPT_UTC_Z
 
 
 def dumps(value: Any) -> bytes:
     """JSON bytes of trusted rows: one pass, no second validation."""
-    return orjson.dumps(value, default=_default)
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        # orjson refuses integers beyond 64 bits, which a JSON column may hold; the
+        # second pass writes them as they are (and raises again for anything else).
+        return orjson.dumps(_big_ints(value), default=_default, option=_OPTIONS)
 
 
 def etag(body: bytes) -> str:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 import pydantic
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from .model import MISSING, FieldInfo, ModelInfo
+from .model import JSON, MISSING, FieldInfo, ModelInfo
 
 Values = dict[str, Any]
 
@@ -37,14 +41,65 @@ def _reject_nul(value: str) -> str:
     return value
 
 
+def to_base64(value: bytes) -> str:
+    """Bytes as JSON carries them, in requests and responses alike: standard base64 (RFC 4648), padded."""
+    return base64.b64encode(value).decode("ascii")
+
+
+def _from_base64(value: Any) -> Any:
+    # A string is base64 whether it came from JSON or from a dict (FastAPI's handler
+    # validates the parsed body in Python mode, where Pydantic would take the text's UTF-8).
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:  # binascii.Error, or a character beyond ASCII
+            raise PydanticCustomError("base64", "Input should be standard base64 (RFC 4648)") from None
+    return value
+
+
+def _reject_null(value: Any) -> Any:
+    if value is None:
+        raise PydanticCustomError("json_null", "Input should be a JSON value other than null")
+    return value
+
+
+Base64Bytes = Annotated[
+    bytes,
+    BeforeValidator(_from_base64),
+    PlainSerializer(to_base64, when_used="json"),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]
+# Annotations of the Python types that need more than the type itself.
+_ANNOTATIONS: dict[Any, Any] = {
+    str: Annotated[str, AfterValidator(_reject_nul)],
+    bytes: Base64Bytes,
+    # null is the column's NULL, allowed where the column is nullable.
+    JSON: Annotated[JSON, AfterValidator(_reject_null)],
+}
+# The types that the response serializer (resource.dumps) writes as Pydantic does and
+# Pydantic reads back: a column of another type is refused when its schemas are derived.
+_SERVED = (str, int, float, bool, Decimal, dt.date, dt.time, dt.timedelta, UUID, bytes, enum.Enum, JSON)
+
+
+def servable(field: FieldInfo) -> bool:
+    """Whether ormgate can read and write the column's values as JSON."""
+    if field.python_type is list:  # an array column, of one dimension
+        return field.item_type is not None and issubclass(field.item_type, _SERVED)
+    return issubclass(field.python_type, _SERVED)
+
+
 def field_annotation(field: FieldInfo) -> Any:
     """The Python annotation that validates one column's values."""
-    annotation: Any = field.python_type
+    annotation: Any
     # An Enum type already restricts its values; plain choices become a Literal.
     if field.choices is not None and not issubclass(field.python_type, enum.Enum):
         annotation = Literal[field.choices]
     elif field.python_type is str:
         annotation = Annotated[str, Field(max_length=field.max_length), AfterValidator(_reject_nul)]
+    elif field.python_type is list:
+        annotation = list[_ANNOTATIONS.get(field.item_type, field.item_type)]  # type: ignore[misc]
+    else:
+        annotation = _ANNOTATIONS.get(field.python_type, field.python_type)
     return annotation | None if field.nullable else annotation
 
 
@@ -58,21 +113,24 @@ class ModelSchemas:
     update: type[pydantic.BaseModel]
     read_fields: tuple[str, ...]
     on_write: Callable[[Values], Values]
+    writable: tuple[str, ...] = ()  # the model fields a client may write (PUT replaces exactly these)
 
     def write_values(self, body: pydantic.BaseModel, *, replace: bool = False) -> Values:
         """The column values a validated body asks to write.
 
         PATCH writes only what was sent. PUT (``replace``) also resets every
-        field it omitted to its default, or to null where the column allows it;
-        columns the database generates keep their value.
+        writable field it omitted to its default, or to null where the column
+        allows it. Read-only, excluded and generated fields keep their values,
+        and so do fields whose default is computed when a row is created (a
+        server default, a function): it is not computed again.
         """
         values = body.model_dump(exclude_unset=True)
         if replace:
-            for name in type(body).model_fields.keys() - values.keys():
-                field = self.info.by_name.get(name)
-                if field is None or field.generated:
+            for name in self.writable:
+                field = self.info.by_name[name]
+                if name in values or field.server_default or callable(field.default):
                     continue
-                if field.default is not MISSING and not callable(field.default):
+                if field.default is not MISSING:
                     values[name] = field.default
                 elif field.nullable:
                     values[name] = None
@@ -92,8 +150,10 @@ def derive(
 
     ``fields`` overrides the annotation of a model field (``EmailStr`` for an
     email column) or adds a schema-only field (a ``password`` that ``on_write``
-    turns into a hash column). Generated columns (autoincrement keys, server
-    defaults) are read-only without being listed.
+    turns into a hash column). Generated columns (autoincrement keys, computed
+    columns) are read-only without being listed; a column with a server default
+    is optional on create and writable. A column of a type ormgate cannot serve
+    as JSON is refused unless it is excluded or ``fields`` gives its annotation.
     """
     extra = dict(fields or {})
     excluded = set(exclude)
@@ -105,6 +165,11 @@ def derive(
     inputs_only = extra.keys() - info.by_name.keys() - write_only_
     if inputs_only:
         raise ValueError(f"{info.name}: schema-only field(s) {sorted(inputs_only)} must be write-only")
+    # Refused here, when the resource is built, rather than by a 500 after the row is committed.
+    unserved = [f for f in info.fields if f.name not in excluded and f.name not in extra and not servable(f)]
+    if unserved:
+        columns = ", ".join(f"{info.name}.{f.name} ({f.python_type.__name__})" for f in unserved)
+        raise ValueError(f"ormgate cannot serve {columns} as JSON: exclude it, or give its annotation in fields=")
 
     model_fields = [f for f in info.fields if f.name not in excluded]
     names = [f.name for f in model_fields] + [n for n in extra if n not in info.by_name]
@@ -147,4 +212,12 @@ def derive(
         **{n: (annotation(n), Field(default_factory=_unset)) for n in write_names},
         **hidden,
     )
-    return ModelSchemas(info, read, create, update, tuple(n for n in read_names if n in info.by_name), on_write)
+    return ModelSchemas(
+        info,
+        read,
+        create,
+        update,
+        tuple(n for n in read_names if n in info.by_name),
+        on_write,
+        tuple(n for n in write_names if n in info.by_name),
+    )

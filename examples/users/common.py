@@ -26,6 +26,8 @@ def hash_password(values: dict[str, Any]) -> dict[str, Any]:
 
 SCHEMA_OPTIONS: dict[str, Any] = {
     "exclude": ["password_hash"],
+    # The database sets it; a server default alone would leave it writable.
+    "read_only": ["created_at"],
     "write_only": ["password"],
     "fields": {
         "email": EmailStr,

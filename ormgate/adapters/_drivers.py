@@ -128,11 +128,15 @@ def _causes(exc: BaseException) -> list[Any]:
     return seen
 
 
-def classify(exc: BaseException, constraint_fields: Mapping[str, str] | None = None) -> OrmgateError | None:
+def classify(
+    exc: BaseException, constraint_fields: Mapping[str, str] | None = None, *, deleting: bool = False
+) -> OrmgateError | None:
     """The ormgate error for a driver exception, or None when it is not a data error.
 
     ``constraint_fields`` maps constraint and index names to field names, for
-    databases that name the constraint rather than the column.
+    databases that name the constraint rather than the column. ``deleting``:
+    the failed work deleted a row, which only rows still referring to it can
+    block (SQLite says "FOREIGN KEY constraint failed" either way).
     """
     for candidate in _causes(exc):
         for probe in _PROBES:
@@ -140,7 +144,11 @@ def classify(exc: BaseException, constraint_fields: Mapping[str, str] | None = N
             if found is None:
                 continue
             kind, name = found
-            field = (constraint_fields or {}).get(name, name) if name else None
+            if deleting and kind == "fk":
+                kind = "fk_parent"
+            # A row still referenced names no field: the request sent none (a DELETE), and
+            # PostgreSQL would name the key, MySQL the referring column, SQLite neither.
+            field = (constraint_fields or {}).get(name, name) if name and kind != "fk_parent" else None
             message = _MESSAGES[kind]
             detail = f"{field}: {message}" if field else message
             errors = [{"field": field, "message": message}] if field else None

@@ -41,7 +41,7 @@ from django.db.models.lookups import Contains, Exact, In, StartsWith
 from django.utils import timezone
 
 from ..errors import ForeignKeyViolation, NotFound
-from ..model import MISSING, FieldInfo, ModelInfo
+from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..query import Query, Sort
 from ._drivers import classify
 from ._threaded import ThreadedStore, one_writer, run_sync
@@ -161,7 +161,7 @@ _PYTHON_TYPES: dict[str, type[Any]] = {
     **dict.fromkeys(["PositiveInteger", "PositiveBigInteger", "PositiveSmallInteger"], int),
     **dict.fromkeys(["Char", "Text", "Slug", "GenericIPAddress", "FilePath", "File"], str),
     **{"Boolean": bool, "Decimal": Decimal, "Float": float, "Date": date, "DateTime": datetime, "Time": time},
-    **{"Duration": timedelta, "UUID": UUID, "Binary": bytes, "JSON": object},  # JSON: any value, not only objects
+    **{"Duration": timedelta, "UUID": UUID, "Binary": bytes, "JSON": JSON, "Array": list},
 }
 # Choices become an Enum of their values: a bad value is then the same "enum" error as on other ORMs.
 _CHOICE_ENUMS: dict[type[Any], Any] = {str: enum.StrEnum, int: enum.IntEnum}
@@ -176,6 +176,14 @@ def _python_type(field: Field[Any, Any]) -> type[Any]:
     return _PYTHON_TYPES.get(field.get_internal_type().removesuffix("Field"), object)
 
 
+def _item_type(field: Field[Any, Any]) -> type[Any] | None:
+    # django.contrib.postgres's ArrayField; one of another array is not served.
+    base: Field[Any, Any] | None = getattr(field, "base_field", None)
+    if base is None or field.get_internal_type() != "ArrayField":
+        return None
+    return object if base.get_internal_type() == "ArrayField" else _python_type(base)
+
+
 def _field(model: type[Model], field: Field[Any, Any], unique: set[str]) -> FieldInfo:
     python_type = _python_type(field)
     choices: tuple[Any, ...] | None = tuple(v for v, _ in field.flatchoices if v is not None) or None
@@ -188,21 +196,27 @@ def _field(model: type[Model], field: Field[Any, Any], unique: set[str]) -> Fiel
     if default is MISSING and field.blank and not field.null and python_type is str:
         default = ""
     target = field.target_field if isinstance(field, ForeignKey) else None
+    # Filled in by the database or by Django on save: clients never send these. A
+    # db_default only fills in what a create leaves out (optional, writable), except on a key.
+    generated = (
+        isinstance(field, AutoFieldMixin | GeneratedField)
+        or (field.primary_key and field.has_db_default())
+        or getattr(field, "auto_now", False)
+        or getattr(field, "auto_now_add", False)
+    )
     return FieldInfo(
         name=field.attname,  # category_id, not category: the column's value, as the API shows it
         python_type=python_type,
         nullable=field.null and not field.primary_key,
         primary_key=field.primary_key,
-        # Filled in by the database or by Django on save: clients never send these.
-        generated=isinstance(field, AutoFieldMixin | GeneratedField)
-        or field.has_db_default()
-        or getattr(field, "auto_now", False)
-        or getattr(field, "auto_now_add", False),
+        generated=generated,
+        server_default=field.has_db_default() and not generated,
         default=default,
         max_length=field.max_length if issubclass(python_type, str) else None,
         unique=(field.unique and not field.primary_key) or field.name in unique,
         choices=choices,
         foreign_key=f"{target.model._meta.db_table}.{target.column}" if target else None,
+        item_type=_item_type(field),
     )
 
 
@@ -397,7 +411,7 @@ class _SyncStore:
         # In a transaction when counting, so that the COUNT sees the rows the page saw.
         return self._run(lambda connection: self._page(connection, query), atomic=query.count)
 
-    def _run(self, function: Callable[[BaseDatabaseWrapper], T], *, atomic: bool = True) -> T:
+    def _run(self, function: Callable[[BaseDatabaseWrapper], T], *, atomic: bool = True, deleting: bool = False) -> T:
         """One unit of work, without the health check's round trip first.
 
         A connection the server has dropped fails the work before COMMIT, so
@@ -407,14 +421,16 @@ class _SyncStore:
         """
         done = False
         try:
-            with self.adapter.unit_of_work(self.model, atomic=atomic, health_check=False) as connection:
+            with self.adapter.unit_of_work(
+                self.model, atomic=atomic, health_check=False, deleting=deleting
+            ) as connection:
                 result = function(connection)
                 done = True
             return result
         except (OperationalError, InterfaceError):
             if done:
                 raise
-        with self.adapter.unit_of_work(self.model, atomic=atomic) as connection:
+        with self.adapter.unit_of_work(self.model, atomic=atomic, deleting=deleting) as connection:
             return function(connection)
 
     def _compiled_get(self, connection: BaseDatabaseWrapper) -> tuple[str, _Converters]:
@@ -472,7 +488,7 @@ class _SyncStore:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
 
     def delete(self, pk: Any, check: Check | None = None) -> None:
-        self._run(lambda _: self._delete(pk, check))
+        self._run(lambda _: self._delete(pk, check), deleting=True)
 
 
 class DjangoAdapter:
@@ -503,14 +519,15 @@ class DjangoAdapter:
 
     @contextlib.contextmanager
     def unit_of_work(
-        self, *models: type[Model], atomic: bool = True, health_check: bool = True
+        self, *models: type[Model], atomic: bool = True, health_check: bool = True, deleting: bool = False
     ) -> Iterator[BaseDatabaseWrapper]:
         """This thread's connection to the alias, in ``transaction.atomic`` unless ``atomic=False``.
 
         For hand-written endpoints too: database errors leave as ormgate errors (a duplicate
         is a ``UniqueViolation`` naming the field of one of ``models``). The whole block must
         run in one thread: use it inside a sync (``def``) endpoint, not across a FastAPI
-        dependency's setup and teardown, which may run in different threads.
+        dependency's setup and teardown, which may run in different threads. ``deleting``:
+        the block deletes rows, so a foreign key failure means they are still referenced.
         """
         connection = _thread_connection(self.alias)
         # What Django's close_old_connections does as each request starts and ends, for this
@@ -528,7 +545,7 @@ class DjangoAdapter:
         except (ProtectedError, RestrictedError) as exc:
             raise ForeignKeyViolation("the row is still referenced by other rows") from exc
         except Error as exc:
-            error = classify(exc, _constraint_fields(models, connection))
+            error = classify(exc, _constraint_fields(models, connection), deleting=deleting)
             if error is None:
                 raise
             raise error from exc

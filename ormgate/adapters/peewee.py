@@ -21,6 +21,7 @@ import copy
 import functools
 import operator
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from playhouse import db_url
 from playhouse.pydantic_utils import get_field_type
 
 from ..errors import NotFound
-from ..model import MISSING, FieldInfo, ModelInfo
+from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._pw_compiled import Slot, Template
@@ -88,7 +89,15 @@ def _unpinged_pool(cls: type[Any]) -> type[Any]:
     def _is_closed(self: Any, conn: Any) -> bool:
         return _closed_locally(conn) if getattr(_unpinged, "on", False) else cls._is_closed(self, conn)
 
-    return type(cls.__name__, (cls,), {"_is_closed": _is_closed, "__module__": __name__})
+    def _set_server_version(self: Any, conn: Any) -> None:
+        cls._set_server_version(self, conn)
+        # Peewee writes JSON values MariaDB's way only when told (mariadb=True): MySQL's
+        # CAST(... AS JSON) is a syntax error there. MySQL has no 10.x or 11.x.
+        if hasattr(self, "mariadb") and (self.server_version or (0,)) >= (10,):
+            self.mariadb = True
+
+    attributes = {"_is_closed": _is_closed, "_set_server_version": _set_server_version, "__module__": __name__}
+    return type(cls.__name__, (cls,), attributes)
 
 
 def connect(url: str) -> Any:
@@ -107,8 +116,10 @@ def connect(url: str) -> Any:
     return _unpinged_pool(db_url.schemes[peewee_scheme])(**{**options, **params})
 
 
-# Column constraints whose SQL makes the database fill the value in.
-_SERVER_VALUES = ("DEFAULT", "GENERATED")
+# Column constraints whose SQL makes the database fill the value in: when an INSERT
+# leaves it out (optional and writable), or always (read-only).
+_SERVER_DEFAULT = "DEFAULT"
+_SERVER_GENERATED = "GENERATED"
 
 
 def _api_fields(model: Any) -> dict[str, Any]:
@@ -127,35 +138,60 @@ def _unique_indexes(model: Any) -> dict[str, str]:
     }
 
 
-def _generated(f: Any) -> bool:
-    server_sql = (c.sql for c in f.constraints or () if isinstance(c, pw.SQL))
-    return bool(
-        f.auto_increment
-        or f.sequence
-        or isinstance(f.default, pw.Node)  # fn.now(), SQL("...")
-        or any(sql.lstrip().upper().startswith(_SERVER_VALUES) for sql in server_sql)
+def _server_values(f: Any) -> tuple[bool, bool]:
+    """Whether the database fills the field in (generated), and whether only when an INSERT omits it."""
+    server_sql = [c.sql.lstrip().upper() for c in f.constraints or () if isinstance(c, pw.SQL)]
+    default = bool(
+        f.sequence
+        or isinstance(f.default, pw.Node)  # fn.now(), SQL("..."): computed by the database
+        or any(sql.startswith(_SERVER_DEFAULT) for sql in server_sql)
     )
+    generated = bool(
+        f.auto_increment or (f.primary_key and default) or any(sql.startswith(_SERVER_GENERATED) for sql in server_sql)
+    )
+    return generated, default and not generated
+
+
+def _python_type(f: Any) -> type[Any]:
+    # playhouse.pydantic_utils already maps a key to its target's type and an EnumField to
+    # its enum; it answers Any (not a class) for JSON and unknown types.
+    if f.field_type in ("JSON", "JSONB"):
+        return JSON
+    python_type = get_field_type(f)
+    # Any is a class on Python 3.11 and later: an unknown type all the same.
+    return python_type if isinstance(python_type, type) and python_type is not Any else object
+
+
+def _item_type(f: Any) -> type[Any] | None:
+    # playhouse.postgres_ext's ArrayField, loaded only by a model that has one. Its field_type
+    # is its elements'; the element field is private (no accessor), hence the mangled name.
+    postgres_ext = sys.modules.get("playhouse.postgres_ext")
+    if postgres_ext is None or not isinstance(f, postgres_ext.ArrayField):
+        return None
+    return _python_type(f._ArrayField__field) if f.dimensions == 1 else object
 
 
 def _field(name: str, f: Any, unique: set[str]) -> FieldInfo:
     target = f.rel_field if isinstance(f, pw.ForeignKeyField) else f
-    # playhouse.pydantic_utils already maps a key to its target's type and an EnumField to
-    # its enum; it answers Any (not a class) for JSON and unknown types.
-    python_type = get_field_type(f)
+    item_type = _item_type(f)
+    python_type = list if item_type is not None else _python_type(f)
+    generated, server_default = _server_values(f)
     enum_class = getattr(f, "enum_class", None)
     choices = tuple(enum_class) if enum_class else tuple(v for v, _label in f.choices) if f.choices else None
     default = f.default
     return FieldInfo(
         name=name,
-        python_type=python_type if isinstance(python_type, type) else object,
+        python_type=python_type,
         nullable=bool(f.null) and not f.primary_key,
         primary_key=bool(f.primary_key),
-        generated=_generated(f),
+        generated=generated,
+        server_default=server_default,
         default=MISSING if default is None or isinstance(default, pw.Node) else default,
         max_length=getattr(target, "max_length", None),
         unique=bool(f.unique) or name in unique,
         choices=choices,
         foreign_key=f"{f.rel_model._meta.table_name}.{f.rel_field.column_name}" if target is not f else None,
+        item_type=item_type,
     )
 
 
@@ -286,11 +322,11 @@ _AS_IS: dict[type[Any], type[Any]] = {
 
 
 @contextlib.contextmanager
-def _translated(constraint_fields: Mapping[str, str]) -> Iterator[None]:
+def _translated(constraint_fields: Mapping[str, str], *, deleting: bool = False) -> Iterator[None]:
     try:
         yield
     except pw.DatabaseError as exc:  # Peewee's wrapper keeps the driver error on .orig
-        error = classify(exc, constraint_fields)
+        error = classify(exc, constraint_fields, deleting=deleting)
         if error is None:
             raise
         raise error from exc
@@ -315,6 +351,13 @@ class _SyncStore:
         self.names = tuple(fields)
         self.read = self._columns(self.names)
         self.constraint_fields = _constraint_fields(self.model)
+        # Fields whose values are written as SQL expressions, not parameters (a JSONField on
+        # SQLite and MySQL: json(?)): a statement that writes one is built for its values.
+        self.expressions = frozenset(
+            name
+            for name, f in self.fields.items()
+            if isinstance(f, pw.JSONField) and isinstance(f.db_value([]), pw.Node)  # type: ignore[no-untyped-call]
+        )
         # The statements by primary key are compiled once: building SQL is most of Peewee's cost.
         by_pk = self.model.select(*self.read).where(self.pk == 0)
         self.get_sql = self._sql(by_pk)
@@ -343,8 +386,12 @@ class _SyncStore:
     def _by_pk(self, sql: str, pk: Any) -> Any:
         return self.db.execute_sql(sql, (self.pk.db_value(pk),))
 
-    def _work(self, *, write: bool = True, transaction: bool = True) -> contextlib.AbstractContextManager[None]:
-        return self.adapter._unit_of_work(self.constraint_fields, write=write, transaction=transaction)
+    def _work(
+        self, *, write: bool = True, transaction: bool = True, deleting: bool = False
+    ) -> contextlib.AbstractContextManager[None]:
+        return self.adapter._unit_of_work(
+            self.constraint_fields, write=write, transaction=transaction, deleting=deleting
+        )
 
     # Filters, sort and keyset, as query.py specifies them.
 
@@ -467,7 +514,14 @@ class _SyncStore:
             raise self._not_found(pk)
         check(row)
 
-    def _run(self, function: Callable[..., T], *args: Any, write: bool = True, transaction: bool = True) -> T:
+    def _run(
+        self,
+        function: Callable[..., T],
+        *args: Any,
+        write: bool = True,
+        transaction: bool = True,
+        deleting: bool = False,
+    ) -> T:
         """One unit of work, on a connection the pool hands out untested.
 
         A connection the server has dropped fails the work before COMMIT, so
@@ -477,12 +531,12 @@ class _SyncStore:
         if write and not transaction:
             # One statement that commits by itself: a failure may come after it landed, so it is
             # not repeated, and the pool tests the connection first instead.
-            with self._work(transaction=False):
+            with self._work(transaction=False, deleting=deleting):
                 return function(*args)
         done = False
         try:
             _unpinged.on = True
-            with self._work(write=write, transaction=transaction):
+            with self._work(write=write, transaction=transaction, deleting=deleting):
                 _unpinged.on = False
                 result = function(*args)
                 done = True
@@ -492,14 +546,20 @@ class _SyncStore:
                 raise
         finally:
             _unpinged.on = False
-        with self._work(write=write, transaction=transaction):
+        with self._work(write=write, transaction=transaction, deleting=deleting):
             return function(*args)
 
     def get(self, pk: Any) -> Row | None:
         return self._run(self._get, pk, write=False, transaction=False)
 
-    def _written(self, names: Iterable[str]) -> dict[Any, Any]:
-        return {self.fields[name]: Slot(name, converter=self.fields[name].db_value) for name in names}
+    def _written(self, names: Iterable[str], values: Row | None = None) -> dict[Any, Any]:
+        """The written columns: a ``Slot`` each, or, for ``expressions``, the value given in ``values``."""
+        return {
+            self.fields[name]: values[name]
+            if values is not None and name in self.expressions
+            else Slot(name, converter=self.fields[name].db_value)
+            for name in names
+        }
 
     def _returning(self, query: Any) -> Template:
         return Template(self.db, query.returning(*self.read) if self.db.returning_clause else query)
@@ -510,13 +570,17 @@ class _SyncStore:
         # returns no key (MySQL).
         values = {**{name: d() if callable(d) else d for name, d in self.defaults if name not in values}, **values}
         names = tuple(sorted(values))
-        insert = self.statements.get(
-            ("insert", names), lambda: self._returning(self.model.insert(self._written(names)))
-        )
-        params = insert.bind(values)
+        insert: Template | None = None
+        if self.expressions.isdisjoint(names):
+            insert = self.statements.get(
+                ("insert", names), lambda: self._returning(self.model.insert(self._written(names)))
+            )
 
         def create() -> Row | None:
-            cursor = self.db.execute_sql(insert.sql, params)
+            # A statement for these values is built here, connected: how Peewee writes an
+            # expression may depend on the server (MariaDB's JSON).
+            built = insert or self._returning(self.model.insert(self._written(names, values)))
+            cursor = self.db.execute_sql(built.sql, built.bind(values))
             if self.db.returning_clause:
                 return self._rows(cursor, self.names)[0]
             return self._get(values.get(self.info.pk.name, self.db.last_insert_id(cursor)))
@@ -531,10 +595,14 @@ class _SyncStore:
         if not values:
             return self._get(pk)
         names = tuple(sorted(values))
-        update = self.statements.get(
-            ("update", names),
-            lambda: self._returning(self.model.update(self._written(names)).where(self.pk == Slot(_KEY))),
-        )
+
+        def build(written: dict[Any, Any]) -> Template:
+            return self._returning(self.model.update(written).where(self.pk == Slot(_KEY)))
+
+        if self.expressions.isdisjoint(names):
+            update = self.statements.get(("update", names), lambda: build(self._written(names)))
+        else:
+            update = build(self._written(names, values))
         bound: dict[Any, Any] = {**values, _KEY: pk}
         cursor = self.db.execute_sql(update.sql, update.bind(bound))
         if self.db.returning_clause:
@@ -554,7 +622,7 @@ class _SyncStore:
             raise self._not_found(pk)
 
     def delete(self, pk: Any, check: Check | None = None) -> None:
-        self._run(self._delete, pk, check, transaction=check is not None)
+        self._run(self._delete, pk, check, transaction=check is not None, deleting=True)
 
 
 class PeeweeAdapter:
@@ -618,10 +686,15 @@ class PeeweeAdapter:
 
     @contextlib.contextmanager
     def _unit_of_work(
-        self, constraint_fields: Mapping[str, str], *, write: bool = True, transaction: bool = True
+        self,
+        constraint_fields: Mapping[str, str],
+        *,
+        write: bool = True,
+        transaction: bool = True,
+        deleting: bool = False,
     ) -> Iterator[None]:
         """A pooled connection for this thread, a transaction if asked, driver errors as ormgate errors."""
-        with _translated(constraint_fields), self.database.connection_context():
+        with _translated(constraint_fields, deleting=deleting), self.database.connection_context():
             if not transaction:
                 yield
                 return

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
-from ..model import MISSING, FieldInfo, ModelInfo
+from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
@@ -27,14 +27,22 @@ from .base import Check, Page, Row, ShapeCache
 T = TypeVar("T")
 
 
-def _python_type(column: sa.Column[Any]) -> type[Any]:
+def _python_type(type_: sa.types.TypeEngine[Any]) -> type[Any]:
     # Enum first: its python_type is the enum class only when one was given.
-    if isinstance(column.type, sa.Enum) and column.type.enum_class is not None:
-        return column.type.enum_class
+    if isinstance(type_, sa.Enum) and type_.enum_class is not None:
+        return type_.enum_class
+    if isinstance(type_, sa.JSON):  # any JSON value, where SQLAlchemy says object
+        return JSON
     try:
-        return column.type.python_type
+        return type_.python_type
     except NotImplementedError:
-        return object
+        return object  # refused by derive(), unless excluded or annotated
+
+
+def _item_type(type_: sa.types.TypeEngine[Any]) -> type[Any] | None:
+    if not isinstance(type_, sa.ARRAY):
+        return None
+    return _python_type(type_.item_type) if type_.dimensions in (None, 1) else object
 
 
 def _field(key: str, column: sa.Column[Any], unique_columns: set[str]) -> FieldInfo:
@@ -46,6 +54,16 @@ def _field(key: str, column: sa.Column[Any], unique_columns: set[str]) -> FieldI
         and isinstance(type_, sa.Integer)
         and len(column.table.primary_key.columns) == 1
     )
+    # What the database fills in when an INSERT leaves the column out.
+    server_value = column.server_default is not None or isinstance(column.default, sa.Sequence)
+    # Read-only: a key the database makes, an identity or computed column. Any other
+    # server-filled column is optional on create and writable.
+    generated = bool(
+        autoincrement
+        or (column.primary_key and server_value)
+        or column.identity is not None
+        or column.computed is not None
+    )
     default: Any = MISSING
     if column.default is not None and isinstance(column.default, sa.ColumnDefault):
         default = column.default.arg  # a literal, or a callable that makes one
@@ -55,15 +73,17 @@ def _field(key: str, column: sa.Column[Any], unique_columns: set[str]) -> FieldI
     fk = next(iter(column.foreign_keys), None)
     return FieldInfo(
         name=key,
-        python_type=_python_type(column),
+        python_type=_python_type(type_),
         nullable=bool(column.nullable) and not column.primary_key,
         primary_key=column.primary_key,
-        generated=bool(autoincrement or column.server_default is not None or column.computed is not None),
+        generated=generated,
+        server_default=server_value and not generated,
         default=default,
         max_length=getattr(type_, "length", None) if isinstance(type_, sa.String) else None,
         unique=bool(column.unique) or column.name in unique_columns,
         choices=choices,
         foreign_key=f"{fk.column.table.name}.{fk.column.name}" if fk else None,
+        item_type=_item_type(type_),
     )
 
 
@@ -369,11 +389,11 @@ class _Operations:
 
 
 @contextlib.contextmanager
-def _translated(constraint_fields: dict[str, str]) -> Iterator[None]:
+def _translated(constraint_fields: dict[str, str], *, deleting: bool = False) -> Iterator[None]:
     try:
         yield
     except sa.exc.DBAPIError as exc:
-        error = classify(exc, constraint_fields)
+        error = classify(exc, constraint_fields, deleting=deleting)
         if error is None:
             raise
         raise error from exc
@@ -408,9 +428,9 @@ class _SyncStore:
         self.fast = SyncReads(engine, operations.constraint_fields) if fast else None
         self.fast_get = compile_read(operations.by_pk, engine.dialect) if fast else None
 
-    def _run(self, operation: Callable[..., T], *args: Any, read: bool = False) -> T:
+    def _run(self, operation: Callable[..., T], *args: Any, read: bool = False, deleting: bool = False) -> T:
         engine = self.reader if read else self.engine
-        with _translated(self.ops.constraint_fields):
+        with _translated(self.ops.constraint_fields, deleting=deleting):
             for attempt in range(2):
                 committing = False
                 try:
@@ -446,7 +466,7 @@ class _SyncStore:
         return self._run(self.ops.update, pk, values, check)
 
     def delete(self, pk: Any, check: Check | None = None) -> None:
-        self._run(self.ops.delete, pk, check)
+        self._run(self.ops.delete, pk, check, deleting=True)
 
 
 class _AsyncStore:
@@ -462,9 +482,9 @@ class _AsyncStore:
         self.fast = AsyncReads(engine, operations.constraint_fields) if fast else None
         self.fast_get = compile_read(operations.by_pk, dialect) if fast else None
 
-    async def _run(self, operation: Callable[..., T], *args: Any, read: bool = False) -> T:
+    async def _run(self, operation: Callable[..., T], *args: Any, read: bool = False, deleting: bool = False) -> T:
         engine, gate = (self.reader, self.gate) if read else (self.engine, self.writes)
-        with _translated(self.ops.constraint_fields):
+        with _translated(self.ops.constraint_fields, deleting=deleting):
             for attempt in range(2):
                 committing = False
                 try:
@@ -503,7 +523,7 @@ class _AsyncStore:
         return await self._run(self.ops.update, pk, values, check)
 
     async def delete(self, pk: Any, check: Check | None = None) -> None:
-        await self._run(self.ops.delete, pk, check)
+        await self._run(self.ops.delete, pk, check, deleting=True)
 
 
 def _unicode_lower(value: str | None) -> str | None:

@@ -1,9 +1,12 @@
 """The conformance models, declared once per ORM with the same tables and columns.
 
 categories(id, name unique) and items(every column type ormgate maps, a unique
-UUID and a foreign key to categories); ghosts is declared and never created.
+UUID, a foreign key to categories, a column with a server default); ghosts is
+declared and never created; arrays (PostgreSQL's array columns) is created on
+PostgreSQL only.
 """
 
+import dataclasses
 import enum
 from typing import Any
 
@@ -20,11 +23,27 @@ class Status(enum.StrEnum):
     archived = "archived"
 
 
-def contract_app(orm: str, db: Adapter, category: Any, item: Any, ghost: Any) -> FastAPI:
-    """The conformance app: the three resources on ``db``, categories and items created at startup."""
-    app = new_app(orm, lambda: db.create_tables([category, item]))
+def contract_app(orm: str, db: Adapter, category: Any, item: Any, ghost: Any, arrays: Any = None) -> FastAPI:
+    """The conformance app: the resources on ``db``, their tables created at startup.
+
+    ``arrays`` is the model of the arrays table, on PostgreSQL only.
+    """
+    models = [category, item] if arrays is None else [category, item, arrays]
+    app = new_app(orm, lambda: db.create_tables(models))
     # Both ways of mounting a resource, so that each runs on every ORM and database.
     app.include_router(ormgate.Resource(category, db, limits=(20, 100)).router)
-    for model in (item, ghost):
-        ormgate.Resource(model, db, limits=(20, 100)).install(app)
+    # A server default alone leaves a column writable: created_at is the database's by declaration.
+    items = ormgate.derive(db.describe(item), read_only=["created_at"])
+    ormgate.Resource(item, db, schemas=items, limits=(20, 100)).install(app)
+    ormgate.Resource(ghost, db, limits=(20, 100)).install(app)
+    # The items as a reviewer's client sees them: it may not set the status or the category,
+    # nor see the description. A PUT there must keep all three.
+    reviewed = ormgate.derive(
+        dataclasses.replace(items.info, name="ReviewedItem"),
+        read_only=["status", "category_id", "created_at"],
+        exclude=["description"],
+    )
+    ormgate.Resource(item, db, schemas=reviewed, path="/reviewed", routes=("get", "replace")).install(app)
+    if arrays is not None:
+        ormgate.Resource(arrays, db, limits=(20, 100)).install(app)
     return app

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Now
 from fastapi import FastAPI
@@ -52,10 +54,26 @@ class Item(models.Model):
         Category, null=True, on_delete=models.DO_NOTHING
     )
     created_at: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField(db_default=Now())
+    enabled: models.BooleanField[bool, bool] = models.BooleanField(db_default=True)
+    duration: models.DurationField[dt.timedelta | None, dt.timedelta | None] = models.DurationField(null=True)
+    payload: models.BinaryField[bytes | None, bytes | None] = models.BinaryField(null=True)
+    document: models.JSONField[Any, Any] = models.JSONField(null=True)
 
     class Meta:
         app_label = "ormgate_conformance"
         db_table = "items"
+
+
+class Arrays(models.Model):
+    """PostgreSQL's array columns: created on PostgreSQL only."""
+
+    id: models.AutoField[int, int] = models.AutoField(primary_key=True)
+    tags: ArrayField[list[str] | None, list[str] | None] = ArrayField(models.TextField(), null=True)
+    scores: ArrayField[list[int], list[int]] = ArrayField(models.IntegerField())
+
+    class Meta:
+        app_label = "ormgate_conformance"
+        db_table = "arrays"
 
 
 class Ghost(models.Model):
@@ -69,4 +87,5 @@ class Ghost(models.Model):
 
 
 def create_app(url: str) -> FastAPI:
-    return contract_app("django", DjangoAdapter(configure(url)), Category, Item, Ghost)
+    arrays = Arrays if url.startswith("postgresql") else None
+    return contract_app("django", DjangoAdapter(configure(url)), Category, Item, Ghost, arrays)

@@ -3,12 +3,34 @@
 The models name no database: the adapter binds its own copy of each to the app's.
 """
 
+import datetime as dt
+from typing import Any
+
 import peewee as pw
 from fastapi import FastAPI
 from playhouse.fields import EnumField
+from playhouse.postgres_ext import ArrayField
 
 from ormgate.adapters.peewee import PeeweeAdapter, connect
 from tests.conformance.models import Status, contract_app
+
+
+class DurationField(pw.Field):
+    """A timedelta as microseconds: Peewee has an interval field for PostgreSQL only.
+
+    Its ``field_type`` is what tells playhouse.pydantic_utils (and ormgate) the Python type.
+    """
+
+    field_type = "INTERVAL"
+
+    def ddl_datatype(self, ctx: Any) -> Any:
+        return pw.SQL("BIGINT")
+
+    def db_value(self, value: dt.timedelta | None) -> int | None:
+        return None if value is None else value // dt.timedelta(microseconds=1)
+
+    def python_value(self, value: int | None) -> dt.timedelta | None:
+        return None if value is None else dt.timedelta(microseconds=value)
 
 
 class Category(pw.Model):
@@ -33,9 +55,23 @@ class Item(pw.Model):
     code = pw.UUIDField(null=True, unique=True)
     category = pw.ForeignKeyField(Category, null=True)  # the category_id column
     created_at = pw.DateTimeField(constraints=[pw.SQL("DEFAULT CURRENT_TIMESTAMP")])
+    enabled = pw.BooleanField(constraints=[pw.SQL("DEFAULT TRUE")])
+    duration = DurationField(null=True)
+    payload = pw.BlobField(null=True)
+    document = pw.JSONField(null=True)
 
     class Meta:
         table_name = "items"
+
+
+class Arrays(pw.Model):
+    """PostgreSQL's array columns: created on PostgreSQL only."""
+
+    tags = ArrayField(pw.TextField, null=True)
+    scores = ArrayField(pw.IntegerField)
+
+    class Meta:
+        table_name = "arrays"
 
 
 class Ghost(pw.Model):
@@ -46,4 +82,5 @@ class Ghost(pw.Model):
 
 
 def create_app(url: str) -> FastAPI:
-    return contract_app("peewee", PeeweeAdapter(connect(url)), Category, Item, Ghost)
+    arrays = Arrays if url.startswith("postgresql") else None
+    return contract_app("peewee", PeeweeAdapter(connect(url)), Category, Item, Ghost, arrays)

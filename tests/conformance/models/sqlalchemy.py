@@ -3,9 +3,11 @@
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from examples.users.sqlalchemy_app import create_engine
@@ -40,6 +42,19 @@ class Item(Base):
     code: Mapped[uuid.UUID | None] = mapped_column(unique=True)
     category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("categories.id"))
     created_at: Mapped[dt.datetime] = mapped_column(server_default=sa.func.current_timestamp())
+    enabled: Mapped[bool] = mapped_column(server_default=sa.true())
+    duration: Mapped[dt.timedelta | None]  # Interval
+    payload: Mapped[bytes | None]  # LargeBinary
+    document: Mapped[Any] = mapped_column(sa.JSON, nullable=True)
+
+
+class Arrays(Base):
+    """PostgreSQL's array columns: created on PostgreSQL only."""
+
+    __tablename__ = "arrays"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tags: Mapped[list[str] | None] = mapped_column(postgresql.ARRAY(sa.Text))
+    scores: Mapped[list[int]] = mapped_column(postgresql.ARRAY(sa.Integer))
 
 
 class Ghost(Base):
@@ -50,4 +65,5 @@ class Ghost(Base):
 
 
 def create_app(url: str) -> FastAPI:
-    return contract_app("sqlalchemy", SQLAlchemyAdapter(create_engine(url)), Category, Item, Ghost)
+    arrays = Arrays if url.startswith("postgresql") else None
+    return contract_app("sqlalchemy", SQLAlchemyAdapter(create_engine(url)), Category, Item, Ghost, arrays)
