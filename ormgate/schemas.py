@@ -57,10 +57,19 @@ class ModelSchemas:
     create: type[pydantic.BaseModel]
     update: type[pydantic.BaseModel]
     read_fields: tuple[str, ...]
-    on_write: Callable[[Values], Values]
+    on_write: Callable[[Values], Values] | None = None
 
     def write_values(self, body: pydantic.BaseModel, *, replace: bool = False) -> Values:
-        """The column values a validated body asks to write.
+        """The column values a validated body asks to write: ``sent_values`` through ``on_write``.
+
+        ``on_write`` may be slow (a password hash): call this in a worker thread
+        (a ``def`` endpoint), never on the event loop.
+        """
+        values = self.sent_values(body, replace=replace)
+        return values if self.on_write is None else self.on_write(values)
+
+    def sent_values(self, body: pydantic.BaseModel, *, replace: bool = False) -> Values:
+        """The values a validated body asks to write, before ``on_write``.
 
         PATCH writes only what was sent. PUT (``replace``) also resets every
         field it omitted to its default, or to null where the column allows it;
@@ -76,7 +85,7 @@ class ModelSchemas:
                     values[name] = field.default
                 elif field.nullable:
                     values[name] = None
-        return self.on_write(values)
+        return values
 
 
 def derive(
@@ -86,14 +95,16 @@ def derive(
     read_only: Iterable[str] = (),
     write_only: Iterable[str] = (),
     fields: Mapping[str, Any] | None = None,
-    on_write: Callable[[Values], Values] = lambda values: values,
+    on_write: Callable[[Values], Values] | None = None,
 ) -> ModelSchemas:
     """Derive the schemas of a model.
 
     ``fields`` overrides the annotation of a model field (``EmailStr`` for an
     email column) or adds a schema-only field (a ``password`` that ``on_write``
-    turns into a hash column). Generated columns (autoincrement keys, server
-    defaults) are read-only without being listed.
+    turns into a hash column). ``on_write`` gets the values a write asks for
+    and returns the column values to store; the generated routes call it in a
+    worker thread. Generated columns (autoincrement keys, server defaults) are
+    read-only without being listed.
     """
     extra = dict(fields or {})
     excluded = set(exclude)
