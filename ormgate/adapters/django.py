@@ -367,19 +367,25 @@ def _thread_connection(alias: str) -> BaseDatabaseWrapper:
 atexit.register(_close, lambda alias, thread: True)
 
 
+# Backends whose transaction_mode option (see _SQLITE) says how BEGIN locks.
+_BEGIN_MODES = frozenset({"sqlite"})
+
+
 @contextlib.contextmanager
 def _reading(connection: BaseDatabaseWrapper) -> Iterator[None]:
-    """Transactions begun in this block begin DEFERRED, where the backend has a ``transaction_mode`` (SQLite).
+    """Transactions begun in this block begin DEFERRED, on a backend with a ``transaction_mode``.
 
-    IMMEDIATE (see ``_SQLITE``) takes SQLite's write lock at BEGIN: a transaction
-    that only reads would wait for every writer, and answer 500 after the busy
-    timeout behind a long one. Begun DEFERRED it takes no lock until it reads,
-    and in WAL mode a reader never waits.
+    IMMEDIATE takes SQLite's write lock at BEGIN: a transaction that only reads
+    would wait for every writer, and answer 500 after the busy timeout behind a
+    long one. Begun DEFERRED it takes no lock until it reads, and in WAL mode a
+    reader never waits.
     """
-    mode = getattr(connection, "transaction_mode", None)
-    if mode is None:
+    if connection.vendor not in _BEGIN_MODES:
         yield
         return
+    # Connecting sets transaction_mode from the settings: connect first, then change it.
+    connection.ensure_connection()
+    mode = connection.transaction_mode  # type: ignore[attr-defined]
     connection.transaction_mode = "DEFERRED"  # type: ignore[attr-defined]
     try:
         yield
