@@ -124,7 +124,8 @@ class ThreadedStore:
             return self.sync.get(pk)
         return await self._hop(self.gate, self.sync.get, pk)
 
-    # on_write runs in the write's own hop, before the unit of work takes a connection.
+    # on_write runs in the write's own hop, before the unit of work takes a connection (its
+    # place at the gate is held meanwhile: a second hop would cost every write with a hook).
 
     async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
         if on_write is None:
