@@ -80,3 +80,10 @@ def test_concurrent_requests_share_at_most_max_connections(served: Served) -> No
     with served.engine.connect() as conn:
         sessions = SESSIONS[served.pair.database](conn)
     assert 1 <= sessions <= LIMIT
+
+
+def test_adapters_on_one_alias_share_one_bound(served: Served) -> None:
+    alias = configure(served.db.url(served.pair.scheme))
+    assert DjangoAdapter(alias, max_connections=LIMIT).threads is DjangoAdapter(alias, max_connections=LIMIT).threads
+    with pytest.raises(ValueError, match=f"max_connections={LIMIT}"):
+        DjangoAdapter(alias, max_connections=LIMIT + 1)
