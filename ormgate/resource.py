@@ -224,20 +224,22 @@ class Resource:
             raise self.not_found(pk)
         return item_response(row, request)
 
+    # The store runs on_write (which may hash a password) off the event loop.
+
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
-        row = await self.store.create(self.schemas.write_values(body))
+        row = await self.store.create(self.schemas.sent_values(body), self.schemas.on_write)
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
         return item_response(row, request, 201, {"Location": location})
 
     async def replace(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = if_match_check(request.headers.get("if-match"))
-        row = await self.store.update(pk, self.schemas.write_values(body, replace=True), check)
+        values = self.schemas.sent_values(body, replace=True)
+        row = await self.store.update(pk, values, check, self.schemas.on_write)
         return item_response(row, request)
 
     async def patch(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
-        row = await self.store.update(
-            pk, self.schemas.write_values(body), if_match_check(request.headers.get("if-match"))
-        )
+        check = if_match_check(request.headers.get("if-match"))
+        row = await self.store.update(pk, self.schemas.sent_values(body), check, self.schemas.on_write)
         return item_response(row, request)
 
     async def delete(self, request: Request, pk: Any) -> Response:

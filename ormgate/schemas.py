@@ -112,11 +112,20 @@ class ModelSchemas:
     create: type[pydantic.BaseModel]
     update: type[pydantic.BaseModel]
     read_fields: tuple[str, ...]
-    on_write: Callable[[Values], Values]
+    on_write: Callable[[Values], Values] | None = None
     writable: tuple[str, ...] = ()  # the model fields a client may write (PUT replaces exactly these)
 
     def write_values(self, body: pydantic.BaseModel, *, replace: bool = False) -> Values:
-        """The column values a validated body asks to write.
+        """The column values a validated body asks to write: ``sent_values`` through ``on_write``.
+
+        ``on_write`` may be slow (a password hash): call this in a worker thread
+        (a ``def`` endpoint), never on the event loop.
+        """
+        values = self.sent_values(body, replace=replace)
+        return values if self.on_write is None else self.on_write(values)
+
+    def sent_values(self, body: pydantic.BaseModel, *, replace: bool = False) -> Values:
+        """The values a validated body asks to write, before ``on_write``.
 
         PATCH writes only what was sent. PUT (``replace``) also resets every
         writable field it omitted to its default, or to null where the column
@@ -134,7 +143,7 @@ class ModelSchemas:
                     values[name] = field.default
                 elif field.nullable:
                     values[name] = None
-        return self.on_write(values)
+        return values
 
 
 def derive(
@@ -144,7 +153,7 @@ def derive(
     read_only: Iterable[str] = (),
     write_only: Iterable[str] = (),
     fields: Mapping[str, Any] | None = None,
-    on_write: Callable[[Values], Values] = lambda values: values,
+    on_write: Callable[[Values], Values] | None = None,
 ) -> ModelSchemas:
     """Derive the schemas of a model.
 
@@ -154,6 +163,8 @@ def derive(
     columns) are read-only without being listed; a column with a server default
     is optional on create and writable. A column of a type ormgate cannot serve
     as JSON is refused unless it is excluded or ``fields`` gives its annotation.
+    ``on_write`` gets the values a write asks for and returns the column values
+    to store; the generated routes call it off the event loop.
     """
     extra = dict(fields or {})
     excluded = set(exclude)

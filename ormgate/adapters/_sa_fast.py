@@ -117,10 +117,10 @@ def compile_read(statement: sa.Select[Any], dialect: sa.Dialect) -> Compiled | N
 class SyncReads:
     """Reads on a sync engine's pooled DBAPI connections.
 
-    SQLite reads run on the event loop, one at a time: they keep one pooled
+    SQLite GETs by key run on the event loop, one at a time: they keep one pooled
     connection checked out rather than taking one from the pool and giving it
-    back for each read (a tenth of a GET's CPU). A read that finds it in use
-    (another event loop in another thread) takes one from the pool as usual.
+    back for each read (a tenth of a GET's CPU). A read that finds it in use (a
+    list in a worker thread, another event loop) takes one from the pool as usual.
     """
 
     def __init__(self, engine: sa.Engine, constraint_fields: dict[str, str]) -> None:

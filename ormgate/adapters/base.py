@@ -18,6 +18,7 @@ from ..query import Query
 
 Row = dict[str, Any]
 Check = Callable[[Row], None]
+OnWrite = Callable[[Row], Row]
 T = TypeVar("T")
 
 
@@ -58,13 +59,16 @@ class Store(Protocol):
     async def get(self, pk: Any) -> Row | None:
         """The row's readable fields, or None."""
 
-    async def create(self, values: Row) -> Row:
-        """Insert a row and return its readable fields as stored (generated values included)."""
+    async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
+        """Insert ``on_write(values)`` (``values`` without it) and return the row as stored, generated values included.
 
-    async def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        """Lock the row, pass it to ``check`` (which may raise), write ``values``, return it.
+        ``on_write`` may be slow (it hashes passwords): it runs in a worker thread, never on the event loop.
+        """
 
-        Raises ``NotFound`` when there is no such row.
+    async def update(self, pk: Any, values: Row, check: Check | None = None, on_write: OnWrite | None = None) -> Row:
+        """Lock the row, pass it to ``check`` (which may raise), write ``on_write(values)``, return it.
+
+        Raises ``NotFound`` when there is no such row. ``on_write`` runs as in ``create``.
         """
 
     async def delete(self, pk: Any, check: Check | None = None) -> None:
@@ -74,8 +78,9 @@ class Store(Protocol):
 class SyncStore(Protocol):
     """A ``Store`` of a synchronous ORM; ``_threaded`` runs each call in one thread hop.
 
-    A store may set ``inline_reads = True`` when its database is in-process
-    (SQLite): its reads then run on the event loop thread without a hop.
+    A store sets ``in_process = True`` when its database runs in the process
+    (SQLite): ``_threaded.may_run_inline`` then lets its GETs by key run on the
+    event loop thread without a hop.
     """
 
     info: ModelInfo

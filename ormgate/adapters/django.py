@@ -1,8 +1,9 @@
 """The Django ORM, standalone or inside a Django project, on one database alias.
 
 Django keeps a connection per thread and alias. Each store operation is one unit
-of work in one worker thread (``ThreadedStore``): it reuses that thread's
-connection, health-checked first as Django does per request, writes inside
+of work in one worker thread (``ThreadedStore``) of the alias's own pool, whose
+size bounds the alias's connections: it reuses that thread's connection,
+health-checked first as Django does per request, writes inside
 ``transaction.atomic(using=alias)`` and reads rows with ``.values()``, never
 building model instances. ``configure`` turns a database URL into an alias, so
 that apps on several databases run side by side in one process.
@@ -19,6 +20,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -331,6 +333,27 @@ def _after(sort: Sequence[Sort], values: Sequence[Any], nullable: set[str]) -> Q
 
 # -- connections: one per worker thread and alias, closed once its thread has ended -----------
 
+# The default bound on an alias's connections, as Peewee's pool has.
+MAX_CONNECTIONS = 20
+# alias -> (its bound, the threads its operations run on: as many as it may have connections).
+_threads: dict[str, tuple[int, ThreadPoolExecutor]] = {}
+
+
+def _alias_threads(alias: str, max_connections: int) -> ThreadPoolExecutor:
+    """The threads of ``alias``: Django opens a connection per thread, so their number bounds the connections.
+
+    Requests beyond it wait in the pool's queue, in order, holding no thread.
+    """
+    with _opened_lock:
+        bound, threads = _threads.get(alias, (max_connections, None))
+        if bound != max_connections:
+            raise ValueError(f"database alias {alias!r} already has max_connections={bound}")
+        if threads is None:
+            threads = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix=f"ormgate-{alias}")
+            _threads[alias] = (max_connections, threads)
+        return threads
+
+
 _opened: dict[tuple[str, threading.Thread], BaseDatabaseWrapper] = {}
 _opened_lock = threading.Lock()
 
@@ -356,6 +379,32 @@ def _thread_connection(alias: str) -> BaseDatabaseWrapper:
 
 
 atexit.register(_close, lambda alias, thread: True)
+
+
+# Backends whose transaction_mode option (see _SQLITE) says how BEGIN locks.
+_BEGIN_MODES = frozenset({"sqlite"})
+
+
+@contextlib.contextmanager
+def _reading(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Transactions begun in this block begin DEFERRED, on a backend with a ``transaction_mode``.
+
+    IMMEDIATE takes SQLite's write lock at BEGIN: a transaction that only reads
+    would wait for every writer, and answer 500 after the busy timeout behind a
+    long one. Begun DEFERRED it takes no lock until it reads, and in WAL mode a
+    reader never waits.
+    """
+    if connection.vendor not in _BEGIN_MODES:
+        yield
+        return
+    # Connecting sets transaction_mode from the settings: connect first, then change it.
+    connection.ensure_connection()
+    mode = connection.transaction_mode  # type: ignore[attr-defined]
+    connection.transaction_mode = "DEFERRED"  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        connection.transaction_mode = mode  # type: ignore[attr-defined]
 
 
 # -- the store and the adapter ----------------------------------------------------------------
@@ -409,9 +458,16 @@ class _SyncStore:
 
     def list(self, query: Query) -> Page:
         # In a transaction when counting, so that the COUNT sees the rows the page saw.
-        return self._run(lambda connection: self._page(connection, query), atomic=query.count)
+        return self._run(lambda connection: self._page(connection, query), atomic=query.count, write=False)
 
-    def _run(self, function: Callable[[BaseDatabaseWrapper], T], *, atomic: bool = True, deleting: bool = False) -> T:
+    def _run(
+        self,
+        function: Callable[[BaseDatabaseWrapper], T],
+        *,
+        atomic: bool = True,
+        write: bool = True,
+        deleting: bool = False,
+    ) -> T:
         """One unit of work, without the health check's round trip first.
 
         A connection the server has dropped fails the work before COMMIT, so
@@ -422,7 +478,7 @@ class _SyncStore:
         done = False
         try:
             with self.adapter.unit_of_work(
-                self.model, atomic=atomic, health_check=False, deleting=deleting
+                self.model, atomic=atomic, write=write, health_check=False, deleting=deleting
             ) as connection:
                 result = function(connection)
                 done = True
@@ -430,7 +486,7 @@ class _SyncStore:
         except (OperationalError, InterfaceError):
             if done:
                 raise
-        with self.adapter.unit_of_work(self.model, atomic=atomic, deleting=deleting) as connection:
+        with self.adapter.unit_of_work(self.model, atomic=atomic, write=write, deleting=deleting) as connection:
             return function(connection)
 
     def _compiled_get(self, connection: BaseDatabaseWrapper) -> tuple[str, _Converters]:
@@ -492,23 +548,28 @@ class _SyncStore:
 
 
 class DjangoAdapter:
-    """ormgate on one Django database alias: ``DjangoAdapter(configure(url))`` or ``DjangoAdapter("default")``."""
+    """ormgate on one Django database alias: ``DjangoAdapter(configure(url))`` or ``DjangoAdapter("default")``.
 
-    def __init__(self, alias: str = DEFAULT_DB_ALIAS) -> None:
+    The generated routes hold at most ``max_connections`` connections to the alias
+    (adapters on one alias share them); requests beyond wait their turn.
+    """
+
+    def __init__(self, alias: str = DEFAULT_DB_ALIAS, *, max_connections: int = MAX_CONNECTIONS) -> None:
         if alias not in connections.settings:
             raise ValueError(f"no Django database alias {alias!r}; configure(url) adds one")
         self.alias = alias
         self.writes = one_writer() if connections[alias].vendor == "sqlite" else None
+        self.threads = _alias_threads(alias, max_connections)
 
     def describe(self, model: type[Model]) -> ModelInfo:
         return describe(model)
 
     def store(self, model: type[Model], fields: Sequence[str]) -> ThreadedStore:
-        # Never inline_reads, even on SQLite: Django refuses queries on the event loop's thread.
-        return ThreadedStore(_SyncStore(self, model, fields), writes=self.writes)
+        # Never in_process, even on SQLite: Django refuses queries on the event loop's thread.
+        return ThreadedStore(_SyncStore(self, model, fields), writes=self.writes, threads=self.threads)
 
     async def create_tables(self, models: Sequence[type[Model]]) -> None:
-        await run_sync(self._create_tables, models)
+        await run_sync(self._create_tables, models, threads=self.threads)
 
     def _create_tables(self, models: Sequence[type[Model]]) -> None:
         with self.unit_of_work(atomic=False) as connection, connection.schema_editor() as editor:
@@ -519,15 +580,21 @@ class DjangoAdapter:
 
     @contextlib.contextmanager
     def unit_of_work(
-        self, *models: type[Model], atomic: bool = True, health_check: bool = True, deleting: bool = False
+        self,
+        *models: type[Model],
+        atomic: bool = True,
+        write: bool = True,
+        health_check: bool = True,
+        deleting: bool = False,
     ) -> Iterator[BaseDatabaseWrapper]:
         """This thread's connection to the alias, in ``transaction.atomic`` unless ``atomic=False``.
 
         For hand-written endpoints too: database errors leave as ormgate errors (a duplicate
         is a ``UniqueViolation`` naming the field of one of ``models``). The whole block must
         run in one thread: use it inside a sync (``def``) endpoint, not across a FastAPI
-        dependency's setup and teardown, which may run in different threads. ``deleting``:
-        the block deletes rows, so a foreign key failure means they are still referenced.
+        dependency's setup and teardown, which may run in different threads. A transaction
+        that only reads (``write=False``) waits for no writer on SQLite. ``deleting``: the
+        block deletes rows, so a foreign key failure means they are still referenced.
         """
         connection = _thread_connection(self.alias)
         # What Django's close_old_connections does as each request starts and ends, for this
@@ -539,7 +606,10 @@ class DjangoAdapter:
             if not health_check:  # the caller repeats the work if the connection turns out dead
                 connection.health_check_done = True  # type: ignore[attr-defined]
         try:
-            with transaction.atomic(using=self.alias) if atomic else contextlib.nullcontext():
+            with (
+                _reading(connection) if not write else contextlib.nullcontext(),
+                transaction.atomic(using=self.alias) if atomic else contextlib.nullcontext(),
+            ):
                 yield connection
         # Django's on_delete checks raise these IntegrityErrors itself, with no driver error inside.
         except (ProtectedError, RestrictedError) as exc:

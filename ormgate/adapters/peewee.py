@@ -251,7 +251,7 @@ class _Dialect:
     # the write after it cannot interleave with another writer.
     write_begin: Mapping[str, Any] = field(default_factory=dict)
     prepare: Callable[[Any], None] = lambda database: None  # once, on the Database
-    in_process: bool = False  # reads cost microseconds and never wait: no thread hop (see _threaded)
+    in_process: bool = False  # a GET by key may skip the thread hop (_threaded.may_run_inline)
 
 
 _DIALECTS: dict[Any, _Dialect] = {
@@ -337,7 +337,7 @@ class _SyncStore:
         self.adapter = adapter
         self.db = adapter.database
         self.info = describe(model)
-        self.inline_reads = adapter.dialect.in_process
+        self.in_process = adapter.dialect.in_process  # see _threaded.may_run_inline
         self.model = adapter.bound(model)
         self.fields = _api_fields(self.model)
         self.convert = {name: _converter(f) for name, f in self.fields.items()}

@@ -22,7 +22,7 @@ from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
-from .base import Check, Page, Row, ShapeCache
+from .base import Check, OnWrite, Page, Row, ShapeCache
 
 T = TypeVar("T")
 
@@ -422,7 +422,7 @@ class _SyncStore:
         self.engine = engine
         self.ops = operations
         self.info = operations.info
-        self.inline_reads = engine.dialect.name in _IN_PROCESS
+        self.in_process = engine.dialect.name in _IN_PROCESS  # see _threaded.may_run_inline
         self.reader = _reader(engine)
         fast = engine.dialect.driver in SYNC_DRIVERS
         self.fast = SyncReads(engine, operations.constraint_fields) if fast else None
@@ -516,10 +516,16 @@ class _AsyncStore:
                 return rows[0] if rows else None
         return await self._run(self.ops.get, pk, read=True)
 
-    async def create(self, values: Row) -> Row:
+    # on_write may be slow (a password hash): a worker thread makes the values, outside the gate.
+
+    async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
+        if on_write is not None:
+            values = await run_sync(on_write, values)
         return await self._run(self.ops.create, values)
 
-    async def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
+    async def update(self, pk: Any, values: Row, check: Check | None = None, on_write: OnWrite | None = None) -> Row:
+        if on_write is not None:
+            values = await run_sync(on_write, values)
         return await self._run(self.ops.update, pk, values, check)
 
     async def delete(self, pk: Any, check: Check | None = None) -> None:
