@@ -124,18 +124,19 @@ class ThreadedStore:
             return self.sync.get(pk)
         return await self._hop(self.gate, self.sync.get, pk)
 
-    # on_write runs in the write's own hop, before the unit of work takes a connection (its
-    # place at the gate is held meanwhile: a second hop would cost every write with a hook).
+    # on_write (a password hash: ~0.3 s of CPU) runs in a hop of its own, outside the gate:
+    # in the write's hop it held a place at the gate meanwhile, so five hashes on a pool of
+    # five stalled every read, and one on SQLite every write. Writes without a hook hop once.
 
     async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
-        if on_write is None:
-            return await self._hop(self.writes, self.sync.create, values)
-        return await self._hop(self.writes, lambda: self.sync.create(on_write(values)))
+        if on_write is not None:
+            values = await run_sync(on_write, values, threads=self.threads)
+        return await self._hop(self.writes, self.sync.create, values)
 
     async def update(self, pk: Any, values: Row, check: Check | None = None, on_write: OnWrite | None = None) -> Row:
-        if on_write is None:
-            return await self._hop(self.writes, self.sync.update, pk, values, check)
-        return await self._hop(self.writes, lambda: self.sync.update(pk, on_write(values), check))
+        if on_write is not None:
+            values = await run_sync(on_write, values, threads=self.threads)
+        return await self._hop(self.writes, self.sync.update, pk, values, check)
 
     async def delete(self, pk: Any, check: Check | None = None) -> None:
         await self._hop(self.writes, self.sync.delete, pk, check)

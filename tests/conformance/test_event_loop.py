@@ -134,6 +134,42 @@ def test_on_write_runs_off_the_event_loop(users: Served, monkeypatch: pytest.Mon
     assert event_loop_thread not in hashed_in, "on_write ran on the event loop thread"
 
 
+def test_a_hash_in_flight_holds_up_no_other_write(users: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``on_write`` runs before the write waits at the gate (one writer on SQLite, the pool's
+    size elsewhere): a write sent while a hash is in flight does not wait for it."""
+    ids = []
+    for name in ("ada", "bob"):
+        sent = {"username": name, "email": f"{name}@example.com", "password": "correct horse"}
+        created = users.client.post("/users", json=sent)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    hash_password = common.hasher.hash
+    started, release, released = threading.Event(), threading.Event(), []
+
+    def held(password: str, **options: Any) -> str:
+        started.set()
+        released.append(release.wait(10))  # False: nothing let it go, the other write waited for it
+        return hash_password(password, **options)
+
+    monkeypatch.setattr(common.hasher, "hash", held)
+    answers: list[int] = []
+    hashing = threading.Thread(
+        target=lambda: answers.append(
+            users.client.patch(f"/users/{ids[0]}", json={"password": "new secret"}).status_code
+        )
+    )
+    hashing.start()
+    try:
+        assert started.wait(10)
+        other = users.client.patch(f"/users/{ids[1]}", json={"email": "robert@example.com"})
+    finally:
+        release.set()
+        hashing.join()
+    assert other.status_code == 200, other.text
+    assert released == [True], "the write waited for the hash"
+    assert answers == [200]
+
+
 @pytest.mark.parametrize("contract", [p for p in _pair_params() if p.values[0].database == "sqlite"], indirect=True)
 def test_count_answers_while_another_connection_holds_the_write_lock(contract: Served) -> None:
     contract.clear("items", "categories")
