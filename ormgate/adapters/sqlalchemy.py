@@ -22,7 +22,7 @@ from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
-from .base import Check, Page, Row, ShapeCache
+from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, private_memory_sqlite
 
 T = TypeVar("T")
 
@@ -527,12 +527,19 @@ def _prepare_sqlite(dbapi_connection: Any, record: Any) -> None:
 _ON_CONNECT = {"sqlite": _prepare_sqlite}
 
 
+def _sqlite_name(url: sa.URL) -> str:
+    options = "&".join(f"{key}={value}" for key, value in url.query.items())
+    return f"{url.database or ''}?{options}"
+
+
 class SQLAlchemyAdapter:
     """ormgate on a SQLAlchemy ``Engine`` or ``AsyncEngine``."""
 
     def __init__(self, engine: sa.Engine | AsyncEngine) -> None:
         self.engine = engine
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+        if sync_engine.dialect.name == "sqlite" and private_memory_sqlite(_sqlite_name(sync_engine.url)):
+            raise ValueError(IN_MEMORY_SQLITE)
         # Shared by this adapter's stores; the pool is looked up each time, as dispose() replaces it.
         self.gate = Gate(lambda: pool_size(sync_engine.pool))
         self.writes = one_writer() if sync_engine.dialect.name in _IN_PROCESS else self.gate
