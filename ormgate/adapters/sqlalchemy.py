@@ -9,6 +9,7 @@ return dicts, never ORM objects. Each operation is written once against a sync
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -84,16 +85,38 @@ def _unique_constraints(table: sa.Table) -> dict[str, str]:
     return names
 
 
+def _single_table(model: type[Any]) -> tuple[sa.Column[Any], Any, tuple[Any, ...]] | None:
+    """For a subclass in single-table inheritance: its discriminator column, its own value, its rows' values.
+
+    None for a model that is no such subclass; a subclass whose columns span tables is refused.
+    """
+    mapper = sa.inspect(model)
+    if mapper.inherits is None or mapper.concrete:  # concrete: a whole table of its own
+        return None
+    if not mapper.single:
+        tables = ", ".join(sorted(str(table) for table in mapper.tables))
+        raise ValueError(
+            f"{model.__name__} uses joined-table inheritance (its columns span {tables}) and ormgate "
+            "serves one table per resource: serve the base class, or single-table inheritance"
+        )
+    on = mapper.polymorphic_on
+    if not isinstance(on, sa.Column):
+        raise ValueError(f"{model.__name__}: ormgate needs polymorphic_on to be a column, to serve only its rows")
+    # Its own rows and those of its subclasses, as select(model) reads them.
+    values = tuple(m.polymorphic_identity for m in mapper.self_and_descendants if m.polymorphic_identity is not None)
+    return on, mapper.polymorphic_identity, values
+
+
 def describe(model: type[Any]) -> ModelInfo:
     columns = _columns(model)
     table = sa.inspect(model).local_table
     assert isinstance(table, sa.Table)
     unique = set(_unique_constraints(table).values())
-    return ModelInfo(
-        name=model.__name__,
-        table=table.name,
-        fields=tuple(_field(key, column, unique) for key, column in columns.items()),
-    )
+    fields = [_field(key, column, unique) for key, column in columns.items()]
+    single = _single_table(model)
+    if single is not None:  # the subclass sets its discriminator: clients read it, never write it
+        fields = [dataclasses.replace(f, generated=True) if columns[f.name] is single[0] else f for f in fields]
+    return ModelInfo(name=model.__name__, table=table.name, fields=tuple(fields))
 
 
 def _binary(column: Any) -> Any:
@@ -185,11 +208,16 @@ class _Operations:
         self.columns = _columns(model)
         self.table = sa.inspect(model).local_table
         self.pk = self.columns[self.info.pk.name]
+        # A single-table-inheritance subclass: its rows only, and its discriminator on insert.
+        # Equalities rather than IN: an expanding parameter would keep reads off the fast path.
+        single = _single_table(model)
+        self.only: list[Any] = [] if single is None else [sa.or_(*(single[0] == value for value in single[2]))]
+        self.fixed: dict[str, Any] = {} if single is None else {single[0].key: single[1]}
         self.read = [self.columns[name].label(name) for name in fields]
-        self.by_pk = sa.select(*self.read).where(self.pk == sa.bindparam("pk"))
+        self.by_pk = sa.select(*self.read).where(self.pk == sa.bindparam("pk"), *self.only)
         self.insert_plain = sa.insert(self.table)
         self.insert_returning = self.insert_plain.returning(*self.read)
-        self.update_plain = sa.update(self.table).where(self.pk == sa.bindparam(_KEY))
+        self.update_plain = sa.update(self.table).where(self.pk == sa.bindparam(_KEY), *self.only)
         self.update_returning = self.update_plain.returning(*self.read)
         self._cache: ShapeCache[_Shape] = ShapeCache()
         field_of_column = {column.name: key for key, column in self.columns.items()}
@@ -280,7 +308,8 @@ class _Operations:
         return self._cache.get(shape, lambda: self._build(dialect, query, shape[4]))
 
     def _build(self, dialect: str, query: Query, nulls: Sequence[bool] | None) -> _Shape:
-        where = self._where(dialect, query.filters)
+        where = [*self.only, *self._where(dialect, query.filters)]
+        count = sa.select(sa.func.count()).select_from(self.table).where(*where)
         if nulls is not None:
             where.append(self._after(query.sort, nulls))
         page = (
@@ -291,7 +320,6 @@ class _Operations:
         )
         if query.offset:
             page = page.offset(sa.bindparam("offset", type_=sa.Integer()))
-        count = sa.select(sa.func.count()).select_from(self.table).where(*where[: len(query.filters)])
         return _Shape(page, count if query.count else None)
 
     @staticmethod
@@ -331,9 +359,10 @@ class _Operations:
         # The statements are built once; the parameters' keys make the column list, and
         # SQLAlchemy caches the compiled form per key set (building one per request was
         # most of a write's own CPU).
+        params = {**self._values(values), **self.fixed}
         if conn.dialect.insert_returning:
-            return self._rows(conn.execute(self.insert_returning, self._values(values)))[0]
-        result = conn.execute(self.insert_plain, self._values(values))
+            return self._rows(conn.execute(self.insert_returning, params))[0]
+        result = conn.execute(self.insert_plain, params)
         assert result.inserted_primary_key is not None
         row = self.get(conn, result.inserted_primary_key[0])
         assert row is not None
@@ -364,7 +393,7 @@ class _Operations:
 
     def delete(self, conn: sa.Connection, pk: Any, check: Check | None) -> None:
         self._lock(conn, pk, check)
-        if conn.execute(sa.delete(self.table).where(self.pk == pk)).rowcount == 0:
+        if conn.execute(sa.delete(self.table).where(self.pk == pk, *self.only)).rowcount == 0:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
 
 
