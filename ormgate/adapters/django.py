@@ -145,10 +145,16 @@ def _unicode_lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
-def _prepare(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+def _prepare_sqlite(connection: BaseDatabaseWrapper) -> None:
     # SQLite's lower() folds ASCII only; case-insensitive matching uses Python's, under a name of its own.
+    # (Django's backend turns foreign keys on itself; case-sensitive matching uses GLOB.)
+    connection.connection.create_function("ormgate_lower", 1, _unicode_lower, deterministic=True)
+    connection.ormgate_prepared = connection.connection  # type: ignore[attr-defined]
+
+
+def _prepare(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     if connection.vendor == "sqlite":
-        connection.connection.create_function("ormgate_lower", 1, _unicode_lower, deterministic=True)
+        _prepare_sqlite(connection)
 
 
 connection_created.connect(_prepare, dispatch_uid="ormgate.adapters.django")
@@ -484,7 +490,8 @@ class DjangoAdapter:
         if connections[alias].vendor == "sqlite" and private_memory_sqlite(str(connections.settings[alias]["NAME"])):
             raise ValueError(IN_MEMORY_SQLITE)
         self.alias = alias
-        self.writes = one_writer() if connections[alias].vendor == "sqlite" else None
+        self.sqlite = connections[alias].vendor == "sqlite"
+        self.writes = one_writer() if self.sqlite else None
 
     def describe(self, model: type[Model]) -> ModelInfo:
         return describe(model)
@@ -523,6 +530,11 @@ class DjangoAdapter:
             connection.close_if_unusable_or_obsolete()
             if not health_check:  # the caller repeats the work if the connection turns out dead
                 connection.health_check_done = True  # type: ignore[attr-defined]
+            if self.sqlite:
+                # A connection opened before this module was imported never saw connection_created.
+                connection.ensure_connection()
+                if getattr(connection, "ormgate_prepared", None) is not connection.connection:
+                    _prepare_sqlite(connection)
         try:
             with transaction.atomic(using=self.alias) if atomic else contextlib.nullcontext():
                 yield connection

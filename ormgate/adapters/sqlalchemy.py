@@ -539,7 +539,7 @@ def _unicode_lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
-def _prepare_sqlite(dbapi_connection: Any, record: Any) -> None:
+def _prepare_sqlite(dbapi_connection: Any) -> None:
     # SQLite leaves foreign keys unenforced and makes LIKE ignore ASCII case unless
     # each connection asks otherwise; its lower() only knows ASCII, so icontains
     # would differ from PostgreSQL and MariaDB on "É" without Python's.
@@ -552,13 +552,29 @@ def _prepare_sqlite(dbapi_connection: Any, record: Any) -> None:
     cursor.close()
 
 
-# What each new DBAPI connection does first, by dialect.
-_ON_CONNECT = {"sqlite": _prepare_sqlite}
+# What each DBAPI connection needs before its first use, by dialect.
+_PREPARE = {"sqlite": _prepare_sqlite}
+_PREPARED = "ormgate_prepared"  # the mark in a pool record's info, which the pool clears on reconnecting
+
+
+def _on_checkout(prepare: Callable[[Any], None]) -> Callable[[Any, Any, Any], None]:
+    # At checkout rather than connect: an engine used before the adapter existed (tables
+    # created, a query run) has pooled connections that were opened without it.
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if _PREPARED not in record.info:
+            prepare(dbapi_connection)
+            record.info[_PREPARED] = True
+
+    return checkout
 
 
 def _sqlite_name(url: sa.URL) -> str:
     options = "&".join(f"{key}={value}" for key, value in url.query.items())
     return f"{url.database or ''}?{options}"
+
+
+# One listener per kind of preparation, so that a second adapter on the engine does not add another.
+_CHECKOUT = {prepare: _on_checkout(prepare) for prepare in _PREPARE.values()}
 
 
 class SQLAlchemyAdapter:
@@ -572,9 +588,9 @@ class SQLAlchemyAdapter:
         # Shared by this adapter's stores; the pool is looked up each time, as dispose() replaces it.
         self.gate = Gate(lambda: pool_size(sync_engine.pool))
         self.writes = one_writer() if sync_engine.dialect.name in _IN_PROCESS else self.gate
-        prepare = _ON_CONNECT.get(sync_engine.dialect.name)
-        if prepare is not None and not sa.event.contains(sync_engine, "connect", prepare):
-            sa.event.listen(sync_engine, "connect", prepare)
+        prepare = _PREPARE.get(sync_engine.dialect.name)
+        if prepare is not None and not sa.event.contains(sync_engine.pool, "checkout", _CHECKOUT[prepare]):
+            sa.event.listen(sync_engine.pool, "checkout", _CHECKOUT[prepare])
 
     def describe(self, model: type[Any]) -> ModelInfo:
         return describe(model)
