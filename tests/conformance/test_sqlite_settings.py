@@ -50,7 +50,8 @@ def _sqlalchemy(db: databases.TestDatabase, pair: Pair) -> FastAPI:
         with engine.begin() as conn:
             use(conn)
     pool = engine.pool
-    assert isinstance(pool, sa.QueuePool) and pool.checkedin() == 1  # the pool keeps the connection used
+    assert isinstance(pool, sa.QueuePool)
+    assert pool.checkedin() == 1  # the pool keeps the connection used
     return contract_app("sqlalchemy", SQLAlchemyAdapter(engine), Category, Item, Ghost)
 
 
