@@ -138,6 +138,11 @@ _NULLS_LARGEST = frozenset({"postgresql"})
 # read runs without BEGIN and COMMIT: two round trips fewer. (PyMySQL would spend
 # a round trip on the switch itself.)
 _AUTOCOMMIT_READS = frozenset({"postgresql"})
+# How a unit of work that writes begins, where the driver's own BEGIN would not lock enough.
+# pysqlite and aiosqlite begin no transaction before a SELECT, and SQLite has no row locks
+# (FOR UPDATE is dropped): without the write lock taken first, a write from another
+# process could land between an If-Match check and the UPDATE, and be overwritten.
+_BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE"}
 
 
 # Pattern operators: (lowered, wildcard before, wildcard after).
@@ -355,7 +360,14 @@ class _Operations:
         """Written values as parameters of the statements built once: keyed by column key."""
         return {self.columns[name].key: value for name, value in values.items()}
 
+    @staticmethod
+    def _begin_write(conn: sa.Connection) -> None:
+        begin = _BEGIN_WRITE.get(conn.dialect.name)
+        if begin is not None:
+            conn.exec_driver_sql(begin)
+
     def create(self, conn: sa.Connection, values: Row) -> Row:
+        self._begin_write(conn)
         # The statements are built once; the parameters' keys make the column list, and
         # SQLAlchemy caches the compiled form per key set (building one per request was
         # most of a write's own CPU).
@@ -377,6 +389,7 @@ class _Operations:
         check(row[0])
 
     def update(self, conn: sa.Connection, pk: Any, values: Row, check: Check | None) -> Row:
+        self._begin_write(conn)
         self._lock(conn, pk, check)
         if values:
             params = {**self._values(values), _KEY: pk}
@@ -392,6 +405,7 @@ class _Operations:
         return row
 
     def delete(self, conn: sa.Connection, pk: Any, check: Check | None) -> None:
+        self._begin_write(conn)
         self._lock(conn, pk, check)
         if conn.execute(sa.delete(self.table).where(self.pk == pk, *self.only)).rowcount == 0:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
