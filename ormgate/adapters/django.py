@@ -45,7 +45,7 @@ from ..model import MISSING, FieldInfo, ModelInfo
 from ..query import Query, Sort
 from ._drivers import classify
 from ._threaded import ThreadedStore, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, Check, Page, Row, private_memory_sqlite
+from .base import IN_MEMORY_SQLITE, Check, Page, Row, memory_sqlite
 
 # -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
 
@@ -94,7 +94,7 @@ def database_settings(url: str) -> dict[str, Any]:
     if backend is None or driver not in backend.drivers:
         raise ValueError(f"the Django adapter opens {', '.join(_BACKENDS)} URLs (sync drivers), not {parts.scheme!r}")
     name = unquote(parts.path[1:])  # sqlite:///relative.db, sqlite:////absolute.db, scheme://host/name
-    if backend.file and private_memory_sqlite(name + (f"?{parts.query}" if parts.query else "")):
+    if backend.file and memory_sqlite(name + (f"?{parts.query}" if parts.query else "")):
         raise ValueError(IN_MEMORY_SQLITE)
     prepare = backend.drivers[driver]
     if prepare is not None:
@@ -487,7 +487,7 @@ class DjangoAdapter:
     def __init__(self, alias: str = DEFAULT_DB_ALIAS) -> None:
         if alias not in connections.settings:
             raise ValueError(f"no Django database alias {alias!r}; configure(url) adds one")
-        if connections[alias].vendor == "sqlite" and private_memory_sqlite(str(connections.settings[alias]["NAME"])):
+        if connections[alias].vendor == "sqlite" and memory_sqlite(str(connections.settings[alias]["NAME"])):
             raise ValueError(IN_MEMORY_SQLITE)
         self.alias = alias
         self.sqlite = connections[alias].vendor == "sqlite"

@@ -39,7 +39,7 @@ from ._drivers import classify
 from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, private_memory_sqlite
+from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
 
@@ -102,7 +102,7 @@ def connect(url: str) -> Any:
     peewee_scheme, options = _URLS[scheme]
     # Parsed under Peewee's scheme, whose keyword names the drivers take without a deprecation warning.
     params = db_url.parse(f"{peewee_scheme}://{rest}", unquote_password=True, unquote_user=True)
-    if scheme == "sqlite" and private_memory_sqlite(params["database"] or ""):
+    if scheme == "sqlite" and memory_sqlite(params["database"] or ""):
         raise ValueError(IN_MEMORY_SQLITE)
     return _unpinged_pool(db_url.schemes[peewee_scheme])(**{**options, **params})
 
@@ -598,7 +598,7 @@ class PeeweeAdapter:
         dialect = next((d for cls, d in _DIALECTS.items() if isinstance(database, cls)), None)
         if dialect is None:
             raise TypeError(f"ormgate's Peewee adapter does not know {type(database).__name__}")
-        if dialect.in_process and private_memory_sqlite(database.database or ""):
+        if dialect.in_process and memory_sqlite(database.database or ""):
             raise ValueError(IN_MEMORY_SQLITE)
         self.dialect = dialect
         self._prepare = None if dialect.prepare is None else _Prepared(dialect.prepare)

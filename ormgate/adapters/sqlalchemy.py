@@ -23,7 +23,7 @@ from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
-from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, private_memory_sqlite
+from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
 
@@ -597,7 +597,7 @@ class SQLAlchemyAdapter:
     def __init__(self, engine: sa.Engine | AsyncEngine) -> None:
         self.engine = engine
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
-        if sync_engine.dialect.name == "sqlite" and private_memory_sqlite(_sqlite_name(sync_engine.url)):
+        if sync_engine.dialect.name == "sqlite" and memory_sqlite(_sqlite_name(sync_engine.url)):
             raise ValueError(IN_MEMORY_SQLITE)
         # Shared by this adapter's stores; the pool is looked up each time, as dispose() replaces it.
         self.gate = Gate(lambda: pool_size(sync_engine.pool))

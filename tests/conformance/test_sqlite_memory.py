@@ -55,6 +55,9 @@ CASES = {
     "sqlalchemy-pysqlite-memory-path": _app("tests.conformance.models.sqlalchemy", "sqlite:///:memory:"),
     "sqlalchemy-aiosqlite": _app("tests.conformance.models.sqlalchemy", "sqlite+aiosqlite://"),
     "sqlalchemy-static-pool": _sqlalchemy_static_pool,
+    "sqlalchemy-shared-cache": _app(
+        "tests.conformance.models.sqlalchemy", "sqlite:///file::memory:?cache=shared&uri=true"
+    ),
     "sqlalchemy-users": _app("examples.users.sqlalchemy_app", "sqlite://"),
     "django": _app("tests.conformance.models.django", "sqlite://"),
     "django-memory-path": _app("tests.conformance.models.django", "sqlite:///:memory:"),
@@ -72,10 +75,17 @@ def test_in_memory_sqlite_is_refused_with_the_fix(build: Callable[[], Any]) -> N
 
 
 @pytest.mark.parametrize(
-    "name",
-    ["file::memory:?cache=shared", "file:db?mode=memory&cache=shared", "/tmp/app.sqlite3", "file:app.db?mode=ro"],
+    ("name", "memory"),
+    [
+        ("", True),
+        (":memory:", True),
+        ("file::memory:?cache=shared", True),
+        ("file:db?mode=memory&cache=shared", True),
+        ("/tmp/app.sqlite3", False),
+        ("file:app.db?mode=ro", False),
+    ],
 )
-def test_databases_that_every_connection_shares_are_not_refused(name: str) -> None:
-    from ormgate.adapters.base import private_memory_sqlite
+def test_memory_databases_are_told_from_files(name: str, memory: bool) -> None:
+    from ormgate.adapters.base import memory_sqlite
 
-    assert not private_memory_sqlite(name)
+    assert memory_sqlite(name) is memory
