@@ -100,8 +100,11 @@ def _single_table(model: type[Any]) -> tuple[sa.Column[Any], Any, tuple[Any, ...
             "serves one table per resource: serve the base class, or single-table inheritance"
         )
     on = mapper.polymorphic_on
-    if not isinstance(on, sa.Column):
-        raise ValueError(f"{model.__name__}: ormgate needs polymorphic_on to be a column, to serve only its rows")
+    if not isinstance(on, sa.Column) or mapper.polymorphic_identity is None:
+        raise ValueError(
+            f"{model.__name__}: ormgate serves a single-table subclass by its discriminator, "
+            "which needs polymorphic_on to be a column and a polymorphic_identity of its own"
+        )
     # Its own rows and those of its subclasses, as select(model) reads them.
     values = tuple(m.polymorphic_identity for m in mapper.self_and_descendants if m.polymorphic_identity is not None)
     return on, mapper.polymorphic_identity, values

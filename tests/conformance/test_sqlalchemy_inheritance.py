@@ -47,6 +47,12 @@ class Dog(Animal):
     __mapper_args__ = {"polymorphic_identity": "dog"}  # noqa: RUF012
 
 
+class Pet(Animal):
+    """An abstract intermediate class: no identity of its own to write on create."""
+
+    __mapper_args__ = {"polymorphic_abstract": True}  # noqa: RUF012
+
+
 class Vehicle(Base):
     __tablename__ = "vehicles"
     __mapper_args__ = {"polymorphic_on": "type", "polymorphic_identity": "vehicle"}  # noqa: RUF012
@@ -122,3 +128,5 @@ def test_joined_table_inheritance_is_refused_with_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"Car uses joined-table inheritance \(its columns span cars, vehicles\)"):
         ormgate.Resource(Car, adapter)
     assert ormgate.Resource(Vehicle, adapter).info.by_name["type"].generated is False
+    with pytest.raises(ValueError, match=r"Pet: .* a polymorphic_identity of its own"):
+        ormgate.Resource(Pet, adapter)
