@@ -15,9 +15,8 @@ events apply), the SQL is SQLAlchemy's own, compiled once per statement, and
 values go through the column types' bind and result processors for the
 dialect, so rows are exactly those of the ``Connection`` path. A statement
 with expanding parameters (``in``) keeps the ``Connection`` path, and so do the
-other drivers, and every read while someone watches the engine's statements
-(``echo``, the ``sqlalchemy.engine`` logger at INFO, or cursor-execute event
-listeners such as OpenTelemetry's): they see every statement. A driver error
+other drivers, and every read for which ``eligible`` says the ``Connection``
+would do something the fast path does not (see the reasons there). A driver error
 that is not a data error (a dead connection, a timeout) makes the read give
 up: the connection is discarded (unless it is SQLite's) and the caller runs
 the read again on the ``Connection`` path, which recycles the pool, retries
@@ -88,11 +87,48 @@ class Compiled:
         return self.to_dicts(rows)
 
 
-def watched(engine: sa.Engine) -> bool:
-    """Whether statements on ``engine`` are logged or listened to, so that every read must show."""
-    dispatch = engine.dispatch
-    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute) or engine.logger.isEnabledFor(
-        logging.INFO
+# Why a read on a supported driver may not skip SQLAlchemy's Connection. Each reason has a
+# test in tests/conformance/test_sqlalchemy_fast_reads.py (test_not_eligible_*).
+#
+# 1. Statements are logged: ``echo``, or the ``sqlalchemy.engine`` logger at INFO.
+# 2. Any listener of the engine's events (before_execute, engine_connect, before_cursor_execute,
+#    begin, ...): an instrumentation must see every read, and a "begin" listener may set what the
+#    read depends on (SET LOCAL for row-level security). This is SQLAlchemy's own flag for "the
+#    Connection has events to fire"; an engine.execution_options(isolation_level=...) copy has
+#    the dialect's listener that applies the level. Pool events (connect, checkout, ...) do not
+#    count: fast reads take pooled connections too.
+# 3. A listener of the dialect's execution (do_execute, do_setinputsizes, handle_error); one
+#    of do_connect (credentials per connection) does not count, for the same reason.
+# 4. An execution option that is not known to leave a one-statement read as it is, such as
+#    schema_translate_map, which changes the SQL; only those in _NEUTRAL_OPTIONS pass.
+# 5. (Per statement, in compile_read) expanding parameters: their SQL depends on the values.
+_DIALECT_EVENTS = ("do_execute", "do_execute_no_params", "do_setinputsizes", "handle_error")
+# Options that change nothing in a one-statement read's SQL or rows: caching, buffering,
+# options of writes.
+_NEUTRAL_OPTIONS = frozenset(
+    {
+        "compiled_cache",
+        "stream_results",
+        "max_row_buffer",
+        "yield_per",
+        "insertmanyvalues_page_size",
+        "preserve_rowcount",
+    }
+)
+
+
+def eligible(engine: sa.Engine) -> bool:
+    """Whether a one-statement read on ``engine`` may skip its ``Connection`` now.
+
+    Asked per read, as listeners come and go: a few attribute reads while nothing listens.
+    """
+    options = engine.get_execution_options()
+    dialect = engine.dialect
+    return not (
+        engine._has_events
+        or (options and not options.keys() <= _NEUTRAL_OPTIONS)
+        or (dialect._has_events and any(getattr(dialect.dispatch, name) for name in _DIALECT_EVENTS))
+        or engine.logger.isEnabledFor(logging.INFO)
     )
 
 
@@ -140,7 +176,7 @@ class SyncReads:
         return self.kept
 
     def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row] | None:
-        if watched(self.engine):
+        if not eligible(self.engine):
             return None
         if self.sqlite and self.keeping.acquire(blocking=False):
             try:
@@ -225,7 +261,7 @@ class AsyncReads:
         self.greenlet_close = engine.dialect.driver == "aiosqlite"
 
     async def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row] | None:
-        if watched(self.engine.sync_engine):
+        if not eligible(self.engine.sync_engine):
             return None
         raw = await self.engine.raw_connection()
         try:

@@ -48,6 +48,21 @@ class ShapeCache(Generic[T]):
         return found
 
 
+# Refused on every ORM: each of ormgate's connections (a pool, a thread each) would open
+# a database of its own, so tables made by one are missing in the next ("no such table").
+# A shared-cache one is refused too: SQLAlchemy keeps its connections to one thread.
+IN_MEMORY_SQLITE = (
+    "an in-memory SQLite database belongs to one connection, and ormgate uses several "
+    "(a pool, worker threads): use a file, e.g. sqlite:///app.sqlite3 (a temporary file in tests)"
+)
+
+
+def memory_sqlite(name: str) -> bool:
+    """Whether SQLite ``name`` (a path or URI filename, ``?options`` included) is an in-memory database."""
+    path, _, options = name.partition("?")
+    return path in ("", ":memory:") or path.startswith("file::memory:") or "mode=memory" in options
+
+
 class Store(Protocol):
     """One model on one database, as the resource router sees it."""
 

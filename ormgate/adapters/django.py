@@ -47,7 +47,7 @@ from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..query import Query, Sort
 from ._drivers import classify
 from ._threaded import ThreadedStore, one_writer, run_sync
-from .base import Check, Page, Row
+from .base import IN_MEMORY_SQLITE, Check, Page, Row, memory_sqlite
 
 # -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
 
@@ -96,8 +96,8 @@ def database_settings(url: str) -> dict[str, Any]:
     if backend is None or driver not in backend.drivers:
         raise ValueError(f"the Django adapter opens {', '.join(_BACKENDS)} URLs (sync drivers), not {parts.scheme!r}")
     name = unquote(parts.path[1:])  # sqlite:///relative.db, sqlite:////absolute.db, scheme://host/name
-    if backend.file and name in ("", ":memory:"):
-        raise ValueError("SQLite needs a file: each worker thread has its own connection, so its own memory database")
+    if backend.file and memory_sqlite(name + (f"?{parts.query}" if parts.query else "")):
+        raise ValueError(IN_MEMORY_SQLITE)
     prepare = backend.drivers[driver]
     if prepare is not None:
         prepare()
@@ -147,10 +147,16 @@ def _unicode_lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
-def _prepare(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+def _prepare_sqlite(connection: BaseDatabaseWrapper) -> None:
     # SQLite's lower() folds ASCII only; case-insensitive matching uses Python's, under a name of its own.
+    # (Django's backend turns foreign keys on itself; case-sensitive matching uses GLOB.)
+    connection.connection.create_function("ormgate_lower", 1, _unicode_lower, deterministic=True)
+    connection.ormgate_prepared = connection.connection  # type: ignore[attr-defined]
+
+
+def _prepare(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     if connection.vendor == "sqlite":
-        connection.connection.create_function("ormgate_lower", 1, _unicode_lower, deterministic=True)
+        _prepare_sqlite(connection)
 
 
 connection_created.connect(_prepare, dispatch_uid="ormgate.adapters.django")
@@ -557,8 +563,11 @@ class DjangoAdapter:
     def __init__(self, alias: str = DEFAULT_DB_ALIAS, *, max_connections: int = MAX_CONNECTIONS) -> None:
         if alias not in connections.settings:
             raise ValueError(f"no Django database alias {alias!r}; configure(url) adds one")
+        if connections[alias].vendor == "sqlite" and memory_sqlite(str(connections.settings[alias]["NAME"])):
+            raise ValueError(IN_MEMORY_SQLITE)
         self.alias = alias
-        self.writes = one_writer() if connections[alias].vendor == "sqlite" else None
+        self.sqlite = connections[alias].vendor == "sqlite"
+        self.writes = one_writer() if self.sqlite else None
         self.threads = _alias_threads(alias, max_connections)
 
     def describe(self, model: type[Model]) -> ModelInfo:
@@ -605,6 +614,11 @@ class DjangoAdapter:
             connection.close_if_unusable_or_obsolete()
             if not health_check:  # the caller repeats the work if the connection turns out dead
                 connection.health_check_done = True  # type: ignore[attr-defined]
+            if self.sqlite:
+                # A connection opened before this module was imported never saw connection_created.
+                connection.ensure_connection()
+                if getattr(connection, "ormgate_prepared", None) is not connection.connection:
+                    _prepare_sqlite(connection)
         try:
             with (
                 _reading(connection) if not write else contextlib.nullcontext(),

@@ -40,7 +40,7 @@ from ._drivers import classify
 from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
-from .base import Check, Page, Row, ShapeCache
+from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
 
@@ -111,8 +111,8 @@ def connect(url: str) -> Any:
     peewee_scheme, options = _URLS[scheme]
     # Parsed under Peewee's scheme, whose keyword names the drivers take without a deprecation warning.
     params = db_url.parse(f"{peewee_scheme}://{rest}", unquote_password=True, unquote_user=True)
-    if params["database"] == ":memory:":
-        raise ValueError("each pooled connection to an in-memory SQLite would be a database of its own: use a file")
+    if scheme == "sqlite" and memory_sqlite(params["database"] or ""):
+        raise ValueError(IN_MEMORY_SQLITE)
     return _unpinged_pool(db_url.schemes[peewee_scheme])(**{**options, **params})
 
 
@@ -234,9 +234,16 @@ _LIKE = _Matcher("LIKE", "%", str.maketrans({"!": "!!", "%": "!%", "_": "!_"}), 
 _GLOB = _Matcher("GLOB", "*", str.maketrans({"*": "[*]", "?": "[?]", "[": "[[]"}))
 
 
-def _prepare_sqlite(database: Any) -> None:
+def _unicode_lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+def _prepare_sqlite(connection: Any) -> None:
     # SQLite's lower() only knows ASCII: icontains would differ from PostgreSQL and MariaDB on "Ä".
-    database.register_function(lambda v: None if v is None else v.lower(), "lower", 1, deterministic=True)
+    connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    # Foreign keys are unenforced unless each connection asks (a no-op inside a transaction,
+    # hence before the unit of work's BEGIN).
+    connection.execute("PRAGMA foreign_keys=ON")
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +257,8 @@ class _Dialect:
     # BEGIN IMMEDIATE, which stands in for the row lock it does not have: a check and
     # the write after it cannot interleave with another writer.
     write_begin: Mapping[str, Any] = field(default_factory=dict)
-    prepare: Callable[[Any], None] = lambda database: None  # once, on the Database
+    # Settings each DBAPI connection needs, whoever opened it and whenever (see _Prepared).
+    prepare: Callable[[Any], None] | None = None
     in_process: bool = False  # a GET by key may skip the thread hop (_threaded.may_run_inline)
 
 
@@ -625,6 +633,31 @@ class _SyncStore:
         self._run(self._delete, pk, check, transaction=check is not None, deleting=True)
 
 
+class _Prepared:
+    """Which DBAPI connections have had the dialect's ``prepare``: each is prepared before its first unit of work.
+
+    Peewee applies its own pragmas and functions as it opens a connection, but a
+    Database used before the adapter existed (tables created, a query run) has
+    connections, pooled or held by a thread, that never saw ormgate's. SQLite's
+    connections take neither attributes nor weak references: they are kept by
+    ``id`` with the connection itself, so an ``id`` reused by a new connection
+    never passes for it. Bounded: when full it starts over, which only prepares
+    some connections again (harmless).
+    """
+
+    def __init__(self, prepare: Callable[[Any], None], size: int = 256) -> None:
+        self.prepare = prepare
+        self.size = size
+        self.done: dict[int, Any] = {}
+
+    def __call__(self, connection: Any) -> None:
+        if self.done.get(id(connection)) is not connection:
+            self.prepare(connection)
+            if len(self.done) >= self.size:
+                self.done.clear()
+            self.done[id(connection)] = connection
+
+
 class PeeweeAdapter:
     """ormgate on one Peewee ``Database`` (see ``connect`` to open one from a URL)."""
 
@@ -633,8 +666,10 @@ class PeeweeAdapter:
         dialect = next((d for cls, d in _DIALECTS.items() if isinstance(database, cls)), None)
         if dialect is None:
             raise TypeError(f"ormgate's Peewee adapter does not know {type(database).__name__}")
+        if dialect.in_process and memory_sqlite(database.database or ""):
+            raise ValueError(IN_MEMORY_SQLITE)
         self.dialect = dialect
-        dialect.prepare(database)
+        self._prepare = None if dialect.prepare is None else _Prepared(dialect.prepare)
         self._bound: dict[Any, Any] = {}
         self._constraint_fields: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -695,6 +730,8 @@ class PeeweeAdapter:
     ) -> Iterator[None]:
         """A pooled connection for this thread, a transaction if asked, driver errors as ormgate errors."""
         with _translated(constraint_fields, deleting=deleting), self.database.connection_context():
+            if self._prepare is not None:
+                self._prepare(self.database.connection())
             if not transaction:
                 yield
                 return

@@ -9,6 +9,7 @@ return dicts, never ORM objects. Each operation is written once against a sync
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
-from .base import Check, OnWrite, Page, Row, ShapeCache
+from .base import IN_MEMORY_SQLITE, Check, OnWrite, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
 
@@ -104,16 +105,41 @@ def _unique_constraints(table: sa.Table) -> dict[str, str]:
     return names
 
 
+def _single_table(model: type[Any]) -> tuple[sa.Column[Any], Any, tuple[Any, ...]] | None:
+    """For a subclass in single-table inheritance: its discriminator column, its own value, its rows' values.
+
+    None for a model that is no such subclass; a subclass whose columns span tables is refused.
+    """
+    mapper = sa.inspect(model)
+    if mapper.inherits is None or mapper.concrete:  # concrete: a whole table of its own
+        return None
+    if not mapper.single:
+        tables = ", ".join(sorted(str(table) for table in mapper.tables))
+        raise ValueError(
+            f"{model.__name__} uses joined-table inheritance (its columns span {tables}) and ormgate "
+            "serves one table per resource: serve the base class, or single-table inheritance"
+        )
+    on = mapper.polymorphic_on
+    if not isinstance(on, sa.Column) or mapper.polymorphic_identity is None:
+        raise ValueError(
+            f"{model.__name__}: ormgate serves a single-table subclass by its discriminator, "
+            "which needs polymorphic_on to be a column and a polymorphic_identity of its own"
+        )
+    # Its own rows and those of its subclasses, as select(model) reads them.
+    values = tuple(m.polymorphic_identity for m in mapper.self_and_descendants if m.polymorphic_identity is not None)
+    return on, mapper.polymorphic_identity, values
+
+
 def describe(model: type[Any]) -> ModelInfo:
     columns = _columns(model)
     table = sa.inspect(model).local_table
     assert isinstance(table, sa.Table)
     unique = set(_unique_constraints(table).values())
-    return ModelInfo(
-        name=model.__name__,
-        table=table.name,
-        fields=tuple(_field(key, column, unique) for key, column in columns.items()),
-    )
+    fields = [_field(key, column, unique) for key, column in columns.items()]
+    single = _single_table(model)
+    if single is not None:  # the subclass sets its discriminator: clients read it, never write it
+        fields = [dataclasses.replace(f, generated=True) if columns[f.name] is single[0] else f for f in fields]
+    return ModelInfo(name=model.__name__, table=table.name, fields=tuple(fields))
 
 
 def _binary(column: Any) -> Any:
@@ -135,6 +161,11 @@ _NULLS_LARGEST = frozenset({"postgresql"})
 # read runs without BEGIN and COMMIT: two round trips fewer. (PyMySQL would spend
 # a round trip on the switch itself.)
 _AUTOCOMMIT_READS = frozenset({"postgresql"})
+# How a unit of work that writes begins, where the driver's own BEGIN would not lock enough.
+# pysqlite and aiosqlite begin no transaction before a SELECT, and SQLite has no row locks
+# (FOR UPDATE is dropped): without the write lock taken first, a write from another
+# process could land between an If-Match check and the UPDATE, and be overwritten.
+_BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE"}
 
 
 # Pattern operators: (lowered, wildcard before, wildcard after).
@@ -205,11 +236,16 @@ class _Operations:
         self.columns = _columns(model)
         self.table = sa.inspect(model).local_table
         self.pk = self.columns[self.info.pk.name]
+        # A single-table-inheritance subclass: its rows only, and its discriminator on insert.
+        # Equalities rather than IN: an expanding parameter would keep reads off the fast path.
+        single = _single_table(model)
+        self.only: list[Any] = [] if single is None else [sa.or_(*(single[0] == value for value in single[2]))]
+        self.fixed: dict[str, Any] = {} if single is None else {single[0].key: single[1]}
         self.read = [self.columns[name].label(name) for name in fields]
-        self.by_pk = sa.select(*self.read).where(self.pk == sa.bindparam("pk"))
+        self.by_pk = sa.select(*self.read).where(self.pk == sa.bindparam("pk"), *self.only)
         self.insert_plain = sa.insert(self.table)
         self.insert_returning = self.insert_plain.returning(*self.read)
-        self.update_plain = sa.update(self.table).where(self.pk == sa.bindparam(_KEY))
+        self.update_plain = sa.update(self.table).where(self.pk == sa.bindparam(_KEY), *self.only)
         self.update_returning = self.update_plain.returning(*self.read)
         self._cache: ShapeCache[_Shape] = ShapeCache()
         field_of_column = {column.name: key for key, column in self.columns.items()}
@@ -300,7 +336,8 @@ class _Operations:
         return self._cache.get(shape, lambda: self._build(dialect, query, shape[4]))
 
     def _build(self, dialect: str, query: Query, nulls: Sequence[bool] | None) -> _Shape:
-        where = self._where(dialect, query.filters)
+        where = [*self.only, *self._where(dialect, query.filters)]
+        count = sa.select(sa.func.count()).select_from(self.table).where(*where)
         if nulls is not None:
             where.append(self._after(query.sort, nulls))
         page = (
@@ -311,7 +348,6 @@ class _Operations:
         )
         if query.offset:
             page = page.offset(sa.bindparam("offset", type_=sa.Integer()))
-        count = sa.select(sa.func.count()).select_from(self.table).where(*where[: len(query.filters)])
         return _Shape(page, count if query.count else None)
 
     @staticmethod
@@ -347,13 +383,21 @@ class _Operations:
         """Written values as parameters of the statements built once: keyed by column key."""
         return {self.columns[name].key: value for name, value in values.items()}
 
+    @staticmethod
+    def _begin_write(conn: sa.Connection) -> None:
+        begin = _BEGIN_WRITE.get(conn.dialect.name)
+        if begin is not None:
+            conn.exec_driver_sql(begin)
+
     def create(self, conn: sa.Connection, values: Row) -> Row:
+        self._begin_write(conn)
         # The statements are built once; the parameters' keys make the column list, and
         # SQLAlchemy caches the compiled form per key set (building one per request was
         # most of a write's own CPU).
+        params = {**self._values(values), **self.fixed}
         if conn.dialect.insert_returning:
-            return self._rows(conn.execute(self.insert_returning, self._values(values)))[0]
-        result = conn.execute(self.insert_plain, self._values(values))
+            return self._rows(conn.execute(self.insert_returning, params))[0]
+        result = conn.execute(self.insert_plain, params)
         assert result.inserted_primary_key is not None
         row = self.get(conn, result.inserted_primary_key[0])
         assert row is not None
@@ -368,6 +412,7 @@ class _Operations:
         check(row[0])
 
     def update(self, conn: sa.Connection, pk: Any, values: Row, check: Check | None) -> Row:
+        self._begin_write(conn)
         self._lock(conn, pk, check)
         if values:
             params = {**self._values(values), _KEY: pk}
@@ -383,8 +428,9 @@ class _Operations:
         return row
 
     def delete(self, conn: sa.Connection, pk: Any, check: Check | None) -> None:
+        self._begin_write(conn)
         self._lock(conn, pk, check)
-        if conn.execute(sa.delete(self.table).where(self.pk == pk)).rowcount == 0:
+        if conn.execute(sa.delete(self.table).where(self.pk == pk, *self.only)).rowcount == 0:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
 
 
@@ -536,7 +582,7 @@ def _unicode_lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
-def _prepare_sqlite(dbapi_connection: Any, record: Any) -> None:
+def _prepare_sqlite(dbapi_connection: Any) -> None:
     # SQLite leaves foreign keys unenforced and makes LIKE ignore ASCII case unless
     # each connection asks otherwise; its lower() only knows ASCII, so icontains
     # would differ from PostgreSQL and MariaDB on "É" without Python's.
@@ -549,8 +595,29 @@ def _prepare_sqlite(dbapi_connection: Any, record: Any) -> None:
     cursor.close()
 
 
-# What each new DBAPI connection does first, by dialect.
-_ON_CONNECT = {"sqlite": _prepare_sqlite}
+# What each DBAPI connection needs before its first use, by dialect.
+_PREPARE = {"sqlite": _prepare_sqlite}
+_PREPARED = "ormgate_prepared"  # the mark in a pool record's info, which the pool clears on reconnecting
+
+
+def _on_checkout(prepare: Callable[[Any], None]) -> Callable[[Any, Any, Any], None]:
+    # At checkout rather than connect: an engine used before the adapter existed (tables
+    # created, a query run) has pooled connections that were opened without it.
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if _PREPARED not in record.info:
+            prepare(dbapi_connection)
+            record.info[_PREPARED] = True
+
+    return checkout
+
+
+def _sqlite_name(url: sa.URL) -> str:
+    options = "&".join(f"{key}={value}" for key, value in url.query.items())
+    return f"{url.database or ''}?{options}"
+
+
+# One listener per kind of preparation, so that a second adapter on the engine does not add another.
+_CHECKOUT = {prepare: _on_checkout(prepare) for prepare in _PREPARE.values()}
 
 
 class SQLAlchemyAdapter:
@@ -559,12 +626,14 @@ class SQLAlchemyAdapter:
     def __init__(self, engine: sa.Engine | AsyncEngine) -> None:
         self.engine = engine
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+        if sync_engine.dialect.name == "sqlite" and memory_sqlite(_sqlite_name(sync_engine.url)):
+            raise ValueError(IN_MEMORY_SQLITE)
         # Shared by this adapter's stores; the pool is looked up each time, as dispose() replaces it.
         self.gate = Gate(lambda: pool_size(sync_engine.pool))
         self.writes = one_writer() if sync_engine.dialect.name in _IN_PROCESS else self.gate
-        prepare = _ON_CONNECT.get(sync_engine.dialect.name)
-        if prepare is not None and not sa.event.contains(sync_engine, "connect", prepare):
-            sa.event.listen(sync_engine, "connect", prepare)
+        prepare = _PREPARE.get(sync_engine.dialect.name)
+        if prepare is not None and not sa.event.contains(sync_engine.pool, "checkout", _CHECKOUT[prepare]):
+            sa.event.listen(sync_engine.pool, "checkout", _CHECKOUT[prepare])
 
     def describe(self, model: type[Any]) -> ModelInfo:
         return describe(model)

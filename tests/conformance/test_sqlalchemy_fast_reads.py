@@ -3,10 +3,14 @@
 A cursor-execute listener on the engine turns the fast path off, as it must for
 OpenTelemetry and the like to see every statement: the same requests with and
 without one give the same bodies, for every column type and every SQLAlchemy driver.
+Every other reason for which ``_sa_fast.eligible`` keeps a read on the ``Connection``
+has a test below, and two through HTTP: execution listeners see every read, and a
+``schema_translate_map`` on PostgreSQL reads the tenant's schema.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,15 +18,17 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from examples.users.sqlalchemy_app import create_engine
+from ormgate.adapters._sa_fast import compile_read, eligible
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 from tests import databases
 from tests.conformance.models import contract_app
-from tests.conformance.models.sqlalchemy import Category, Ghost, Item
+from tests.conformance.models.sqlalchemy import Base, Category, Ghost, Item
+from tests.conformance.sa_pairs import fresh_database, pair_params
 from tests.conftest import NOT_TESTED
-from tests.databases import PAIRS, REQUIRED, unavailable
+from tests.databases import PAIRS, REQUIRED, Pair, unavailable
 
 ITEMS = [
     {
@@ -87,6 +93,7 @@ def test_fast_reads_equal_the_connection_path_and_listeners_see_every_read(
     app_and_engine: tuple[TestClient, sa.Engine],
 ) -> None:
     client, engine = app_and_engine
+    assert eligible(engine)  # the adapter itself leaves its engine's reads eligible
     ids = [client.post("/items", json=item).json()["id"] for item in ITEMS]
     fast = _bodies(client, ids)
     seen: list[str] = []
@@ -108,3 +115,136 @@ def test_fast_reads_equal_the_connection_path_and_listeners_see_every_read(
     assert client.get("/ghosts/1").status_code == 500
     assert client.get("/ghosts").status_code == 500
     assert client.get(f"/items/{ids[0]}").json() == fast[0][0]
+
+
+def test_execution_listeners_see_every_read(app_and_engine: tuple[TestClient, sa.Engine]) -> None:
+    client, engine = app_and_engine
+    pk = client.post("/items", json=ITEMS[0]).json()["id"]
+    executed: list[str] = []
+    connected: list[object] = []
+
+    def before_execute(conn: Any, statement: Any, *args: Any) -> None:
+        executed.append(str(statement))
+
+    def engine_connect(conn: Any) -> None:
+        connected.append(conn)
+
+    sa.event.listen(engine, "before_execute", before_execute)
+    sa.event.listen(engine, "engine_connect", engine_connect)
+    try:
+        assert client.get(f"/items/{pk}").json()["name"] == "lamp"
+        assert [item["name"] for item in client.get("/items?name=lamp").json()["items"]] == ["lamp"]
+    finally:
+        sa.event.remove(engine, "before_execute", before_execute)
+        sa.event.remove(engine, "engine_connect", engine_connect)
+    selects = [s for s in executed if s.lstrip().upper().startswith("SELECT") and "items" in s]
+    assert len(selects) == 2, executed
+    assert len(connected) >= 2
+
+
+# -- each reason a read is not eligible for the fast path (see _sa_fast.eligible) -------------
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'eligible.sqlite3'}")
+    yield engine
+    engine.dispose()
+
+
+def test_eligible_without_listeners_logging_or_options(engine: sa.Engine) -> None:
+    assert eligible(engine)
+    assert eligible(engine.execution_options(stream_results=True, compiled_cache=None))
+
+
+def test_not_eligible_while_statements_are_logged(tmp_path: Path) -> None:
+    echoing = sa.create_engine(f"sqlite:///{tmp_path / 'echo.sqlite3'}", echo=True)
+    assert not eligible(echoing)
+    echoing.echo = False
+    assert eligible(echoing)
+    logger = logging.getLogger("sqlalchemy.engine")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        assert not eligible(echoing)
+    finally:
+        logger.setLevel(level)
+    echoing.dispose()
+
+
+@pytest.mark.parametrize("event", ["before_execute", "after_cursor_execute", "engine_connect", "begin", "commit"])
+def test_not_eligible_with_an_engine_listener(engine: sa.Engine, event: str) -> None:
+    def listener(*args: Any) -> None:
+        pass
+
+    copy = engine.execution_options(compiled_cache=None)
+    sa.event.listen(engine, event, listener)
+    assert not eligible(engine)
+    assert not eligible(copy)  # a copy shares its engine's listeners
+
+
+def test_not_eligible_with_a_listener_of_the_copy_or_its_isolation_level(engine: sa.Engine) -> None:
+    copy = engine.execution_options(compiled_cache=None)
+    sa.event.listen(copy, "before_execute", lambda *args: None)
+    assert not eligible(copy)
+    assert eligible(engine)
+    # The level is applied to each Connection by a listener the fast path would skip.
+    assert not eligible(engine.execution_options(isolation_level="SERIALIZABLE"))
+
+
+@pytest.mark.parametrize("event", ["do_execute", "do_setinputsizes", "handle_error"])
+def test_not_eligible_with_a_dialect_listener(engine: sa.Engine, event: str) -> None:
+    sa.event.listen(engine, "do_connect", lambda *args: None)  # connections come from the pool: no matter
+    assert eligible(engine)
+    sa.event.listen(engine, event, lambda *args: None)
+    assert not eligible(engine)
+
+
+@pytest.mark.parametrize("options", [{"schema_translate_map": {None: "tenant1"}}, {"some_future_option": 1}])
+def test_not_eligible_with_an_execution_option_not_known_neutral(engine: sa.Engine, options: dict[str, Any]) -> None:
+    assert not eligible(engine.execution_options(**options))
+    made = sa.create_engine(engine.url, execution_options=options)
+    assert not eligible(made)
+    made.dispose()
+
+
+def test_not_eligible_with_expanding_parameters(engine: sa.Engine) -> None:
+    table = sa.table("t", sa.column("id"))
+    assert compile_read(sa.select(table.c.id).where(table.c.id == 1), engine.dialect) is not None
+    assert compile_read(sa.select(table.c.id).where(table.c.id.in_([1, 2])), engine.dialect) is None
+
+
+# -- schema_translate_map on PostgreSQL: every read in the tenant's schema ---------------------
+
+
+@pytest.fixture(params=pair_params(database="postgresql"))
+def tenant(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Pair, databases.TestDatabase]]:
+    with fresh_database(request.param, tmp_path, "sqlalchemy_tenant") as db:
+        plain = sa.create_engine(db.sync_url, poolclass=sa.NullPool)
+        tables = [Base.metadata.tables[name] for name in ("categories", "items")]
+        with plain.begin() as conn:
+            conn.execute(sa.text("CREATE SCHEMA tenant1"))
+            Base.metadata.create_all(conn, tables=tables)  # the default schema: another tenant's
+            conn.execute(sa.insert(Item).values(name="another tenant's"))
+        plain.dispose()
+        yield request.param, db
+
+
+@pytest.mark.parametrize("how", ["create_engine", "execution_options"])
+def test_reads_honour_schema_translate_map(tenant: tuple[Pair, databases.TestDatabase], how: str) -> None:
+    pair, db = tenant
+    translate = {"schema_translate_map": {None: "tenant1"}}
+    url = db.url(pair.scheme)
+    engine: Any
+    if how == "create_engine":
+        make = create_async_engine if "asyncpg" in pair.scheme else sa.create_engine
+        engine = make(url, execution_options=translate)
+    else:
+        engine = create_engine(url).execution_options(**translate)
+    app = contract_app("sqlalchemy", SQLAlchemyAdapter(engine), Category, Item, Ghost)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        mine = client.post("/items", json={"name": "mine"}).json()
+        assert client.get(f"/items/{mine['id']}").json() == mine
+        assert [item["name"] for item in client.get("/items").json()["items"]] == ["mine"]
+        assert [item["name"] for item in client.get("/items?sort=-id&limit=5").json()["items"]] == ["mine"]
+        assert client.get("/items?count=true").json()["total"] == 1
