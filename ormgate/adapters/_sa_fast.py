@@ -25,6 +25,7 @@ and reports errors as for any other operation.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -38,6 +39,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from ._drivers import classify
 from ._rows import RowsToDicts, rows_to_dicts
+from ._threaded import Overran, loop_budget
 from .base import Row
 
 SYNC_DRIVERS = frozenset({"pysqlite", "psycopg"})  # psycopg2 would work alike, but is not tested
@@ -175,17 +177,23 @@ class SyncReads:
             weakref.finalize(self, self.kept.close)
         return self.kept
 
-    def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row] | None:
+    def rows(self, compiled: Compiled, values: Mapping[str, Any], *, on_loop: bool = False) -> list[Row] | None:
+        """The rows, or None when the read must take the ``Connection`` path.
+
+        ``on_loop``: SQLite only; the statement is stopped after ``LOOP_BUDGET`` (``Overran``).
+        """
         if not eligible(self.engine):
             return None
         if self.sqlite and self.keeping.acquire(blocking=False):
             try:
-                return self._rows(self._kept(), compiled, values, kept=True)
+                return self._rows(self._kept(), compiled, values, kept=True, on_loop=on_loop)
             finally:
                 self.keeping.release()
-        return self._rows(self.engine.raw_connection(), compiled, values, kept=False)
+        return self._rows(self.engine.raw_connection(), compiled, values, kept=False, on_loop=on_loop)
 
-    def _rows(self, raw: Any, compiled: Compiled, values: Mapping[str, Any], *, kept: bool) -> list[Row] | None:
+    def _rows(
+        self, raw: Any, compiled: Compiled, values: Mapping[str, Any], *, kept: bool, on_loop: bool
+    ) -> list[Row] | None:
         failed = True
         try:
             driver = raw.driver_connection
@@ -193,8 +201,9 @@ class SyncReads:
                 driver.autocommit = True
             try:
                 cursor = raw.cursor()
-                cursor.execute(compiled.sql, compiled.parameters(values))
-                fetched = cursor.fetchall()
+                with loop_budget(driver) if on_loop else contextlib.nullcontext():
+                    cursor.execute(compiled.sql, compiled.parameters(values))
+                    fetched = cursor.fetchall()
                 if compiled.to_dicts is None:
                     compiled.describe([column[1] for column in cursor.description])
                 cursor.close()
@@ -203,6 +212,9 @@ class SyncReads:
                     # Back as the pool and SQLAlchemy expect it.
                     driver.autocommit = False
             failed = False
+        except Overran:
+            failed = False  # stopped on purpose: the connection is as good as before
+            raise
         except self.errors as exc:
             _give_up(exc, raw, self.constraint_fields, discard=not self.sqlite)
             return None

@@ -39,7 +39,7 @@ from ..query import Filter, Query, Sort
 from ._drivers import classify
 from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
-from ._threaded import Gate, ThreadedStore, one_writer, run_sync
+from ._threaded import Gate, ThreadedStore, loop_budget, one_writer, run_sync
 from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
@@ -488,7 +488,8 @@ class _SyncStore:
         values.update({("after", i): v for i, v in enumerate(query.after or ())})
         return {**values, "limit": query.limit + 1, "offset": query.offset}
 
-    def list(self, query: Query) -> Page:
+    def _page(self, query: Query) -> Callable[[], Page]:
+        """Reads the page (and its count, if asked) on the unit of work's connection."""
         filters = tuple((f.field, f.op) for f in query.filters)
         if any(op in _SHAPING for _, op in filters):
             select, counting = self._list_statements(query)
@@ -504,8 +505,19 @@ class _SyncStore:
                 return Page(rows, None)
             return Page(rows, int(self.db.execute_sql(counting.sql, counting.bind(values)).fetchone()[0]))
 
+        return page
+
+    def list(self, query: Query) -> Page:
         # Rows and their count read in one transaction, so both see the same data where the database allows.
-        return self._run(page, write=False, transaction=query.count)
+        return self._run(self._page(query), write=False, transaction=query.count)
+
+    def list_on_loop(self, query: Query) -> Page | None:
+        """The page, read on the event loop within ``LOOP_BUDGET`` (SQLite, no count), or None."""
+        if query.count or not self.in_process:
+            return None
+        page = self._page(query)
+        with self._work(write=False, transaction=False), loop_budget(self.db.connection()):
+            return page()
 
     def _get(self, pk: Any, *, lock: bool = False) -> Row | None:
         rows = self._rows(self._by_pk(self.lock_sql if lock else self.get_sql, pk), self.names)

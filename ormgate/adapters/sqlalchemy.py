@@ -498,6 +498,14 @@ class _SyncStore:
                 return Page(rows, None)
         return self._run(self.ops.list, query, read=not query.count)
 
+    def list_on_loop(self, query: Query) -> Page | None:
+        """The page, read on the event loop within ``LOOP_BUDGET`` (SQLite's fast path, no count), or None."""
+        if self.fast is None or query.count:
+            return None
+        compiled = self.ops.fast_list(self.engine.dialect, query)
+        rows = None if compiled is None else self.fast.rows(compiled, self.ops.parameters(query), on_loop=True)
+        return None if rows is None else Page(rows, None)
+
     def get(self, pk: Any) -> Row | None:
         if self.fast is not None and self.fast_get is not None:
             rows = self.fast.rows(self.fast_get, {"pk": pk})
