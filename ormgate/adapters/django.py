@@ -279,7 +279,7 @@ class _Utf8Bytes(Func):
 
 # MySQL/MariaDB compare text under a case- and accent-insensitive collation by default (see
 # _collation): equality compares the bytes too. (Django's own case-sensitive LIKEs are BINARY there.)
-_BINARY: dict[str, Callable[[Any], Any]] = {"mysql": _Utf8Bytes}
+_IDENTICAL: dict[str, Callable[[Any], Any]] = {"mysql": _Utf8Bytes}
 # What follows CREATE TABLE (...) for tables ormgate creates, by vendor: text that compares exactly.
 _TABLE_OPTIONS: dict[str, Callable[[Any], str]] = {
     "mysql": lambda connection: f"DEFAULT CHARSET=utf8mb4 COLLATE={exact_collation(connection.mysql_is_mariadb)}"
@@ -292,7 +292,7 @@ _LOWERED = {"icontains": Contains, "istartswith": StartsWith}
 
 
 def _condition(vendor: str, name: str, text: bool, op: str, value: Any) -> Q:
-    binary = _BINARY.get(vendor) if text else None
+    binary = _IDENTICAL.get(vendor) if text else None
     if op == "ne":
         # ~Q() alone lets NULL rows in (Django's exclude); SQL's <> does not.
         exact = Exact(binary(F(name)), value) if binary else Q(**{name: value})
