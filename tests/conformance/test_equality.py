@@ -39,28 +39,28 @@ def _created(api: Served, path: str, body: dict[str, Any]) -> int:
 def test_usernames_and_emails_that_differ_are_different_users(users_service: Served) -> None:
     users = users_service
     users.clear("users")
+    # Emails differing in the case of their local part (which is the user's) are two addresses.
+    emails = {"alice": "Grace@example.com", "ALICE": "grace@example.com"}
     made = {
-        name: _created(users, "/users", {"username": name, "email": f"user{i}@example.com", "password": PASSWORD})
+        name: _created(
+            users, "/users", {"username": name, "email": emails.get(name, f"user{i}@example.com"), "password": PASSWORD}
+        )
         for i, name in enumerate(NAMES)
     }
     for name, user in made.items():
         assert _ids(users, "/users", username=name) == [user], repr(name)
     chosen = ["ALICE", "a ", "😀🎉"]
     assert sorted(_ids(users, "/users", username__in=",".join(chosen))) == sorted(made[n] for n in chosen)
-    # Emails differing in the case of their local part (which is the user's) are two addresses.
-    upper = _created(users, "/users", {"username": "upper", "email": "Grace@example.com", "password": PASSWORD})
-    lower = _created(users, "/users", {"username": "lower", "email": "grace@example.com", "password": PASSWORD})
-    assert _ids(users, "/users", email="grace@example.com") == [lower]
-    assert _ids(users, "/users", email="Grace@example.com") == [upper]
+    assert _ids(users, "/users", email="grace@example.com") == [made["ALICE"]]
+    assert _ids(users, "/users", email="Grace@example.com") == [made["alice"]]
     # An update is held to the same meaning: "Alice" is taken by nobody.
     response = users.client.patch(f"/users/{made['alice']}", json={"username": "Alice"})
     assert response.status_code == 200, response.text
     # And the very same value is still a conflict.
-    body = assert_problem(
-        users.client.post("/users", json={"username": "a ", "email": "x@example.com", "password": PASSWORD}), 409
-    )
+    duplicate = {"username": "a ", "email": "x@example.com", "password": PASSWORD}
+    body = assert_problem(users.client.post("/users", json=duplicate), 409)
     assert body["errors"][0]["field"] == "username"
-    assert users.scalar("SELECT COUNT(*) FROM users") == len(NAMES) + 2
+    assert users.scalar("SELECT COUNT(*) FROM users") == len(NAMES)
 
 
 def test_category_names_that_differ_are_different_categories(contract: Served) -> None:
@@ -114,7 +114,8 @@ def _database_default_collation(api: Served, table: str, column: str) -> Iterato
     default = api.scalar(
         "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()"
     )
-    assert default != collation, "the column has the database's default collation already: the test proves nothing"
+    # The test proves something only where that collation takes two of NAMES for one value.
+    assert api.scalar(f"SELECT _utf8mb4'ALICE' COLLATE {default} = _utf8mb4'alice'") == 1
 
     def alter(to: str) -> None:
         null = "NULL" if nullable == "YES" else "NOT NULL"
