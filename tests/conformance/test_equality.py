@@ -8,15 +8,23 @@ ormgate creates compare code points; its equality filters do on other tables too
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import peewee as pw
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ormgate.adapters.peewee import PeeweeAdapter, connect
+from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from tests import databases
 from tests.conformance.test_contract import assert_problem
-from tests.conftest import Served
+from tests.conftest import NOT_TESTED, Served
 
 # Distinct strings, each after the one it collided with: case, accents, a trailing space,
 # characters beyond the BMP, and a decomposed accent.
@@ -127,3 +135,76 @@ def _database_default_collation(api: Served, table: str, column: str) -> Iterato
         yield
     finally:
         alter(collation)
+
+
+@pytest.fixture
+def mysql_database(tmp_path: Path) -> Iterator[databases.TestDatabase]:
+    why = databases.unavailable("mysql")
+    if why is not None:
+        if databases.REQUIRED:
+            pytest.fail(f"{why}; ORMGATE_REQUIRE_DATABASES=1 requires it")
+        pytest.skip(NOT_TESTED + why)
+    db = databases.TestDatabase("mysql", "collation", tmp_path)
+    yield db
+    db.drop()
+
+
+def _collations(db: databases.TestDatabase) -> dict[str, str]:
+    engine = sa.create_engine(db.sync_url, poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT TABLE_NAME, COLLATION_NAME FROM information_schema.COLUMNS"
+                " WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'name'"
+            )
+        ).all()
+    engine.dispose()
+    return {table: collation for table, collation in rows}
+
+
+@pytest.mark.mysql
+def test_sqlalchemy_tables_that_choose_a_collation_keep_it(mysql_database: databases.TestDatabase) -> None:
+    class Base(DeclarativeBase):
+        pass
+
+    class Plain(Base):
+        __tablename__ = "plain"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(sa.String(20), unique=True)
+
+    class Own(Base):
+        __tablename__ = "own"
+        __table_args__ = {"mysql_collate": "utf8mb4_unicode_ci"}  # noqa: RUF012 (SQLAlchemy reads a plain dict)
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(sa.String(20), unique=True)
+
+    engine = sa.create_engine(mysql_database.sync_url)
+    asyncio.run(SQLAlchemyAdapter(engine).create_tables([Plain, Own]))
+    engine.dispose()
+    assert _collations(mysql_database) == {"plain": "utf8mb4_nopad_bin", "own": "utf8mb4_unicode_ci"}
+    # The options were lent for the DDL only: the user's tables are as declared.
+    assert dict(Plain.__table__.kwargs) == {}
+    assert dict(Own.__table__.kwargs) == {"mysql_collate": "utf8mb4_unicode_ci"}
+
+
+@pytest.mark.mysql
+def test_peewee_tables_that_choose_a_collation_keep_it(mysql_database: databases.TestDatabase) -> None:
+    class Plain(pw.Model):
+        name = pw.CharField(max_length=20, unique=True)
+
+        class Meta:
+            table_name = "plain"
+
+    class Own(pw.Model):
+        name = pw.CharField(max_length=20, unique=True)
+
+        class Meta:
+            table_name = "own"
+            table_settings = ("COLLATE=utf8mb4_unicode_ci",)
+
+    database = connect(mysql_database.sync_url)
+    asyncio.run(PeeweeAdapter(database).create_tables([Plain, Own]))
+    database.close()
+    assert _collations(mysql_database) == {"plain": "utf8mb4_nopad_bin", "own": "utf8mb4_unicode_ci"}
+    assert Plain._meta.table_settings is None
+    assert Own._meta.table_settings == ("COLLATE=utf8mb4_unicode_ci",)
