@@ -183,8 +183,8 @@ def test_sqlalchemy_tables_that_choose_a_collation_keep_it(mysql_database: datab
     engine.dispose()
     assert _collations(mysql_database) == {"plain": "utf8mb4_nopad_bin", "own": "utf8mb4_unicode_ci"}
     # The options were lent for the DDL only: the user's tables are as declared.
-    assert dict(Plain.__table__.kwargs) == {}
-    assert dict(Own.__table__.kwargs) == {"mysql_collate": "utf8mb4_unicode_ci"}
+    assert dict(Base.metadata.tables["plain"].kwargs) == {}
+    assert dict(Base.metadata.tables["own"].kwargs) == {"mysql_collate": "utf8mb4_unicode_ci"}
 
 
 @pytest.mark.mysql
