@@ -38,13 +38,14 @@ from django.db.models import BooleanField, F, Field, ForeignKey, Func, Generated
 from django.db.models import UniqueConstraint as Unique
 from django.db.models.deletion import ProtectedError, RestrictedError
 from django.db.models.fields import AutoFieldMixin
-from django.db.models.functions import Collate, Lower
+from django.db.models.functions import Lower
 from django.db.models.lookups import Contains, Exact, In, StartsWith
 from django.utils import timezone
 
 from ..errors import ForeignKeyViolation, NotFound
 from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..query import Query, Sort
+from ._collation import exact_collation
 from ._drivers import classify
 from ._threaded import ThreadedStore, one_writer, run_sync
 from .base import IN_MEMORY_SQLITE, Check, Page, Row, memory_sqlite
@@ -269,8 +270,20 @@ class _Lower(Lower):
         return self.as_sql(compiler, connection, function="ormgate_lower", **extra)
 
 
-# MariaDB compares text under a case- and accent-insensitive collation: exact comparisons add a binary one.
-_BINARY: dict[str, Callable[[Any], Any]] = {"mysql": lambda column: Collate(column, "utf8mb4_bin")}
+class _Utf8Bytes(Func):
+    # Bytes compare without a collation: no case or accent folding, and no padding,
+    # which even utf8mb4_bin has ('a' = 'a '). Through utf8mb4 first, whatever the
+    # column's character set, so that the bytes are those of the UTF-8 value sent.
+    template = "CAST(CAST(%(expressions)s AS CHAR CHARACTER SET utf8mb4) AS BINARY)"
+
+
+# MySQL/MariaDB compare text under a case- and accent-insensitive collation by default (see
+# _collation): equality compares the bytes too. (Django's own case-sensitive LIKEs are BINARY there.)
+_IDENTICAL: dict[str, Callable[[Any], Any]] = {"mysql": _Utf8Bytes}
+# What follows CREATE TABLE (...) for tables ormgate creates, by vendor: text that compares exactly.
+_TABLE_OPTIONS: dict[str, Callable[[Any], str]] = {
+    "mysql": lambda connection: f"DEFAULT CHARSET=utf8mb4 COLLATE={exact_collation(connection.mysql_is_mariadb)}"
+}
 # SQLite's LIKE ignores ASCII case: case-sensitive matching uses GLOB there, its metacharacters escaped.
 _GLOB_VENDORS = frozenset({"sqlite"})
 _GLOB = {"contains": "*{}*", "startswith": "{}*", "endswith": "*{}"}
@@ -279,7 +292,7 @@ _LOWERED = {"icontains": Contains, "istartswith": StartsWith}
 
 
 def _condition(vendor: str, name: str, text: bool, op: str, value: Any) -> Q:
-    binary = _BINARY.get(vendor) if text else None
+    binary = _IDENTICAL.get(vendor) if text else None
     if op == "ne":
         # ~Q() alone lets NULL rows in (Django's exclude); SQL's <> does not.
         exact = Exact(binary(F(name)), value) if binary else Q(**{name: value})
@@ -582,6 +595,9 @@ class DjangoAdapter:
 
     def _create_tables(self, models: Sequence[type[Model]]) -> None:
         with self.unit_of_work(atomic=False) as connection, connection.schema_editor() as editor:
+            options = _TABLE_OPTIONS.get(connection.vendor)
+            if options is not None:  # this editor's tables only; a field's own db_collation still wins
+                editor.sql_create_table = f"{editor.sql_create_table} {options(connection)}"
             existing = set(connection.introspection.table_names())
             for model in models:
                 if model._meta.db_table not in existing:

@@ -36,6 +36,7 @@ from playhouse.pydantic_utils import get_field_type
 from ..errors import NotFound
 from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
+from ._collation import exact_collation, states_charset
 from ._drivers import classify
 from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
@@ -246,13 +247,24 @@ def _prepare_sqlite(connection: Any) -> None:
     connection.execute("PRAGMA foreign_keys=ON")
 
 
+def _utf8_bytes(column: Any) -> Any:
+    # Bytes compare without a collation: no case or accent folding, and no padding,
+    # which even utf8mb4_bin has ('a' = 'a '). Through utf8mb4 first, whatever the
+    # column's character set, so that the bytes are those of the UTF-8 value sent.
+    return pw.Cast(pw.Cast(column, "CHAR CHARACTER SET utf8mb4"), "BINARY")
+
+
 @dataclass(frozen=True, slots=True)
 class _Dialect:
     """What differs beyond Peewee's own toggles (``for_update``, ``nulls_ordering``, ``returning_clause``)."""
 
-    # Text compared code point by code point: MariaDB's default collations ignore case and accents.
+    # Text matched code point by code point: MariaDB's default collations ignore case and accents.
     exact: Callable[[Any], Any] = lambda column: column
     match: _Matcher = _LIKE  # the case-sensitive pattern match, on exact(column)
+    # Text compared for equality code point by code point, without padding (see _collation).
+    identical: Callable[[Any], Any] = lambda column: column
+    # Tables ormgate creates compare text exactly (see _collation): MySQL/MariaDB need it said.
+    exact_tables: bool = False
     # atomic() arguments of a unit of work that writes. SQLite takes the write lock at
     # BEGIN IMMEDIATE, which stands in for the row lock it does not have: a check and
     # the write after it cannot interleave with another writer.
@@ -267,7 +279,9 @@ _DIALECTS: dict[Any, _Dialect] = {
         match=_GLOB, write_begin={"lock_type": "IMMEDIATE"}, prepare=_prepare_sqlite, in_process=True
     ),
     pw.PostgresqlDatabase: _Dialect(),
-    pw.MySQLDatabase: _Dialect(exact=lambda column: column.collate("utf8mb4_bin")),
+    pw.MySQLDatabase: _Dialect(
+        exact=lambda column: column.collate("utf8mb4_bin"), identical=_utf8_bytes, exact_tables=True
+    ),
 }
 
 # (column, exact column, value) -> condition. Equality keeps the plain comparison beside
@@ -413,7 +427,7 @@ class _SyncStore:
         column = self.fields[f.field]
         dialect = self.adapter.dialect
         if f.op in _COMPARE:
-            exact = dialect.exact(column) if isinstance(column, _TEXT) else column
+            exact = dialect.identical(column) if isinstance(column, _TEXT) else column
             return _COMPARE[f.op](column, exact, value())
         case_sensitive, before, after = _PATTERNS[f.op]
         match = dialect.match if case_sensitive else _LIKE
@@ -670,6 +684,15 @@ class _Prepared:
             self.done[id(connection)] = connection
 
 
+def _exact_text(bound: Any, mariadb: bool) -> None:
+    """Give the tables ormgate creates the exact collation, unless the model's ``table_settings`` choose one."""
+    settings = bound._meta.table_settings or []
+    settings = [settings] if isinstance(settings, str) else list(settings)
+    if not states_charset(settings):
+        # On the bound copy, which is ormgate's: the user's model keeps its settings.
+        bound._meta.table_settings = [*settings, "DEFAULT CHARSET=utf8mb4", f"COLLATE={exact_collation(mariadb)}"]
+
+
 class PeeweeAdapter:
     """ormgate on one Peewee ``Database`` (see ``connect`` to open one from a URL)."""
 
@@ -727,6 +750,10 @@ class PeeweeAdapter:
 
         def create() -> None:
             with self.database.connection_context():
+                if self.dialect.exact_tables:
+                    mariadb = "mariadb" in self.database.execute_sql("SELECT VERSION()").fetchone()[0].lower()
+                    for model in bound:
+                        _exact_text(model, mariadb)
                 self.database.create_tables(bound, safe=True)
 
         await run_sync(create)

@@ -14,12 +14,14 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
 from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
+from ._collation import exact_collation, states_charset
 from ._drivers import classify
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
@@ -146,13 +148,22 @@ def _binary(column: Any) -> Any:
     return column
 
 
+def _utf8_bytes(column: Any) -> Any:
+    # Bytes compare without a collation: no case or accent folding, and no padding,
+    # which even utf8mb4_bin has ('a' = 'a '). Through utf8mb4 first, whatever the
+    # column's character set, so that the bytes are those of the UTF-8 value sent.
+    return sa.cast(sa.cast(column, mysql.CHAR(charset="utf8mb4")), sa.LargeBinary)
+
+
 # Per-dialect differences, as data. MySQL/MariaDB compare strings with a
-# case-insensitive collation by default: case-sensitive operators compare under
-# a binary one (equality keeps the plain comparison too, so an index still helps).
+# case-insensitive collation by default (see _collation): case-sensitive patterns
+# match under a binary one (LIKE does not pad), equality compares the bytes too
+# (beside the plain comparison, so that an index still helps).
 _BINARY: dict[str, Any] = {
     "mysql": lambda column: column.collate("utf8mb4_bin"),
     "mariadb": lambda column: column.collate("utf8mb4_bin"),
 }
+_IDENTICAL: dict[str, Any] = {"mysql": _utf8_bytes, "mariadb": _utf8_bytes}
 # Databases in the process itself: a read costs microseconds and never waits on the network.
 _IN_PROCESS = frozenset({"sqlite"})
 # PostgreSQL sorts NULL as the largest value; ormgate's order has it smallest everywhere.
@@ -166,6 +177,8 @@ _AUTOCOMMIT_READS = frozenset({"postgresql"})
 # (FOR UPDATE is dropped): without the write lock taken first, a write from another
 # process could land between an If-Match check and the UPDATE, and be overwritten.
 _BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE"}
+# Where tables ormgate creates are given the exact collation (see _collation).
+_TEXT_TABLE_OPTIONS = frozenset({"mysql", "mariadb"})
 
 
 # Pattern operators: (lowered, wildcard before, wildcard after).
@@ -185,10 +198,10 @@ def _pattern(op: str, value: str) -> str:
     return f"{'%' if before else ''}{text}{'%' if after else ''}"
 
 
-def _condition(column: Any, op: str, param: Any, binary: Any) -> Any:
+def _condition(column: Any, op: str, param: Any, binary: Any, identical: Any) -> Any:
     """The condition of one filter, its value a bound parameter (a value for ``isnull``)."""
     text = isinstance(column.type, sa.String)
-    exact = binary(column) if text else column
+    exact = identical(column) if text else column
     if op in _PATTERNS:
         # Lowered, then compared exactly: MariaDB's default collation would also ignore accents.
         target = sa.func.lower(column) if _PATTERNS[op][0] else column
@@ -263,13 +276,14 @@ class _Operations:
 
     def _where(self, dialect: str, filters: Sequence[Filter]) -> list[Any]:
         binary = _BINARY.get(dialect, _binary)
+        identical = _IDENTICAL.get(dialect, _binary)
         where = []
         for i, f in enumerate(filters):
             column = self.columns[f.field]
             param: Any = f.value
             if f.op != "isnull":
                 param = sa.bindparam(f"f{i}", type_=None if f.op in _PATTERNS else column.type, expanding=f.op == "in")
-            where.append(_condition(column, f.op, param, binary))
+            where.append(_condition(column, f.op, param, binary, identical))
         return where
 
     def _order(self, dialect: str, sort: Sequence[Sort]) -> list[Any]:
@@ -624,6 +638,35 @@ def _sqlite_name(url: sa.URL) -> str:
     return f"{url.database or ''}?{options}"
 
 
+def _create_all_on(engine: sa.Engine, tables: list[sa.Table]) -> None:
+    with engine.begin() as conn:
+        _create_all(conn, tables)
+
+
+def _create_all(conn: sa.Connection, tables: list[sa.Table]) -> None:
+    """``create_all`` for ``tables``, whose text compares as on SQLite and PostgreSQL (see _collation).
+
+    The options are the dialect's table keywords (``mysql_collate``), lent to the
+    tables that choose no character set or collation of their own for the time of
+    the DDL: the user's ``Table`` is left as it was.
+    """
+    lent: list[tuple[sa.Table, str]] = []
+    if conn.dialect.name in _TEXT_TABLE_OPTIONS:
+        prefix = conn.dialect.name
+        collation = exact_collation(getattr(conn.dialect, "is_mariadb", False))
+        options = {f"{prefix}_charset": "utf8mb4", f"{prefix}_collate": collation}
+        for table in tables:
+            if not states_charset(key for key in table.dialect_kwargs if key.startswith(f"{prefix}_")):
+                for key, value in options.items():
+                    table.dialect_kwargs[key] = value
+                    lent.append((table, key))
+    try:
+        tables[0].metadata.create_all(conn, tables)
+    finally:
+        for table, key in lent:
+            del table.dialect_kwargs[key]
+
+
 # One listener per kind of preparation, so that a second adapter on the engine does not add another.
 _CHECKOUT = {prepare: _on_checkout(prepare) for prepare in _PREPARE.values()}
 
@@ -654,12 +697,11 @@ class SQLAlchemyAdapter:
 
     async def create_tables(self, models: Sequence[type[Any]]) -> None:
         tables = [sa.inspect(model).local_table for model in models]
-        metadata = tables[0].metadata
         if isinstance(self.engine, AsyncEngine):
             async with self.engine.begin() as conn:
-                await conn.run_sync(metadata.create_all, tables)
+                await conn.run_sync(_create_all, tables)
         else:
-            await run_sync(metadata.create_all, self.engine, tables)
+            await run_sync(_create_all_on, self.engine, tables)
 
     def session(self) -> Iterator[Session]:
         """FastAPI dependency: a ``Session`` in a transaction, committed when the endpoint returns.
