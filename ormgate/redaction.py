@@ -23,6 +23,8 @@ from typing import Any
 REDACTED = "[redacted]"
 # Shorter values are left alone: replacing "1" or "yes" everywhere would hide the log, not a secret.
 MIN_LENGTH = 4
+# Any run of this many characters of a secret is hidden wherever it shows (see redact).
+PIECE = 8
 
 # None outside a request that may write. A list, so that worker threads (which run in a copy of
 # the context) add to the request's own.
@@ -57,11 +59,36 @@ def _chain(exc: BaseException) -> Iterable[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def _pieces(secret: str) -> set[str]:
+    if len(secret) <= PIECE:
+        return {secret}
+    return {secret[i : i + PIECE] for i in range(len(secret) - PIECE + 1)}
+
+
 def redact(text: str) -> str:
-    """``text`` with every secret of the current request replaced, as written and as ``repr`` writes it."""
-    for secret in sorted(set(_secrets.get() or ()), key=len, reverse=True):
-        text = text.replace(secret, REDACTED).replace(repr(secret)[1:-1], REDACTED)
-    return text
+    """``text`` with every secret of the current request, and any part of one, replaced.
+
+    Parts too: a database may quote a statement cut to a window around the
+    error (PostgreSQL's ``LINE 1: ...``), which shows only a piece of a hash.
+    Any run of ``PIECE`` characters found in a secret (as written, or as
+    ``repr`` escapes it) is hidden, with what it overlaps.
+    """
+    secrets = {variant for s in _secrets.get() or () for variant in (s, repr(s)[1:-1])}
+    if not secrets:
+        return text
+    pieces = set().union(*map(_pieces, secrets))
+    hidden = [False] * len(text)
+    for size in {min(PIECE, len(s)) for s in secrets}:
+        for start in range(len(text) - size + 1):
+            if text[start : start + size] in pieces:
+                hidden[start : start + size] = [True] * size
+    out: list[str] = []
+    for position, char in enumerate(text):
+        if not hidden[position]:
+            out.append(char)
+        elif position == 0 or not hidden[position - 1]:
+            out.append(REDACTED)
+    return "".join(out)
 
 
 def redacted_traceback(exc: BaseException) -> str:
