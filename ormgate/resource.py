@@ -236,7 +236,10 @@ class Resource:
 
     def _on_write(self) -> OnWrite | None:
         hook = self.schemas.on_write
-        return None if hook is None else functools.partial(contextvars.copy_context().run, hook)
+        if hook is None:
+            return None
+        context = contextvars.copy_context()
+        return lambda values: context.run(hook, values)
 
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
         row = await self.store.create(self.schemas.sent_values(body), self._on_write())

@@ -71,4 +71,5 @@ def exchange(
     """``method path`` with a body sent in ``chunks``, on the served app's event loop."""
     portal = served.client.portal
     assert portal is not None
-    return portal.call(_exchange, served.client.app, method, path, chunks, headers)
+    seen: Exchange = portal.call(_exchange, served.client.app, method, path, chunks, headers)
+    return seen
