@@ -1,5 +1,6 @@
 """ormgate: FastAPI resources for SQLAlchemy, Django and Peewee models."""
 
+from .bodies import BodyLimit
 from .errors import (
     BadQuery,
     Conflict,
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BadQuery",
+    "BodyLimit",
     "Conflict",
     "FieldInfo",
     "Filter",

@@ -14,7 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import redaction
 from .errors import OrmgateError
 
 log = logging.getLogger("ormgate")
@@ -84,17 +86,59 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
-    # Logged in full here; the client learns nothing about the internals.
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # The client learns nothing about the internals; the error is logged once, by _logged_once.
     return problem(500, "An unexpected error occurred.")
 
 
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _logged_once(build: Callable[[], ASGIApp]) -> Callable[[], ASGIApp]:
+    """``app.build_middleware_stack``, whose stack ends an unexpected error: logged once, redacted, not raised.
+
+    Starlette's ServerErrorMiddleware sends the 500 (``unexpected_error``)
+    and raises the error again, for the server: uvicorn then logged it a
+    second time, in full (bound parameters included), and closed the
+    connection without a ``Connection: close``, so a client that reused it
+    got a reset. Ended here, the connection stays usable once the 500 is
+    sent. An error after the response started leaves it unfinished, and the
+    server closes the connection.
+    """
+
+    def build_middleware_stack() -> ASGIApp:
+        stack = build()
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await stack(scope, receive, send)
+                return
+            # Only a write may carry a secret (see ormgate.redaction).
+            token = redaction.collecting() if scope["method"] in _WRITES else None
+            try:
+                await stack(scope, receive, send)
+            except Exception as exc:
+                trace = redaction.redacted_traceback(exc)
+                log.error("unhandled error on %s %s\n%s", scope["method"], scope["path"], trace)
+            finally:
+                if token is not None:
+                    redaction.done(token)
+
+        return app
+
+    return build_middleware_stack
+
+
 def install(app: FastAPI) -> None:
-    """Make every error response of ``app`` a problem+json document, and its OpenAPI document say so."""
+    """Make every error response of ``app`` a problem+json document, and its OpenAPI document say so.
+
+    An unexpected error is a 500 problem, logged once on the ``ormgate``
+    logger with no secret of the request in it (``ormgate.redaction``).
+    """
     app.add_exception_handler(OrmgateError, ormgate_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
+    app.build_middleware_stack = _logged_once(app.build_middleware_stack)  # type: ignore[method-assign]
     app.openapi = _documenting_problems(app, app.openapi)  # type: ignore[method-assign]
 
 

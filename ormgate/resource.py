@@ -1,5 +1,6 @@
 """A resource: the REST routes of one model, over any adapter. HTTP only, no ORM here."""
 
+import contextvars
 import email.message
 import functools
 import hashlib
@@ -21,7 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .adapters.base import Adapter, Row, Store
+from .adapters.base import Adapter, OnWrite, Row, Store
+from .bodies import bounded, check_max_size
 from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
@@ -142,10 +144,10 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     },
     "create": {
         201: {"headers": {**_ROW, "Location": _header("The URL of the new row.")}},
-        **problem_responses(409, 415, 422),
+        **problem_responses(409, 413, 415, 422),
     },
-    "replace": {200: {"headers": _ROW}, **problem_responses(404, 409, 412, 415, 422)},
-    "patch": {200: {"headers": _ROW}, **problem_responses(404, 409, 412, 415, 422)},
+    "replace": {200: {"headers": _ROW}, **problem_responses(404, 409, 412, 413, 415, 422)},
+    "patch": {200: {"headers": _ROW}, **problem_responses(404, 409, 412, 413, 415, 422)},
     "delete": problem_responses(404, 409, 412, 422),
 }
 
@@ -169,6 +171,8 @@ class Resource:
     bounds what one list request may ask for (``ormgate.Limits``, or a
     (default, maximum) ``?limit=`` pair); ``cursor_key`` signs the cursors,
     by default ORMGATE_SECRET_KEY (see ``ormgate.query.signing_key``).
+    ``max_body_size`` bounds the body a POST, PUT or PATCH may send (413
+    beyond it); by default the app's ``ormgate.BodyLimit``, or 1 MiB.
     """
 
     def __init__(
@@ -183,6 +187,7 @@ class Resource:
         limits: Limits | tuple[int, int] = DEFAULT_LIMITS,
         cursor_key: bytes | str | None = None,
         routes: Collection[str] = ROUTES,
+        max_body_size: int | None = None,
     ) -> None:
         info = adapter.describe(model)
         self.schemas = schemas or derive(info)
@@ -193,6 +198,7 @@ class Resource:
             info, self.schemas.read_fields, filters=filters, sortable=sortable, limits=limits, cursor_key=cursor_key
         )
         self.routes = frozenset(routes)
+        self.max_body_size = None if max_body_size is None else check_max_size(max_body_size)
         self._pk_adapter = pydantic.TypeAdapter(info.pk.python_type)
         if self.routes - set(ROUTES):
             raise ValueError(f"unknown route(s) {sorted(self.routes - set(ROUTES))}; choose from {ROUTES}")
@@ -224,22 +230,31 @@ class Resource:
             raise self.not_found(pk)
         return item_response(row, request)
 
-    # The store runs on_write (which may hash a password) off the event loop.
+    # The store runs on_write (which may hash a password) off the event loop, in a thread of
+    # its own pool that does not carry the request's context: handed over in it, the hook notes
+    # its secrets (the hash) where the request's error log finds them (ormgate.redaction).
+
+    def _on_write(self) -> OnWrite | None:
+        hook = self.schemas.on_write
+        if hook is None:
+            return None
+        context = contextvars.copy_context()
+        return lambda values: context.run(hook, values)
 
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
-        row = await self.store.create(self.schemas.sent_values(body), self.schemas.on_write)
+        row = await self.store.create(self.schemas.sent_values(body), self._on_write())
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
         return item_response(row, request, 201, {"Location": location})
 
     async def replace(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = if_match_check(request.headers.get("if-match"))
         values = self.schemas.sent_values(body, replace=True)
-        row = await self.store.update(pk, values, check, self.schemas.on_write)
+        row = await self.store.update(pk, values, check, self._on_write())
         return item_response(row, request)
 
     async def patch(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = if_match_check(request.headers.get("if-match"))
-        row = await self.store.update(pk, self.schemas.sent_values(body), check, self.schemas.on_write)
+        row = await self.store.update(pk, self.schemas.sent_values(body), check, self._on_write())
         return item_response(row, request)
 
     async def delete(self, request: Request, pk: Any) -> Response:
@@ -357,6 +372,7 @@ class Resource:
             if route in self.routes:
                 method, path, endpoint, lean, options = table[route]
                 endpoint.__dict__["ormgate_lean"] = lean
+                endpoint.__dict__["ormgate_max_body_size"] = self.max_body_size
                 options = {
                     **options,
                     "responses": RESPONSES[route],
@@ -442,7 +458,8 @@ class LeanRoute(JSONRoute):
     models and the same 422s (profiles put that solving at a fifth of a GET).
     A route that gains dependencies (``include_router(..., dependencies=[...])``,
     the app's or the router's) gets FastAPI's own handler back, so they run.
-    Either way the body's media type is checked first (``JSONRoute``).
+    Either way the body's size is bounded (``ormgate.bodies``) and its media
+    type checked (``JSONRoute``) before it is parsed.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
@@ -452,6 +469,12 @@ class LeanRoute(JSONRoute):
             # Nothing for FastAPI's wrapper to do (no dependency exit stacks, no
             # body limit): exceptions reach the app's handlers all the same.
             self.app = _asgi(self.get_route_handler())
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+        return bounded(handler, getattr(self.endpoint, "ormgate_max_body_size", None))
 
     def _handler(self, route: Any) -> Handler:
         lean: Handler | None = getattr(self.endpoint, "ormgate_lean", None)

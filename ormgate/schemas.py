@@ -17,6 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from .model import JSON, MISSING, FieldInfo, ModelInfo
+from .redaction import keep_secret
 
 Values = dict[str, Any]
 
@@ -143,7 +144,20 @@ class ModelSchemas:
                     values[name] = field.default
                 elif field.nullable:
                     values[name] = None
+        # What a client may write but not read (a password) must not be logged either.
+        keep_secret(value for name, value in values.items() if name not in self.read_fields)
         return values
+
+
+def _noting_secrets(on_write: Callable[[Values], Values], read_fields: tuple[str, ...]) -> Callable[[Values], Values]:
+    """``on_write`` noting the values it makes for fields no client may read (a password's hash) as secrets."""
+
+    def noting(values: Values) -> Values:
+        written = on_write(values)
+        keep_secret(value for name, value in written.items() if name not in read_fields)
+        return written
+
+    return noting
 
 
 def derive(
@@ -223,12 +237,13 @@ def derive(
         **{n: (annotation(n), Field(default_factory=_unset)) for n in write_names},
         **hidden,
     )
+    read_fields = tuple(n for n in read_names if n in info.by_name)
     return ModelSchemas(
         info,
         read,
         create,
         update,
-        tuple(n for n in read_names if n in info.by_name),
-        on_write,
+        read_fields,
+        None if on_write is None else _noting_secrets(on_write, read_fields),
         tuple(n for n in write_names if n in info.by_name),
     )

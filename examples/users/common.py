@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
@@ -16,11 +18,18 @@ from ormgate.resource import RESPONSES, JSONRoute
 
 hasher = PasswordHash.recommended()  # Argon2id
 
+# Each hash takes 64 MiB and a quarter of a second of CPU: forty at once (one per worker thread)
+# took a worker to 2.4 GB. The others wait for a place; more at once than there are CPUs would
+# not hash any faster. ORMGATE_USERS_MAX_HASHES sets how many run at once in one process.
+MAX_HASHES = int(os.environ.get("ORMGATE_USERS_MAX_HASHES") or min(4, os.cpu_count() or 1))
+hashing = threading.BoundedSemaphore(MAX_HASHES)
+
 
 def hash_password(values: dict[str, Any]) -> dict[str, Any]:
     """The schema's write-only ``password`` becomes the ``password_hash`` column."""
     if "password" in values:
-        values["password_hash"] = hasher.hash(values.pop("password"))
+        with hashing:
+            values["password_hash"] = hasher.hash(values.pop("password"))
     return values
 
 
@@ -56,6 +65,8 @@ def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None) -
     app = FastAPIOffline(title=f"ormgate users ({orm})", version=ormgate.__version__, lifespan=lifespan)
     # Hand-written routes refuse a body that is not sent as JSON with a 415, as generated ones do.
     app.router.route_class = JSONRoute
+    # No route reads a body over 1 MiB: 413 (the hand-written ones included).
+    app.add_middleware(ormgate.BodyLimit)
     ormgate.install_problem_handlers(app)
     return app
 

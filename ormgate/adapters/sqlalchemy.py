@@ -18,6 +18,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
+from .. import redaction
 from ..errors import NotFound
 from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..query import Filter, Query, Sort
@@ -457,6 +458,15 @@ def _translated(constraint_fields: dict[str, str], *, deleting: bool = False) ->
         if error is None:
             raise
         raise error from exc
+
+
+def _hide_parameters(exc: BaseException) -> None:
+    # A StatementError writes its statement's bound parameters (a password's hash among them) into its text.
+    if isinstance(exc, sa.exc.StatementError):
+        exc.hide_parameters = True
+
+
+redaction.HIDE_PARAMETERS.append(_hide_parameters)
 
 
 def _retry(exc: sa.exc.DBAPIError, attempt: int, committing: bool) -> bool:

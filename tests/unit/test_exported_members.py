@@ -5,6 +5,7 @@ def test_the_public_api_is_exactly_this() -> None:
     assert ormgate.__all__ == sorted(ormgate.__all__)
     assert set(ormgate.__all__) == {
         "BadQuery",
+        "BodyLimit",
         "Conflict",
         "FieldInfo",
         "Filter",

@@ -16,6 +16,8 @@ import ormgate
 from examples.users.common import new_app
 from ormgate.adapters.base import Adapter
 
+REVIEWED_MAX_BODY = 4096
+
 
 class Status(enum.StrEnum):
     draft = "draft"
@@ -43,7 +45,10 @@ def contract_app(orm: str, db: Adapter, category: Any, item: Any, ghost: Any, ar
         read_only=["status", "category_id", "created_at"],
         exclude=["description"],
     )
-    ormgate.Resource(item, db, schemas=reviewed, path="/reviewed", routes=("get", "replace")).install(app)
+    # Its own body limit, below the app's 1 MiB (BodyLimit, from new_app).
+    ormgate.Resource(
+        item, db, schemas=reviewed, path="/reviewed", routes=("get", "replace"), max_body_size=REVIEWED_MAX_BODY
+    ).install(app)
     if arrays is not None:
         ormgate.Resource(arrays, db, limits=(20, 100)).install(app)
     return app
