@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 
 from .errors import OrmgateError
 
@@ -75,11 +76,29 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     return problem(422, detail, type_="urn:ormgate:validation-error", errors=errors)
 
 
+# The order Allow lists methods in.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(request: Request) -> str:
+    """Every method the request's path answers, over all the routes that share it."""
+    # Starlette's 405 names the methods of the first route that matched the path
+    # only: /users/{id} is a route per method. Scanned on a 405 only.
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    order = {method: i for i, method in enumerate(_METHODS)}
+    return ", ".join(sorted(methods, key=lambda m: (order.get(m, len(order)), m)))
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     response = problem(exc.status_code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405 and "allow" in response.headers:
+        response.headers["Allow"] = _allowed(request)
     return response
 
 
