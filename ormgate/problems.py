@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 from .errors import OrmgateError
 
@@ -83,13 +83,14 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 def _allowed(request: Request) -> str:
     """Every method the request's path answers, over all the routes that share it."""
     # Starlette's 405 names the methods of the first route that matched the path
-    # only: /users/{id} is a route per method. Scanned on a 405 only.
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    order = {method: i for i, method in enumerate(_METHODS)}
-    return ", ".join(sorted(methods, key=lambda m: (order.get(m, len(order)), m)))
+    # only: /users/{id} is a route per method. Each method is tried on every route
+    # (an included router answers for its own): on a 405 only.
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
