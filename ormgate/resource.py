@@ -155,10 +155,8 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
 def key_parameter(info: ModelInfo) -> Any:
     """The path parameter ``{id}`` of an item route, as FastAPI reads and documents it: the key's type and range."""
     pk = info.pk
-    bounds: dict[str, int] = {}
-    if pk.int_range is not None and pk.python_type is int:
-        bounds = {"ge": pk.int_range[0], "le": pk.int_range[1]}
-    return Annotated[pk.python_type, Path(alias="id", description=f"{info.name}.{pk.name}", **bounds)]
+    low, high = pk.int_range if pk.int_range is not None and pk.python_type is int else (None, None)
+    return Annotated[pk.python_type, Path(alias="id", description=f"{info.name}.{pk.name}", ge=low, le=high)]
 
 
 IfMatch = Annotated[str | None, Header(description="Apply only if the row's ETag is one of these.")]
