@@ -30,6 +30,11 @@ class JSON:
         return handler(JsonValue)
 
 
+def int_range(bits: int, *, unsigned: bool = False) -> tuple[int, int]:
+    """The values of a ``bits``-wide integer column."""
+    return (0, 2**bits - 1) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
 @dataclass(frozen=True, slots=True)
 class FieldInfo:
     """One column of a model, as ormgate sees it."""
@@ -50,6 +55,12 @@ class FieldInfo:
     choices: tuple[Any, ...] | None = None
     foreign_key: str | None = None  # "table.column"
     item_type: type[Any] | None = None  # the elements' type, when python_type is list (an array column)
+    # The values an integer column holds (SMALLINT, INTEGER, BIGINT, unsigned): a value
+    # beyond them is a 422 before any SQL, whatever the database or driver would do with it.
+    int_range: tuple[int, int] | None = None
+    # A datetime column that keeps the offset (timestamptz, USE_TZ): its values are aware.
+    # Any other datetime column holds naive values, taken as UTC.
+    timezone: bool = False
 
     @property
     def required(self) -> bool:

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import redaction
@@ -77,11 +78,30 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     return problem(422, detail, type_="urn:ormgate:validation-error", errors=errors)
 
 
+# The order Allow lists methods in.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(request: Request) -> str:
+    """Every method the request's path answers, over all the routes that share it."""
+    # Starlette's 405 names the methods of the first route that matched the path
+    # only: /users/{id} is a route per method. Each method is tried on every route
+    # (an included router answers for its own): on a 405 only.
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     response = problem(exc.status_code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405 and "allow" in response.headers:
+        response.headers["Allow"] = _allowed(request)
     return response
 
 

@@ -38,7 +38,7 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -48,6 +48,7 @@ from pydantic_core import to_json
 
 from .errors import BadQuery
 from .model import FieldInfo, ModelInfo
+from .schemas import value_annotation
 
 log = logging.getLogger("ormgate")
 
@@ -94,6 +95,11 @@ class Query:
     count: bool = False
 
 
+# LIMIT and OFFSET are bound as 32-bit integers (asyncpg refuses a larger Python int for one):
+# the largest page size and offset every database and driver accepts.
+MAX_OFFSET = 2**31 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """What one list request may ask for; each is checked before any SQL is built.
@@ -111,6 +117,7 @@ class Limits:
     filters: int = 20
     in_values: int = 500
     query_length: int = 2048  # bytes of the query string as sent, percent-encoding included
+    max_offset: int = MAX_OFFSET
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
@@ -118,6 +125,9 @@ class Limits:
                 raise ValueError(f"Limits.{name} must be at least 1")
         if self.limit > self.max_limit:
             raise ValueError(f"Limits.limit ({self.limit}) is above Limits.max_limit ({self.max_limit})")
+        for name in ("max_limit", "max_offset"):
+            if getattr(self, name) > MAX_OFFSET:
+                raise ValueError(f"Limits.{name} is above {MAX_OFFSET}, the most every database and driver accepts")
 
     def describe(self) -> str:
         """The limits in words, for the OpenAPI description of a list."""
@@ -125,8 +135,8 @@ class Limits:
             f"Limits: at most {self.sort_keys} sort keys, each given once; at most {self.filters} filters; "
             f"at most {self.in_values} values in one `in` list; a query string of at most "
             f"{self.query_length} bytes. Going over one is a 400 problem whose `errors[0]` names the "
-            f"parameter and the `maximum`. `limit` takes 1 to {self.max_limit} rows (default {self.limit}); "
-            f"another value is a 422."
+            f"parameter and the `maximum`. `limit` takes 1 to {self.max_limit} rows (default {self.limit}) "
+            f"and `offset` 0 to {self.max_offset}; another value is a 422."
         )
 
 
@@ -247,10 +257,7 @@ class QueryParser:
         }
 
     def _annotation(self, name: str) -> Any:
-        field = self.info.by_name[name]
-        if field.choices is not None and not issubclass(field.python_type, enum.Enum):
-            return Literal[field.choices]
-        return field.python_type
+        return value_annotation(self.info.by_name[name])
 
     def _convert(self, parameter: str, name: str, raw: str) -> Any:
         try:
@@ -353,7 +360,7 @@ class QueryParser:
             fields = tuple(dict.fromkeys(n for n in self._names("fields", seen["fields"], self.readable)))
         limits = self.limits
         limit = self._int("limit", seen["limit"], 1, limits.max_limit) if "limit" in seen else limits.limit
-        offset = self._int("offset", seen["offset"], 0, 2**62) if "offset" in seen else 0
+        offset = self._int("offset", seen["offset"], 0, limits.max_offset) if "offset" in seen else 0
         count = self._bool("count", seen["count"]) if "count" in seen else False
         query = Query(fields, tuple(sort), limit, filters, offset, None, count)
         if "cursor" in seen:
@@ -410,7 +417,11 @@ class QueryParser:
                 {"type": "integer", "minimum": 1, "maximum": limits.max_limit, "default": limits.limit},
                 "Rows per page.",
             ),
-            param("offset", {"type": "integer", "minimum": 0}, "Rows to skip (or use cursor)."),
+            param(
+                "offset",
+                {"type": "integer", "minimum": 0, "maximum": limits.max_offset},
+                "Rows to skip (or use cursor).",
+            ),
             param("cursor", {"type": "string"}, "The next_cursor of the previous page."),
             param(
                 "sort",

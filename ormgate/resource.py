@@ -25,9 +25,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .adapters.base import Adapter, OnWrite, Row, Store
 from .bodies import bounded, check_max_size
 from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
+from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
-from .schemas import ModelSchemas, derive, to_base64
+from .schemas import ModelSchemas, derive, to_base64, value_annotation
 
 
 def _default(value: Any) -> Any:
@@ -57,8 +58,9 @@ def _big_ints(value: Any) -> Any:
     return value
 
 
-# UTC as "Z", as Pydantic writes it (orjson would write "+00:00").
-_OPTIONS = orjson.OPT_UTC_Z
+# UTC as "Z", as Pydantic writes it (orjson would write "+00:00"). A naive datetime is
+# UTC (the rule of ormgate.schemas.NaiveUTC) and written so: RFC 3339 wants an offset.
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
 def dumps(value: Any) -> bytes:
@@ -152,6 +154,13 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
 }
 
 
+def key_parameter(info: ModelInfo) -> Any:
+    """The path parameter ``{id}`` of an item route, as FastAPI reads and documents it: the key's type and range."""
+    pk = info.pk
+    low, high = pk.int_range if pk.int_range is not None and pk.python_type is int else (None, None)
+    return Annotated[pk.python_type, Path(alias="id", description=f"{info.name}.{pk.name}", ge=low, le=high)]
+
+
 IfMatch = Annotated[str | None, Header(description="Apply only if the row's ETag is one of these.")]
 IfNoneMatch = Annotated[str | None, Header(description="Answer 304 if the row's ETag is one of these.")]
 
@@ -199,7 +208,7 @@ class Resource:
         )
         self.routes = frozenset(routes)
         self.max_body_size = None if max_body_size is None else check_max_size(max_body_size)
-        self._pk_adapter = pydantic.TypeAdapter(info.pk.python_type)
+        self._pk_adapter = pydantic.TypeAdapter(value_annotation(info.pk))
         if self.routes - set(ROUTES):
             raise ValueError(f"unknown route(s) {sorted(self.routes - set(ROUTES))}; choose from {ROUTES}")
 
@@ -306,7 +315,7 @@ class Resource:
         """Each generated route: its path under ``self.path``, the documented endpoint, ``add_api_route`` options."""
         s = self.schemas
         name = self.info.name
-        Pk: Any = Annotated[self.info.pk.python_type, Path(alias="id", description=f"{name}.{self.info.pk.name}")]
+        Pk: Any = key_parameter(self.info)
         Create: Any = s.create
         Update: Any = s.update
         listing = pydantic.create_model(
@@ -401,14 +410,30 @@ def is_json(content_type: str) -> bool:
     return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def _json_only(handler: Handler, strict: bool) -> Handler:
+def parse_json(raw: bytes) -> Any:
+    """A JSON body, parsed as Pydantic parses one (``model_validate_json``): a bad one is the same 422."""
+    try:
+        return pydantic_core.from_json(raw)
+    except ValueError as exc:  # not JSON, not UTF-8, nested too deep
+        error = {"type": "json_invalid", "loc": ("body",), "msg": f"Invalid JSON: {exc}", "ctx": {"error": str(exc)}}
+        raise RequestValidationError([error]) from None
+
+
+def _json_only(handler: Handler, strict: bool, parse: bool) -> Handler:
     async def json_only(request: Request) -> Response:
         content_type = request.headers.get("content-type")
         # FastAPI reads a body with no media type as JSON only when not strict
         # (its default); an empty body is left to validation, which calls it missing.
-        if not (is_json(content_type) if content_type else not strict) and await request.body():
+        json_body = is_json(content_type) if content_type else not strict
+        raw = await request.body()
+        if not json_body and raw:
             sent = f"Content-Type {content_type}" if content_type else "no Content-Type"
             raise UnsupportedMediaType(f"{sent}: send the body as application/json")
+        if parse and raw:
+            # For FastAPI's handler, which reads Request.json() (cached here): Python's json
+            # module takes UTF-16 and answers a 400 to bad UTF-8 or deep nesting where the
+            # lean routes answer a 422. Parsed once, as they parse it, every route agrees.
+            request._json = parse_json(raw)
         return await handler(request)
 
     return json_only
@@ -432,10 +457,15 @@ class JSONRoute(APIRoute):
             return handler
         # A FastAPI without this option reads a body with no media type as JSON.
         strict = getattr(route, "strict_content_type", False)
-        return _json_only(handler, strict.value if isinstance(strict, DefaultPlaceholder) else strict)
+        strict = strict.value if isinstance(strict, DefaultPlaceholder) else strict
+        return _json_only(handler, strict, parse=self._lean(route) is None)
 
     def _handler(self, route: Any) -> Handler:
         return super().get_route_handler()
+
+    def _lean(self, route: Any) -> Handler | None:
+        """The handler that reads the body itself in place of FastAPI's, if any."""
+        return None
 
     def _effective(self) -> Any:
         """This route as served: with the dependencies and options of the router that includes it, if any."""
@@ -477,10 +507,11 @@ class LeanRoute(JSONRoute):
         return bounded(handler, getattr(self.endpoint, "ormgate_max_body_size", None))
 
     def _handler(self, route: Any) -> Handler:
+        return self._lean(route) or super()._handler(route)
+
+    def _lean(self, route: Any) -> Handler | None:
         lean: Handler | None = getattr(self.endpoint, "ormgate_lean", None)
-        if lean is None or route.dependant.dependencies:
-            return super()._handler(route)
-        return lean
+        return None if route.dependant.dependencies else lean
 
 
 def _asgi(handler: Handler) -> ASGIApp:

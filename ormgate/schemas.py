@@ -89,18 +89,56 @@ def servable(field: FieldInfo) -> bool:
     return issubclass(field.python_type, _SERVED)
 
 
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    # A naive column holds UTC: an aware value is compared and stored as its UTC time. Left
+    # to them, the drivers differ: some refuse it (a 500), others drop the offset.
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 has no UTC time a datetime can hold
+        raise PydanticCustomError(
+            "datetime_range", "Input should be a datetime within years 1 to 9999 in UTC"
+        ) from None
+
+
+def _utc_if_naive(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+# A naive column's values, read as UTC and written with "Z" (RFC 3339 wants an offset), as resource.dumps does.
+NaiveUTC = Annotated[dt.datetime, AfterValidator(_naive_utc), PlainSerializer(_utc_if_naive, when_used="json")]
+# An aware column's: a naive value sent is taken as UTC too.
+AwareDateTime = Annotated[dt.datetime, AfterValidator(_utc_if_naive)]
+
+
+def value_annotation(field: FieldInfo) -> Any:
+    """The annotation of one value of a column, as a filter, a cursor or a path key carries it.
+
+    An integer column's range and the datetime rule (above) apply here; the
+    schemas add what only a whole body needs (string lengths, base64, NUL).
+    """
+    # An Enum type already restricts its values; plain choices become a Literal.
+    if field.choices is not None and not issubclass(field.python_type, enum.Enum):
+        return Literal[field.choices]
+    if field.int_range is not None and field.python_type is int:
+        return Annotated[int, Field(ge=field.int_range[0], le=field.int_range[1])]
+    if field.python_type is dt.datetime:
+        return AwareDateTime if field.timezone else NaiveUTC
+    return field.python_type
+
+
 def field_annotation(field: FieldInfo) -> Any:
     """The Python annotation that validates one column's values."""
     annotation: Any
-    # An Enum type already restricts its values; plain choices become a Literal.
-    if field.choices is not None and not issubclass(field.python_type, enum.Enum):
-        annotation = Literal[field.choices]
-    elif field.python_type is str:
+    if field.python_type is str and field.choices is None:
         annotation = Annotated[str, Field(max_length=field.max_length), AfterValidator(_reject_nul)]
     elif field.python_type is list:
         annotation = list[_ANNOTATIONS.get(field.item_type, field.item_type)]  # type: ignore[misc]
+    elif field.python_type in _ANNOTATIONS and field.choices is None:
+        annotation = _ANNOTATIONS[field.python_type]
     else:
-        annotation = _ANNOTATIONS.get(field.python_type, field.python_type)
+        annotation = value_annotation(field)
     return annotation | None if field.nullable else annotation
 
 

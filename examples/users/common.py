@@ -8,13 +8,13 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path
+from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from pwdlib import PasswordHash
 from pydantic import EmailStr, Field
 
 import ormgate
-from ormgate.resource import RESPONSES, JSONRoute
+from ormgate.resource import RESPONSES, JSONRoute, key_parameter
 
 hasher = PasswordHash.recommended()  # Argon2id
 
@@ -48,9 +48,6 @@ SCHEMA_OPTIONS: dict[str, Any] = {
 # The resource router serves these; GET /users/{id} and POST /users are hand-written.
 GENERATED_ROUTES = ("list", "replace", "patch", "delete")
 
-# The hand-written routes name the key as the generated ones do: one path item, /users/{id}.
-UserId = Annotated[int, Path(alias="id", description="User.id")]
-
 
 def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
     """The app shell; ``on_startup`` (creating the table) runs before the first request."""
@@ -69,6 +66,14 @@ def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None) -
     app.add_middleware(ormgate.BodyLimit)
     ormgate.install_problem_handlers(app)
     return app
+
+
+def id_parameter(schemas: ormgate.ModelSchemas) -> Any:
+    """The hand-written routes' ``{id}``: named, typed and bounded (the column's range) as the generated ones'.
+
+    One path item, /users/{id}; an id beyond the column's range is a 422, as on every route.
+    """
+    return key_parameter(schemas.info)
 
 
 def route_docs(schemas: ormgate.ModelSchemas) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, UserId, new_app, route_docs
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
 
 setup()  # the app registry must be ready before models are declared
 
@@ -40,6 +40,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         return User._default_manager.using(db.alias).values(*schemas.read_fields)
 
     Create: Any = schemas.create
+    UserId: Any = id_parameter(schemas)
     get_doc, post_doc = route_docs(schemas)
 
     # The hand-written part, on the unit-of-work and schema layers. The endpoints are

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, UserId, new_app, route_docs
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
 
 
 class User(pw.Model):
@@ -33,6 +33,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
     # The hand-written part, on the unit of work and the schema layer. Plain "def"
     # endpoints: FastAPI runs each in one worker thread, where Peewee keeps its connection.
     Create: Any = schemas.create
+    UserId: Any = id_parameter(schemas)
     get_doc, post_doc = route_docs(schemas)
 
     @app.get("/users/{id}", **get_doc)

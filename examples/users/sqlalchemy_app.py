@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, UserId, new_app, route_docs
+from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
 
 
 class Base(DeclarativeBase):
@@ -61,6 +61,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         return {name: getattr(user, name) for name in schemas.read_fields}
 
     Create: Any = schemas.create
+    UserId: Any = id_parameter(schemas)
     get_doc, post_doc = route_docs(schemas)
 
     if isinstance(engine, sa.Engine):

@@ -176,13 +176,28 @@ _PYTHON_TYPES: dict[str, type[Any]] = {
 _CHOICE_ENUMS: dict[type[Any], Any] = {str: enum.StrEnum, int: enum.IntEnum}
 
 
-def _python_type(field: Field[Any, Any]) -> type[Any]:
+def _value_field(field: Field[Any, Any]) -> Field[Any, Any]:
+    """The field whose type the column's values have."""
     # A foreign key holds its target's value; a generated column has its expression's type.
     if isinstance(field, ForeignKey):
-        return _python_type(field.target_field)
+        return _value_field(field.target_field)
     if isinstance(field, GeneratedField) and field.output_field is not None:
-        return _python_type(field.output_field)
-    return _PYTHON_TYPES.get(field.get_internal_type().removesuffix("Field"), object)
+        return _value_field(field.output_field)
+    return field
+
+
+def _python_type(field: Field[Any, Any]) -> type[Any]:
+    return _PYTHON_TYPES.get(_value_field(field).get_internal_type().removesuffix("Field"), object)
+
+
+def _int_range(field: Field[Any, Any]) -> tuple[int, int] | None:
+    # Imported here: at the top of this module it would be imported before django.db.models, in a cycle.
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    # Django's own table, by internal type (AutoField, PositiveSmallIntegerField, ...), the same on
+    # every database: its backends that narrow it (Oracle, MySQL's unsigned) are not served.
+    found = BaseDatabaseOperations.integer_field_ranges.get(_value_field(field).get_internal_type())
+    return None if found is None else (int(found[0]), int(found[1]))
 
 
 def _item_type(field: Field[Any, Any]) -> type[Any] | None:
@@ -226,6 +241,9 @@ def _field(model: type[Model], field: Field[Any, Any], unique: set[str]) -> Fiel
         choices=choices,
         foreign_key=f"{target.model._meta.db_table}.{target.column}" if target else None,
         item_type=_item_type(field),
+        int_range=_int_range(field),
+        # With USE_TZ (a Django project's setting) every DateTimeField is aware.
+        timezone=python_type is datetime and bool(settings.USE_TZ),
     )
 
 

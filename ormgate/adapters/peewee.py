@@ -34,7 +34,7 @@ from playhouse import db_url
 from playhouse.pydantic_utils import get_field_type
 
 from ..errors import NotFound
-from ..model import JSON, MISSING, FieldInfo, ModelInfo
+from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
 from ..query import Filter, Query, Sort
 from ._collation import exact_collation, states_charset
 from ._drivers import classify
@@ -172,6 +172,16 @@ def _item_type(f: Any) -> type[Any] | None:
     return _python_type(f._ArrayField__field) if f.dimensions == 1 else object
 
 
+# By field_type, which a foreign key takes from the field it refers to (an AutoField's as INT).
+_INT_RANGES = {
+    **dict.fromkeys(["SMALLINT"], int_range(16)),
+    **dict.fromkeys(["INT", "AUTO"], int_range(32)),
+    **dict.fromkeys(["BIGINT", "BIGAUTO"], int_range(64)),
+}
+# playhouse.postgres_ext's DateTimeTZField: the one datetime field that keeps the offset.
+_AWARE = frozenset({"TIMESTAMPTZ"})
+
+
 def _field(name: str, f: Any, unique: set[str]) -> FieldInfo:
     target = f.rel_field if isinstance(f, pw.ForeignKeyField) else f
     item_type = _item_type(f)
@@ -193,6 +203,8 @@ def _field(name: str, f: Any, unique: set[str]) -> FieldInfo:
         choices=choices,
         foreign_key=f"{f.rel_model._meta.table_name}.{f.rel_field.column_name}" if target is not f else None,
         item_type=item_type,
+        int_range=_INT_RANGES.get(f.field_type) if python_type is int else None,
+        timezone=f.field_type in _AWARE,
     )
 
 

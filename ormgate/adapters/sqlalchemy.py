@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from .. import redaction
 from ..errors import NotFound
-from ..model import JSON, MISSING, FieldInfo, ModelInfo
+from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
 from ..query import Filter, Query, Sort
 from ._collation import exact_collation, states_charset
 from ._drivers import classify
@@ -47,6 +47,23 @@ def _item_type(type_: sa.types.TypeEngine[Any]) -> type[Any] | None:
     if not isinstance(type_, sa.ARRAY):
         return None
     return _python_type(type_.item_type) if type_.dimensions in (None, 1) else object
+
+
+# Integer widths by type; order matters: the specific before the general (BIGINT is an Integer).
+_INT_BITS: tuple[tuple[type[Any], int], ...] = (
+    (sa.BigInteger, 64),
+    (sa.SmallInteger, 16),
+    (mysql.TINYINT, 8),
+    (mysql.MEDIUMINT, 24),
+    (sa.Integer, 32),
+)
+
+
+def _int_range(type_: sa.types.TypeEngine[Any]) -> tuple[int, int] | None:
+    if isinstance(type_, sa.TypeDecorator):
+        type_ = type_.impl_instance
+    bits = next((b for t, b in _INT_BITS if isinstance(type_, t)), None)
+    return None if bits is None else int_range(bits, unsigned=bool(getattr(type_, "unsigned", False)))
 
 
 def _field(key: str, column: sa.Column[Any], unique_columns: set[str]) -> FieldInfo:
@@ -88,6 +105,8 @@ def _field(key: str, column: sa.Column[Any], unique_columns: set[str]) -> FieldI
         choices=choices,
         foreign_key=f"{fk.column.table.name}.{fk.column.name}" if fk else None,
         item_type=_item_type(type_),
+        int_range=_int_range(type_),
+        timezone=isinstance(type_, sa.DateTime) and bool(type_.timezone),
     )
 
 
