@@ -22,7 +22,8 @@ PARSE: dict[str, Callable[[Any], Any]] = {
     "price": Decimal,
     "released": dt.date.fromisoformat,
     "starts_at": dt.time.fromisoformat,
-    "seen_at": dt.datetime.fromisoformat,
+    # A naive column is served as UTC ("Z"): compared here as the naive values it holds.
+    "seen_at": lambda served: dt.datetime.fromisoformat(served).replace(tzinfo=None),
     "code": uuid.UUID,
 }
 
