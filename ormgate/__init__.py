@@ -13,6 +13,7 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .model import FieldInfo, ModelInfo
+from .offline import offline_docs
 from .problems import install as install_problem_handlers
 from .query import Filter, Limits, Query, Sort
 from .resource import Resource, item_response
@@ -43,4 +44,5 @@ __all__ = [
     "derive",
     "install_problem_handlers",
     "item_response",
+    "offline_docs",
 ]

@@ -26,6 +26,7 @@ def test_the_public_api_is_exactly_this() -> None:
         "derive",
         "install_problem_handlers",
         "item_response",
+        "offline_docs",
     }
     for name in ormgate.__all__:
         assert getattr(ormgate, name) is not None
