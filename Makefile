@@ -28,7 +28,7 @@ $(VENV)/.bench: pyproject.toml $(BIN)/ormgate
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	@touch $@
 
-bench: $(VENV)/.bench ## side-by-side benchmark -> docs/benchmarks.md (BENCH_ARGS="--quick --database postgresql ...")
+bench: $(VENV)/.bench ## side-by-side benchmark -> bench/results (JSON, SVG chart), docs/benchmarks.md (BENCH_ARGS="--quick --database postgresql ...")
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

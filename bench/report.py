@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from . import chart
 from .contenders import (
     BASELINES,
     BEST_PLAIN,
@@ -216,7 +217,7 @@ def _how_to_run() -> list[str]:
         "make bench BENCH_ARGS='--quick --database postgresql --workload get --workload list100'",
         ".venv/bin/python -m bench.run --memory --database sqlite --database postgresql",
         ".venv/bin/python -m bench.deep_pages          # offset vs cursor on 500,000 rows -> docs/deep-pages.md",
-        ".venv/bin/python -m bench.run --report        # rewrite this page from bench/results/*.json",
+        ".venv/bin/python -m bench.run --report        # rewrite this page and its charts from bench/results",
         "```",
         "",
         "Needs wrk (`apt-get install wrk`) and, for those databases, PostgreSQL on 127.0.0.1:5432 (user",
@@ -232,13 +233,49 @@ def _how_to_run() -> list[str]:
     ]
 
 
+def _partial(data: dict[str, Any]) -> bool:
+    """A run limited to some contenders (``--contender``): a check, not the whole field."""
+    return "--contender" in data["command"].split()
+
+
+def _charts(results: Path, throughput: list[dict[str, Any]], tables: dict[tuple[str, str], Any]) -> list[str]:
+    """The picture of each run behind the tables, and of the newest run, newest first (drawn here)."""
+    shown = {data["id"]: data for data in tables.values()}
+    if throughput:
+        shown.setdefault(throughput[-1]["id"], throughput[-1])
+    lines = [
+        "## Charts",
+        "",
+        "One chart per run, a panel per database × workload: each bar is a contender's median req/s as a ratio",
+        "of the best plain FastAPI route of the same run (the dashed line is 1×); ormgate in blue, the raw",
+        "routes in grey, the alternatives in orange. `make bench` draws them (bench/chart.py) beside each",
+        "run's JSON in bench/results. A run limited to some contenders (`--contender`) supplies a table below",
+        "only where no run measured every contender.",
+        "",
+    ]
+    for run_id in sorted(shown, reverse=True):
+        data = shown[run_id]
+        svg = chart.write(results / f"{run_id}.json")
+        places = sorted({f"{DATABASE_NAMES[d].split(' ')[0]} {w}" for (d, w), t in tables.items() if t is data})
+        supplies = f"the tables below for {', '.join(places)}" if places else "no table below"
+        kind = f"limited to {len(data['contenders'])} contenders (`--contender`), " if _partial(data) else ""
+        lines += [
+            f"Run `{run_id}`, {kind}{supplies}:",
+            "",
+            f"![Run {run_id}: req/s as a ratio of the best plain FastAPI route](../bench/results/{svg.name})",
+            "",
+        ]
+    return lines
+
+
 def write(results: Path) -> Path:
     documents = _load(results)
     throughput = [d for d in documents if d.get("kind") == "throughput"]
     memory = [d for d in documents if d.get("kind") == "memory"]
-    # The newest run that measured each database x workload supplies that table.
+    # The newest run that measured each database x workload supplies that table; a run limited
+    # to some contenders only where no run measured the whole field.
     tables: dict[tuple[str, str], dict[str, Any]] = {}
-    for data in throughput:
+    for data in sorted(throughput, key=lambda d: (not _partial(d), d["id"])):
         for run in data["runs"]:
             tables[(run["database"], run["workload"])] = data
     for data in throughput:  # a database whose every contender was skipped still gets its tables
@@ -246,9 +283,13 @@ def write(results: Path) -> Path:
             if database in data["skipped"] and not any(r["database"] == database for r in data["runs"]):
                 for workload in data["workloads"]:
                     tables.setdefault((database, workload), data)
-    lines = _header(throughput or memory) if (throughput or memory) else ["# Benchmarks", "", "No results yet.", ""]
+    behind = sorted({d["id"]: d for d in tables.values()}.values(), key=lambda d: d["id"])
+    sources = behind or throughput or memory
+    lines = _header(sources) if sources else ["# Benchmarks", "", "No results yet.", ""]
     if OBSERVATIONS.exists():
         lines += [OBSERVATIONS.read_text().strip(), ""]
+    if throughput:
+        lines += _charts(results, throughput, tables)
     lines += ["## Results", ""]
     for database in DATABASE_NAMES:
         for workload in WORKLOADS:

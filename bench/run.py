@@ -4,7 +4,9 @@
     python -m bench.run --quick              # 3 s per run, 2 rounds
     python -m bench.run --database postgresql --workload get --workload list100 --contender ormgate-sa-async
     python -m bench.run --memory             # RSS of the ormgate workers after 10,000 and 100,000 GETs
-    python -m bench.run --report             # only rewrite docs/benchmarks.md from bench/results/*.json
+    python -m bench.run --report             # only rewrite docs/benchmarks.md and the charts from bench/results
+
+A throughput run writes bench/results/<id>.json and its chart, <id>.svg (bench/chart.py).
 
 Each run: the server under uvicorn (one worker, uvloop, httptools, no access
 log) pinned to core 0, wrk (-t1 -c32) pinned to core 1, a warm-up, then the
@@ -31,7 +33,7 @@ if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m ben
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "bench"
 
-from . import report, seed, server
+from . import chart, report, seed, server
 from .contenders import CONTENDERS, ORMGATE, WORKLOADS, Contender, Workload
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -320,6 +322,8 @@ def main(argv: list[str] | None = None) -> None:
         path = RESULTS / f"{data['id']}.json"
         path.write_text(json.dumps(data, indent=1, default=str) + "\n")
         print(f"wrote {path.relative_to(server.ROOT)}")
+        if data["kind"] == "throughput":
+            print(f"drew {chart.write(path).relative_to(server.ROOT)}")
     if not args.no_report:
         out = report.write(RESULTS)
         print(f"wrote {out.relative_to(server.ROOT)}")

@@ -1,0 +1,86 @@
+"""bench/chart.py: a results file becomes an SVG with one bar per contender in each database x workload panel."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from bench import chart, report
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def latest() -> Path:
+    return max(p for p in RESULTS.glob("*.json") if json.loads(p.read_text()).get("kind") == "throughput")
+
+
+def bars(svg: Path) -> list[ET.Element]:
+    root = ET.parse(svg).getroot()  # valid XML, or this raises
+    assert root.tag == f"{SVG}svg"
+    return [rect for rect in root.iter(f"{SVG}rect") if rect.get("class") == "bar"]
+
+
+def test_a_results_file_is_drawn_with_one_bar_per_contender(tmp_path: Path) -> None:
+    source = shutil.copy(latest(), tmp_path / latest().name)
+    data = json.loads(Path(source).read_text())
+    svg = chart.write(Path(source))
+    assert svg == tmp_path / latest().with_suffix(".svg").name
+    drawn = bars(svg)
+    panels = {(run["database"], run["workload"]) for run in data["runs"]}
+    measured = {(run["database"], run["workload"], run["contender"]) for run in data["runs"]}
+    assert len(drawn) == len(measured)  # one bar per contender and panel, whatever the rounds
+    assert len(panels) > 1
+    for database, workload in panels:  # this run measured every contender everywhere
+        in_panel = {c for d, w, c in measured if (d, w) == (database, workload)}
+        assert len(in_panel) == len(data["contenders"])
+    # Each bar is as long as its ratio: the reference (fastapi-raw) is 1x, the others in proportion.
+    for database, workload in panels:
+        rps = chart.medians(data)[(database, workload)]
+        panel = [b for b in drawn if b.get("data-panel") == f"{database} {workload}"]
+        widths = {str(b.get("data-contender")): float(b.get("width") or 0) for b in panel}
+        assert set(widths) == set(rps)
+        for name, width in widths.items():
+            assert abs(width / widths["fastapi-raw"] - rps[name] / rps["fastapi-raw"]) < 0.01, name
+
+
+def test_a_contender_missing_from_a_panel_gets_no_bar(tmp_path: Path) -> None:
+    data = json.loads(latest().read_text())
+    data["runs"] = [r for r in data["runs"] if not (r["contender"] == "ormgate-django" and r["workload"] == "get")]
+    source = tmp_path / "partial.json"
+    source.write_text(json.dumps(data))
+    measured = {(r["database"], r["workload"], r["contender"]) for r in data["runs"]}
+    svg = chart.write(source)
+    assert len(bars(svg)) == len(measured)
+    assert "not measured" in svg.read_text()
+
+
+def test_the_committed_chart_of_the_latest_run_is_current_and_shown() -> None:
+    svg = latest().with_suffix(".svg")
+    assert svg.read_text() == chart.draw(json.loads(latest().read_text()))
+    assert f"](../bench/results/{svg.name})" in report.DOCS.read_text()
+
+
+def test_a_run_limited_to_some_contenders_does_not_replace_a_whole_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = json.loads(latest().read_text())
+    whole["id"], whole["command"] = "20990101T000000Z", "python -m bench.run --quick"
+    partial = json.loads(latest().read_text())
+    partial["id"] = "20990102T000000Z"  # newer, and limited with --contender
+    partial["runs"] = [r for r in partial["runs"] if r["contender"] != "ormgate-django"]
+    for data in (whole, partial):
+        (tmp_path / f"{data['id']}.json").write_text(json.dumps(data))
+    monkeypatch.setattr(report, "DOCS", tmp_path / "benchmarks.md")
+    page = report.write(tmp_path).read_text()
+    tables = page.split("## Results")[1]
+    assert "Run `20990101T000000Z`" in tables
+    assert "Run `20990102T000000Z`" not in tables
+    # Both runs are drawn, and the page shows both charts.
+    for data in (whole, partial):
+        assert (tmp_path / f"{data['id']}.svg").exists()
+        assert f"](../bench/results/{data['id']}.svg)" in page
