@@ -254,7 +254,7 @@ def test_the_demo_serves_on_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgresql
-@pytest.mark.parametrize("orm", ["sqlalchemy", "peewee"])
+@pytest.mark.parametrize("orm", ["sqlalchemy", "django", "peewee"])
 def test_the_banner_never_shows_the_password(orm: str, tmp_path: Path) -> None:
     need("postgresql")
     db = databases.TestDatabase("postgresql", orm, tmp_path)
@@ -358,3 +358,16 @@ def test_an_app_that_cannot_be_loaded(
     got = error(run(command, target, *options, cwd=project))
     expected = [line.format(project=project) for line in lines]
     assert got[: len(expected)] == expected
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("orm", ["sqlalchemy", "django", "peewee"])
+def test_the_demo_serves_on_a_mariadb_url(orm: str, tmp_path: Path) -> None:
+    need("mysql")
+    db = databases.TestDatabase("mysql", orm, tmp_path)
+    try:
+        with serve("--orm", orm, "--database", f"mariadb://{MY}/{db.name}", cwd=tmp_path) as (_, banner, port):
+            assert f"mysql+pymysql://{MY}/{db.name} (MySQL/MariaDB)" in banner
+            assert httpx.get(f"http://127.0.0.1:{port}/users").json()["items"] == []
+    finally:
+        db.drop()
