@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 URL_SHAPE = "dialect[+driver]://user[:password]@host[:port]/database, or sqlite:///path/to/file.sqlite3"
 CONNECT_TIMEOUT = 5  # seconds
@@ -114,7 +114,8 @@ class DatabaseURL:
 
     @property
     def where(self) -> str:
-        return f"{self.parts.hostname or 'localhost'}:{self.parts.port or 'default port'}"
+        host = self.parts.hostname or "localhost"
+        return f"{host}:{self.parts.port}" if self.parts.port else host
 
 
 def parse(url: str) -> DatabaseURL:
@@ -196,7 +197,12 @@ def _psycopg(db: DatabaseURL) -> None:
     import psycopg
 
     p = db.parts
+    # The URL's libpq settings (sslmode=require, ...) apply to this connection as to the app's;
+    # an ORM's own options (Peewee's max_connections) are not libpq's and stay out.
+    libpq = {d.keyword.decode() for d in psycopg.pq.Conninfo.get_defaults()}
+    settings: dict[str, Any] = {key: value for key, value in parse_qsl(p.query) if key in libpq}
     conn = psycopg.connect(
+        **settings,
         host=p.hostname,
         port=p.port,
         user=unquote(p.username or "") or None,
@@ -291,7 +297,9 @@ def _connection_problem(db: DatabaseURL, exc: Exception) -> Problem:
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     # pymysql and aiomysql: (code, message); psycopg: "connection failed: ... failed: <why>".
     reason = str(exc.args[1]) if code is not None and len(exc.args) > 1 else first.split("failed: ")[-1].strip()
-    if isinstance(exc, OSError) and exc.errno:  # asyncpg: "Connect call failed (...)"
+    if isinstance(exc, socket.gaierror):  # asyncpg, an unknown host
+        reason = f"cannot resolve the host: {exc.strerror}"
+    elif isinstance(exc, OSError) and exc.errno:  # asyncpg: "Connect call failed (...)"
         reason = os.strerror(exc.errno)
     label = db.dialect.label
     if sqlstate == "3D000" or code == 1049 or _NO_DATABASE.search(first):
@@ -303,9 +311,10 @@ def _connection_problem(db: DatabaseURL, exc: Exception) -> Problem:
         return Problem(
             f"database {db.database!r} does not exist on the {label} server at {db.where}", f"create it first: {create}"
         )
-    unreachable = (
-        isinstance(exc, OSError) or code in (2003, 2005) or ("FATAL" not in first and sqlstate is None and code is None)
-    )
+    # No server answered (psycopg: "connection failed: ... Connection refused"), rather than
+    # one that answered no (FATAL: password authentication failed) or a setting it refused.
+    silent = "FATAL" not in first and ("connection failed" in first or "resolve host" in first)
+    unreachable = isinstance(exc, OSError) or code in (2003, 2005) or (sqlstate is None and code is None and silent)
     if unreachable:
         return Problem(
             f"cannot reach the {label} server at {db.where}: {reason}",

@@ -169,6 +169,32 @@ def test_an_unreachable_database(scheme: str, label: str) -> None:
     assert "someone:***@" in lines[1]
 
 
+@pytest.mark.parametrize(
+    ("scheme", "label"), [("postgres", "PostgreSQL"), ("postgresql+asyncpg", "PostgreSQL"), ("mysql", "MySQL/MariaDB")]
+)
+def test_an_unknown_host(scheme: str, label: str) -> None:
+    lines = error(run("demo", "--database", f"{scheme}://someone@no-such-host.invalid/app"))
+    assert lines[0].startswith(f"error: cannot reach the {label} server at no-such-host.invalid: ")
+    assert "Name or service not known" in lines[0] or "resolve" in lines[0]
+
+
+def test_a_setting_the_driver_refuses() -> None:
+    # The URL's libpq settings apply to the check as to the app: refused before the banner.
+    url = f"postgresql://someone:s3cret@127.0.0.1:{closed_port()}/app?sslmode=bogus"
+    lines = error(run("demo", "--database", url))
+    masked = url.replace("s3cret", "***").replace("postgresql:", "postgresql+psycopg:")
+    assert lines == [f'error: cannot connect to {masked}: connection is bad: invalid sslmode value: "bogus"']
+
+
+@pytest.mark.mysql
+def test_a_refused_login() -> None:
+    need("mysql")
+    host = MY.partition("@")[2]
+    lines = error(run("demo", "--database", f"mariadb://nobody_{NO_SUCH_DATABASE}:s3cret@{host}/mysql"))
+    assert lines[0].startswith(f"error: cannot connect to mysql+pymysql://nobody_{NO_SUCH_DATABASE}:***@{host}/mysql: ")
+    assert "Access denied" in lines[0]
+
+
 @pytest.mark.postgresql
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql+psycopg", "postgresql+asyncpg"])
 def test_a_missing_postgresql_database(scheme: str) -> None:
