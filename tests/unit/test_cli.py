@@ -136,6 +136,7 @@ def test_an_unknown_orm_is_a_usage_error() -> None:
         ("mariadb://root@127.0.0.1/app", "django", "pymysql", "the MySQL/MariaDB driver pymysql", "mysql"),
         ("sqlite:///app.sqlite3", "django", "django", "the django ORM (package django)", "django"),
         ("sqlite+aiosqlite:///app.sqlite3", "sqlalchemy", "aiosqlite", "the SQLite driver aiosqlite", "sqlalchemy"),
+        ("sqlite:///app.sqlite3", "peewee", "pwdlib", "the demo's password hashing (pwdlib)", "users"),
     ],
 )
 def test_a_missing_driver_names_the_extra_that_brings_it(
