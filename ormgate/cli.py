@@ -97,7 +97,7 @@ def demo(
     except Problem as problem:
         sock.close()
         fail(problem)
-    shown = f"[{host}]" if ":" in host else host
+    shown = escape(f"[{host}]" if ":" in host else host)
     console.print(
         f"[bold]ormgate demo[/]: users API on [cyan]{orm.value}[/] / [cyan]{escape(db.shown)}[/] ({db.dialect.label})"
     )
