@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
 
+import httpx
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -87,3 +92,31 @@ def test_no_openapi_document_no_pages() -> None:
     with TestClient(app) as client:
         assert client.get("/docs").status_code == 404
         assert client.get("/docs-assets/swagger-ui.css").status_code == 404
+
+
+def test_over_a_real_socket() -> None:
+    """The same under uvicorn, over TCP, as a browser would load the pages."""
+    app = ormgate.offline_docs(FastAPI())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for page in ("/docs", "/redoc"):
+                html = client.get(page)
+                assert html.status_code == 200
+                assert "https://" not in html.text
+                for url in referenced(html.text):
+                    asset = client.get(url)
+                    assert asset.status_code == 200, url
+                    assert int(asset.headers["content-length"]) == len(asset.content) > 1000
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
