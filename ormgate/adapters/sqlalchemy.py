@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import typing
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -31,7 +32,28 @@ from .base import IN_MEMORY_SQLITE, Check, OnWrite, Page, Row, ShapeCache, memor
 T = TypeVar("T")
 
 
+def _stored(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect | None = None) -> sa.types.TypeEngine[Any]:
+    """The type a column stores, seen through ``TypeDecorator``s (SQLModel's ``AutoString`` is one).
+
+    Its length, integer range and kind are those of this type. With a dialect, the
+    decorator's impl on that dialect (``AutoString()`` is ``VARCHAR(255)`` on MySQL).
+    """
+    while isinstance(type_, sa.TypeDecorator):
+        impl = type_ if dialect is None else type_.dialect_impl(dialect)
+        type_ = impl.impl_instance if isinstance(impl, sa.TypeDecorator) else impl
+    return type_
+
+
+# What a TypeDecorator overrides when it converts values between Python and the database.
+_CONVERTERS = ("process_bind_param", "process_result_value", "bind_processor", "result_processor")
+
+
 def _python_type(type_: sa.types.TypeEngine[Any]) -> type[Any]:
+    if isinstance(type_, sa.TypeDecorator) and type(type_).python_type is sa.TypeDecorator.python_type:
+        # A decorator that names no Python type holds the values of the type it stores,
+        # unless it converts them (PickleType): then their type is unknown.
+        converts = any(getattr(type(type_), name) is not getattr(sa.TypeDecorator, name) for name in _CONVERTERS)
+        return object if converts else _python_type(type_.impl_instance)
     # Enum first: its python_type is the enum class only when one was given.
     if isinstance(type_, sa.Enum) and type_.enum_class is not None:
         return type_.enum_class
@@ -41,6 +63,14 @@ def _python_type(type_: sa.types.TypeEngine[Any]) -> type[Any]:
         return type_.python_type
     except NotImplementedError:
         return object  # refused by derive(), unless excluded or annotated
+
+
+def _annotated_type(model: type[Any], key: str) -> type[Any]:
+    """The class a Pydantic model (a SQLModel table model) annotates ``key`` with, ``None`` aside; else object."""
+    field = getattr(model, "model_fields", {}).get(key)
+    annotation = getattr(field, "annotation", None)
+    kinds = [kind for kind in typing.get_args(annotation) or (annotation,) if kind is not type(None)]
+    return kinds[0] if len(kinds) == 1 and isinstance(kinds[0], type) else object
 
 
 def _item_type(type_: sa.types.TypeEngine[Any]) -> type[Any] | None:
@@ -60,14 +90,20 @@ _INT_BITS: tuple[tuple[type[Any], int], ...] = (
 
 
 def _int_range(type_: sa.types.TypeEngine[Any]) -> tuple[int, int] | None:
-    if isinstance(type_, sa.TypeDecorator):
-        type_ = type_.impl_instance
     bits = next((b for t, b in _INT_BITS if isinstance(type_, t)), None)
     return None if bits is None else int_range(bits, unsigned=bool(getattr(type_, "unsigned", False)))
 
 
-def _field(key: str, column: sa.Column[Any], unique_columns: set[str]) -> FieldInfo:
-    type_ = column.type
+def _field(
+    model: type[Any], key: str, column: sa.Column[Any], unique: set[str], dialect: sa.Dialect | None
+) -> FieldInfo:
+    type_ = _stored(column.type, dialect)
+    python_type = _python_type(column.type)
+    if python_type is object and isinstance(column.type, sa.TypeDecorator):
+        # A decorator converting values without naming their type (SQLModel's UTCDateTime):
+        # a SQLModel says it in the field's annotation, when it agrees with the stored type.
+        annotated = _annotated_type(model, key)
+        python_type = annotated if _python_type(type_) is annotated else object
     # An integer primary key with autoincrement left at "auto" is filled by the database.
     autoincrement = (
         column.primary_key
@@ -94,14 +130,14 @@ def _field(key: str, column: sa.Column[Any], unique_columns: set[str]) -> FieldI
     fk = next(iter(column.foreign_keys), None)
     return FieldInfo(
         name=key,
-        python_type=_python_type(type_),
+        python_type=python_type,
         nullable=bool(column.nullable) and not column.primary_key,
         primary_key=column.primary_key,
         generated=generated,
         server_default=server_value and not generated,
         default=default,
         max_length=getattr(type_, "length", None) if isinstance(type_, sa.String) else None,
-        unique=bool(column.unique) or column.name in unique_columns,
+        unique=bool(column.unique) or column.name in unique,
         choices=choices,
         foreign_key=f"{fk.column.table.name}.{fk.column.name}" if fk else None,
         item_type=_item_type(type_),
@@ -152,12 +188,13 @@ def _single_table(model: type[Any]) -> tuple[sa.Column[Any], Any, tuple[Any, ...
     return on, mapper.polymorphic_identity, values
 
 
-def describe(model: type[Any]) -> ModelInfo:
+def describe(model: type[Any], dialect: sa.Dialect | None = None) -> ModelInfo:
+    """The model's description; with ``dialect``, its columns' types as they are on that dialect."""
     columns = _columns(model)
     table = sa.inspect(model).local_table
     assert isinstance(table, sa.Table)
     unique = set(_unique_constraints(table).values())
-    fields = [_field(key, column, unique) for key, column in columns.items()]
+    fields = [_field(model, key, column, unique, dialect) for key, column in columns.items()]
     single = _single_table(model)
     if single is not None:  # the subclass sets its discriminator: clients read it, never write it
         fields = [dataclasses.replace(f, generated=True) if columns[f.name] is single[0] else f for f in fields]
@@ -220,7 +257,7 @@ def _pattern(op: str, value: str) -> str:
 
 def _condition(column: Any, op: str, param: Any, binary: Any, identical: Any) -> Any:
     """The condition of one filter, its value a bound parameter (a value for ``isnull``)."""
-    text = isinstance(column.type, sa.String)
+    text = isinstance(_stored(column.type), sa.String)
     exact = identical(column) if text else column
     if op in _PATTERNS:
         # Lowered, then compared exactly: MariaDB's default collation would also ignore accents.
@@ -716,7 +753,7 @@ class SQLAlchemyAdapter:
             sa.event.listen(sync_engine.pool, "checkout", _CHECKOUT[prepare])
 
     def describe(self, model: type[Any]) -> ModelInfo:
-        return describe(model)
+        return describe(model, self.engine.dialect)
 
     def store(self, model: type[Any], fields: Sequence[str]) -> _AsyncStore | ThreadedStore:
         operations = _Operations(model, fields)

@@ -32,10 +32,13 @@ class Base(DeclarativeBase):
 
 
 class Opaque(sa.types.TypeDecorator[Any]):
-    """A type whose values ormgate cannot know: its python_type is object."""
+    """A type whose values ormgate cannot know: it converts them and names no python_type."""
 
     impl = sa.LargeBinary
     cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        return value
 
 
 class Numbered(Base):
