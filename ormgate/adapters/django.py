@@ -113,14 +113,22 @@ _settings_lock = threading.Lock()
 def setup(*, installed_apps: Sequence[str] = ()) -> None:
     """Make Django usable: call it before declaring models, which need the app registry.
 
-    Standalone, it configures minimal settings (the first call's ``installed_apps`` win);
-    in a Django project (``DJANGO_SETTINGS_MODULE`` set) the project's settings are used.
+    Standalone, it configures minimal settings with ``installed_apps`` (the apps your
+    models relate to, ``django.contrib.auth`` for its ``User``); in a Django project
+    (``DJANGO_SETTINGS_MODULE`` set) the project's settings are used. Apps cannot be
+    added once settings are made: asking for one that is missing is a ``ValueError``.
     """
     with _settings_lock:
         if not settings.configured and ENVIRONMENT_VARIABLE not in os.environ:
             # No default database: configure() adds an alias per URL. Naive datetimes as the
             # other ORMs return them; UTC is what Django sets as PostgreSQL's session time zone.
             settings.configure(DATABASES={}, INSTALLED_APPS=list(installed_apps), USE_TZ=False, TIME_ZONE="UTC")
+        missing = [app for app in installed_apps if app not in settings.INSTALLED_APPS]
+        if missing:
+            raise ValueError(
+                f"Django's settings are already made without {', '.join(missing)}: "
+                "name every app in the first setup(installed_apps=...), before any model is declared"
+            )
         if not apps.ready:
             django.setup()
 

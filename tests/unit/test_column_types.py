@@ -232,3 +232,10 @@ def test_responses_write_every_served_type_as_pydantic_does_and_read_it_back() -
     assert schemas.create.model_validate_json(json.dumps(sent)).model_dump(exclude_unset=True) == {
         k: v for k, v in ROW.items() if k != "id"
     }
+
+
+def test_django_apps_cannot_be_added_after_setup() -> None:
+    # setup() ran at import: a later call asking for an app it lacks says so, rather than nothing.
+    django_adapter.setup(installed_apps=[])
+    with pytest.raises(ValueError, match=r"without django\.contrib\.flatpages: name every app in the first setup"):
+        django_adapter.setup(installed_apps=["django.contrib.flatpages"])
