@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.databases import PAIRS, REQUIRED, Pair, TestDatabase, unavailable
+from tests.databases import FLAVOURS, PAIRS, REQUIRED, Pair, TestDatabase, unavailable
 
 NOT_TESTED = "DATABASE NOT TESTED: "
 
@@ -28,7 +28,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.line(f"{why}: every test on it was skipped", red=True)
 
 
-def _pair_params() -> list[Any]:
+def _pair_params(pairs: list[Pair] = PAIRS) -> list[Any]:
     return [
         pytest.param(
             pair,
@@ -40,7 +40,7 @@ def _pair_params() -> list[Any]:
                 pytest.mark.xdist_group(pair.id),
             ],
         )
-        for pair in PAIRS
+        for pair in pairs
     ]
 
 
@@ -54,14 +54,14 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[s
 
 
 def _database(databases: dict[tuple[str, str], TestDatabase], pair: Pair, tmp: Path) -> TestDatabase:
-    key = (pair.database, pair.orm)
+    key = (pair.database, pair.models)
     if key not in databases:
         why = unavailable(pair.database)
         if why is not None:
             if REQUIRED:
                 pytest.fail(f"{why}; ORMGATE_REQUIRE_DATABASES=1 requires it")
             pytest.skip(NOT_TESTED + why)
-        databases[key] = TestDatabase(pair.database, pair.orm, tmp)
+        databases[key] = TestDatabase(pair.database, pair.models, tmp)
     return databases[key]
 
 
@@ -97,20 +97,20 @@ def _serve(
 ) -> Iterator[Served]:
     pair: Pair = request.param
     db = _database(databases, pair, tmp_path_factory.getbasetemp())
-    app = importlib.import_module(module.format(orm=pair.orm)).create_app(db.url(pair.scheme))
+    app = importlib.import_module(module.format(orm=pair.orm, models=pair.models)).create_app(db.url(pair.scheme))
     served = Served(app, db, pair)
     yield served
     served.close()
 
 
-@pytest.fixture(scope="session", params=_pair_params())
+@pytest.fixture(scope="session", params=_pair_params(PAIRS + FLAVOURS))
 def contract(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     databases: dict[tuple[str, str], TestDatabase],
 ) -> Iterator[Served]:
-    """The conformance app (categories, items) on every adapter x database pair."""
-    yield from _serve(request, tmp_path_factory, databases, "tests.conformance.models.{orm}")
+    """The conformance app (categories, items) on every adapter x database pair, and SQLModel's on SQLAlchemy's."""
+    yield from _serve(request, tmp_path_factory, databases, "tests.conformance.models.{models}")
 
 
 @pytest.fixture(scope="session", params=_pair_params())

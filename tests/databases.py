@@ -26,11 +26,19 @@ class Pair:
     orm: str  # sqlalchemy, django, peewee: the module under tests/conformance/models and examples/users
     database: str  # sqlite, postgresql, mysql
     scheme: str  # the URL scheme, e.g. postgresql+asyncpg
+    # The conformance models' flavour, when not the ORM's own: a module under tests/conformance/models
+    # (sqlmodel: SQLModel table models on the SQLAlchemy adapter).
+    flavour: str = ""
 
     @property
     def id(self) -> str:
         driver = self.scheme.partition("+")[2] or self.scheme
-        return f"{self.orm}-{driver}"
+        return f"{self.flavour or self.orm}-{driver}"
+
+    @property
+    def models(self) -> str:
+        """The module of the conformance models on this pair."""
+        return self.flavour or self.orm
 
 
 PAIRS = [
@@ -46,6 +54,11 @@ PAIRS = [
     Pair("peewee", "sqlite", "sqlite"),
     Pair("peewee", "postgresql", "postgresql+psycopg"),
     Pair("peewee", "mysql", "mysql+pymysql"),
+]
+
+# The conformance app with other models on an adapter's pairs: the contract suite runs on these too.
+FLAVOURS = [
+    Pair(pair.orm, pair.database, pair.scheme, flavour="sqlmodel") for pair in PAIRS if pair.orm == "sqlalchemy"
 ]
 
 # The same schema a second time, through a sync driver, for set-up, clean-up and checks.

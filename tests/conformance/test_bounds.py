@@ -157,7 +157,7 @@ def test_an_unexpected_error_is_a_complete_500_logged_once_and_not_raised_to_the
 @pytest.fixture
 def live(api: Served) -> Iterator[int]:
     """The conformance app of ``api``'s pair, on its database, served by uvicorn on a port of its own."""
-    app = importlib.import_module(f"tests.conformance.models.{api.pair.orm}").create_app(api.db.url(api.pair.scheme))
+    app = importlib.import_module(f"tests.conformance.models.{api.pair.models}").create_app(api.db.url(api.pair.scheme))
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on", loop="asyncio"))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
