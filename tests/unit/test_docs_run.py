@@ -109,7 +109,7 @@ def run_program(page_path: Path, program: int) -> int:
 
 
 def _run(page: Page, program: int, tmp_path: Path) -> int:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(
         [sys.executable, "-W", "error", "-m", "tests.unit.test_docs_run", str(page.path), str(program)],
         cwd=tmp_path,
