@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import types
 import typing
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
@@ -65,12 +67,18 @@ def _python_type(type_: sa.types.TypeEngine[Any]) -> type[Any]:
         return object  # refused by derive(), unless excluded or annotated
 
 
-def _annotated_type(model: type[Any], key: str) -> type[Any]:
-    """The class a Pydantic model (a SQLModel table model) annotates ``key`` with, ``None`` aside; else object."""
+def _annotated_as(model: type[Any], key: str, stored: type[Any]) -> bool:
+    """Whether a Pydantic model (a SQLModel table model) annotates ``key`` as values of ``stored``, None aside.
+
+    A refinement counts (``AwareDatetime`` validates to a ``datetime``): Pydantic's own schemas compare.
+    """
     field = getattr(model, "model_fields", {}).get(key)
     annotation = getattr(field, "annotation", None)
-    kinds = [kind for kind in typing.get_args(annotation) or (annotation,) if kind is not type(None)]
-    return kinds[0] if len(kinds) == 1 and isinstance(kinds[0], type) else object
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    kinds = [kind for kind in (typing.get_args(annotation) if union else (annotation,)) if kind is not type(None)]
+    if field is None or stored is object or len(kinds) != 1:
+        return False
+    return bool(TypeAdapter(kinds[0]).core_schema["type"] == TypeAdapter(stored).core_schema["type"])
 
 
 def _item_type(type_: sa.types.TypeEngine[Any]) -> type[Any] | None:
@@ -101,9 +109,9 @@ def _field(
     python_type = _python_type(column.type)
     if python_type is object and isinstance(column.type, sa.TypeDecorator):
         # A decorator converting values without naming their type (SQLModel's UTCDateTime):
-        # a SQLModel says it in the field's annotation, when it agrees with the stored type.
-        annotated = _annotated_type(model, key)
-        python_type = annotated if _python_type(type_) is annotated else object
+        # a SQLModel's field annotation may say they are still those of the stored type.
+        stored = _python_type(type_)
+        python_type = stored if _annotated_as(model, key, stored) else object
     # An integer primary key with autoincrement left at "auto" is filled by the database.
     autoincrement = (
         column.primary_key

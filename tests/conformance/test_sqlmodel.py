@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from pydantic import AwareDatetime
 from sqlmodel import Field, SQLModel
 
 import ormgate
@@ -36,6 +37,13 @@ class Hero(SQLModel, table=True):
     power: Decimal | None = Field(default=None, max_digits=6, decimal_places=2)
     code: uuid.UUID | None = None
     seen_at: dt.datetime | None = None  # UTCDateTime: aware values
+    met_at: AwareDatetime | None = None  # UTCDateTime too, annotated with Pydantic's refinement
+
+
+class Odd(SQLModel, table=True):
+    __tablename__ = "sqlmodel_odd"
+    id: int | None = Field(default=None, primary_key=True)
+    pickled: dict[str, int] = Field(sa_type=sa.PickleType)  # converted values, not of the stored type
 
 
 def test_sqlmodel_columns_are_read_through_their_type_decorators() -> None:
@@ -45,6 +53,9 @@ def test_sqlmodel_columns_are_read_through_their_type_decorators() -> None:
     assert (secret.python_type, secret.max_length) == (str, None)
     assert (age.python_type, age.int_range) == (int, (-(2**31), 2**31 - 1))
     assert (seen.python_type, seen.timezone) == (dt.datetime, True)
+    assert (info.by_name["met_at"].python_type, info.by_name["met_at"].timezone) == (dt.datetime, True)
+    # A decorator that converts values and names no type is not taken on an annotation it contradicts.
+    assert describe(Odd).by_name["pickled"].python_type is object
     assert info.pk.generated
     # The dialect's own impl: AutoString without a length is VARCHAR(255) on MySQL/MariaDB.
     for url, length in (("mysql+pymysql://", 255), ("postgresql+psycopg://", None), ("sqlite://", None)):
@@ -94,6 +105,7 @@ def test_sqlmodel_resource(client: TestClient) -> None:
         "power": "12.50",
         "code": code,
         "seen_at": "2026-11-29T10:00:00+02:00",  # MySQL keeps whole seconds
+        "met_at": "2026-11-29T10:00:00Z",
     }
     created = client.post("/heroes", json=sent)
     assert created.status_code == 201, created.text
@@ -102,6 +114,7 @@ def test_sqlmodel_resource(client: TestClient) -> None:
     assert hero["power"] == "12.50"
     assert hero["code"] == code
     assert dt.datetime.fromisoformat(hero["seen_at"]) == dt.datetime(2026, 11, 29, 8, tzinfo=dt.UTC)
+    assert dt.datetime.fromisoformat(hero["met_at"]) == dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC)
     assert (
         client.post("/heroes", json={"name": "Rusty-Man", "secret_name": "Tommy Sharp", "age": 48}).status_code == 201
     )
@@ -130,6 +143,10 @@ def test_sqlmodel_resource(client: TestClient) -> None:
     assert client.patch(f"/heroes/{hero['id']}", json={"age": 2**31}).status_code == 422
     assert client.post("/heroes", json={"name": "Deadpond", "secret_name": "again"}).status_code == 409
     assert client.get("/heroes?count=true").json()["total"] == 4
+    # A naive value sent to an aware column is taken as UTC, as on every ORM's timestamptz.
+    naive = client.post("/heroes", json={"name": "Naive", "secret_name": "?", "met_at": "2026-11-29T10:00:00"})
+    assert naive.status_code == 201, naive.text
+    assert naive.json()["met_at"] == "2026-11-29T10:00:00Z"
 
 
 def test_the_openapi_document_carries_the_lengths(client: TestClient) -> None:
