@@ -14,10 +14,15 @@ Markers are HTML comments, which readers of the rendered page do not see:
   model, an ``app``), or checks of what a block built (its routes answer).
 - ``<!-- docs-test new program -->``: the blocks after it run in another
   interpreter (a page showing two ways to start one process-wide setting).
+- ``<!-- docs-test databases: postgresql mysql -->``: the page runs again on each
+  of these servers (with the suite's markers), each SQLite file it names
+  (``sqlite:///shop.sqlite3``, ``sqlite+aiosqlite:///...``) a fresh database there,
+  through the driver of the same kind (psycopg or asyncpg, PyMySQL or aiomysql).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,8 +31,12 @@ import sys
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.conformance.sa_pairs import fresh_database
+from tests.databases import Pair
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -36,6 +45,13 @@ _FENCE = re.compile(r"^(\s*)```(\w*)")
 _SKIP = re.compile(r"^\s*<!-- docs-test skip: (.+?) -->\s*$")
 _CODE = re.compile(r"^\s*<!-- docs-test code:\s*$")
 _NEW_PROGRAM = re.compile(r"^\s*<!-- docs-test new program -->\s*$")
+_DATABASES = re.compile(r"^\s*<!-- docs-test databases: ([\w ]+?) -->\s*$")
+# A SQLite file a page names, and the scheme standing in for each SQLite one on a server.
+_SQLITE_URL = re.compile(r"(sqlite(?:\+aiosqlite)?):///([\w.-]+\.sqlite3)")
+_SCHEMES = {
+    "postgresql": {"sqlite": "postgresql+psycopg", "sqlite+aiosqlite": "postgresql+asyncpg"},
+    "mysql": {"sqlite": "mysql+pymysql", "sqlite+aiosqlite": "mysql+aiomysql"},
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class Page:
     path: Path
     programs: list[list[Chunk]] = field(default_factory=lambda: [[]])
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
+    databases: list[str] = field(default_factory=list)  # servers the page runs on besides SQLite
 
     @property
     def name(self) -> str:
@@ -72,6 +89,8 @@ def parse(path: Path) -> Page:
             skip = match.group(1)
         elif _NEW_PROGRAM.match(line):
             page.programs.append([])
+        elif (match := _DATABASES.match(line)) is not None:
+            page.databases = match.group(1).split()
         elif _CODE.match(line):
             end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "-->")
             page.programs[-1].append(Chunk(i + 2, "\n".join(lines[i + 1 : end]), hidden=True))
@@ -101,15 +120,27 @@ def run_program(page_path: Path, program: int) -> int:
     module.__file__ = str(page_path)
     sys.modules[module.__name__] = module
     chunks = page.programs[program]
+    # On a server: each SQLite file the page names -> (the server's schemes, that file's database).
+    servers: dict[str, Any] = json.loads(os.environ.get("ORMGATE_DOCS_SERVERS", "{}"))
+
+    def on_server(match: re.Match[str]) -> str:
+        schemes, address = servers[match.group(2)]
+        return f"{schemes[match.group(1)]}://{address}"
+
     for chunk in chunks:
+        source = _SQLITE_URL.sub(on_server, chunk.source) if servers else chunk.source
         # Padded so that a traceback's line number is the page's.
-        code = compile("\n" * (chunk.line - 1) + chunk.source, str(page_path), "exec")
+        code = compile("\n" * (chunk.line - 1) + source, str(page_path), "exec")
         exec(code, module.__dict__)
     return sum(not chunk.hidden for chunk in chunks)
 
 
-def _run(page: Page, program: int, tmp_path: Path) -> int:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+def _run(page: Page, program: int, tmp_path: Path, servers: dict[str, Any]) -> int:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "ORMGATE_DOCS_SERVERS": json.dumps(servers),
+    }
     result = subprocess.run(
         [sys.executable, "-W", "error", "-m", "tests.unit.test_docs_run", str(page.path), str(program)],
         cwd=tmp_path,
@@ -122,10 +153,28 @@ def _run(page: Page, program: int, tmp_path: Path) -> int:
     return int(json.loads(result.stdout.splitlines()[-1])["blocks"])
 
 
-@pytest.mark.parametrize("path", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
-def test_every_python_block_runs(path: Path, tmp_path: Path) -> None:
+def _page_params() -> list[Any]:
+    params = []
+    for path in PAGES:
+        name = str(path.relative_to(ROOT))
+        params.append(pytest.param(path, "sqlite", id=name, marks=pytest.mark.sqlite))
+        for database in parse(path).databases:
+            params.append(pytest.param(path, database, id=f"{name}-{database}", marks=getattr(pytest.mark, database)))
+    return params
+
+
+@pytest.mark.parametrize(("path", "database"), _page_params())
+def test_every_python_block_runs(path: Path, database: str, tmp_path: Path) -> None:
     page = parse(path)
-    blocks = sum(_run(page, n, tmp_path) for n, program in enumerate(page.programs) if program)
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, Any] = {}
+        if database != "sqlite":
+            files = {m.group(2) for p in page.programs for c in p for m in _SQLITE_URL.finditer(c.source)}
+            for file in sorted(files):
+                db = stack.enter_context(fresh_database(Pair("docs", database, database), tmp_path, "docs"))
+                address = db.url("x").removeprefix("x://")
+                servers[file] = (_SCHEMES[database], address)
+        blocks = sum(_run(page, n, tmp_path, servers) for n, program in enumerate(page.programs) if program)
     assert blocks == sum(not chunk.hidden for program in page.programs for chunk in program)
 
 
@@ -154,6 +203,13 @@ def test_the_parser_sees_markers_and_fences(tmp_path: Path) -> None:
         [(18, "c = 2", False)],
     ]
     assert parsed.skipped == [(12, "a fragment")]
+    assert parsed.databases == []
+    page.write_text("<!-- docs-test databases: postgresql mysql -->\n```python\nurl = 'sqlite:///a.sqlite3'\n```\n")
+    assert parse(page).databases == ["postgresql", "mysql"]
+    assert _SQLITE_URL.findall("'sqlite:///a.sqlite3', 'sqlite+aiosqlite:///b-c.sqlite3'") == [
+        ("sqlite", "a.sqlite3"),
+        ("sqlite+aiosqlite", "b-c.sqlite3"),
+    ]
 
 
 if __name__ == "__main__":
