@@ -130,7 +130,7 @@ def test_workers_sharing_a_key_accept_each_others_cursors(db: SQLAlchemyAdapter,
     stranger = serve(ormgate.Resource(Note, db, cursor_key="another secret"))
     cursor = first_cursor(one)
     assert [r["text"] for r in other.get(f"/notes?sort=text&cursor={cursor}").json()["items"]] == ["c", "d", "e"]
-    assert problem(stranger.get(f"/notes?sort=text&cursor={cursor}"), 400)["errors"][0]["field"] == "cursor"
+    assert problem(stranger.get(f"/notes?sort=text&cursor={cursor}"), 404)["errors"][0]["field"] == "cursor"
 
 
 def test_the_environment_variable_is_the_key_of_every_resource(
@@ -158,4 +158,4 @@ def test_without_a_key_a_random_one_is_made_once_per_process_with_a_warning(
     # A restart makes another key: the old cursors no longer open.
     query_module._process_key.cache_clear()
     restarted = serve(ormgate.Resource(Note, db))
-    assert problem(restarted.get(f"/notes?sort=text&cursor={cursor}"), 400)["errors"][0]["field"] == "cursor"
+    assert problem(restarted.get(f"/notes?sort=text&cursor={cursor}"), 404)["errors"][0]["field"] == "cursor"
