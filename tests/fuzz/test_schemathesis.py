@@ -5,7 +5,7 @@ against the app served by uvicorn on a free loopback port, as a client would
 reach it, on a database made for the run and dropped after it. Bounded: a fixed
 seed and number of examples per operation, so that a run sends the same
 requests each time and takes seconds. What it found was fixed in the server
-or in the OpenAPI document (docs/reliability.md lists each finding); nothing is
+or in the OpenAPI document (docs/reliability.md lists each finding and its fix); nothing is
 excluded or filtered here. The one configuration entry, 412 as an expected
 answer to a request carrying If-Match, is justified in schemathesis.toml by
 RFC 9110.
