@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -46,9 +47,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
-from .errors import BadQuery
+from .errors import BadQuery, NotFound
 from .model import FieldInfo, ModelInfo
-from .schemas import value_annotation
+from .schemas import NO_NUL, value_annotation
 
 log = logging.getLogger("ormgate")
 
@@ -109,19 +110,28 @@ class Limits:
     are caps whose excess is a 400 naming them: the keyset condition of a
     cursor grows with the square of the number of sort keys, and each filter
     or ``in`` value is one more comparison per row scanned.
+
+    ``sort_keys`` and ``in_values`` are stated in the OpenAPI document, on the
+    parameter they bound. ``filters`` and ``query_length`` span parameters,
+    which OpenAPI cannot state: ``None`` sets them to what the document
+    itself admits (every filter parameter at once; the longest query string
+    the parameters' own bounds allow, percent-encoded), so that no request
+    the document calls valid is refused by them.
     """
 
     limit: int = 50
     max_limit: int = 500
     sort_keys: int = 4
-    filters: int = 20
+    filters: int | None = 20
     in_values: int = 500
-    query_length: int = 2048  # bytes of the query string as sent, percent-encoding included
+    in_length: int = 2048  # characters of one `in` list of text values, commas included
+    query_length: int | None = 2048  # bytes of the query string as sent, percent-encoding included
     max_offset: int = MAX_OFFSET
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
-            if getattr(self, name) < 1:
+            value = getattr(self, name)
+            if value is not None and value < 1:
                 raise ValueError(f"Limits.{name} must be at least 1")
         if self.limit > self.max_limit:
             raise ValueError(f"Limits.limit ({self.limit}) is above Limits.max_limit ({self.max_limit})")
@@ -129,12 +139,13 @@ class Limits:
             if getattr(self, name) > MAX_OFFSET:
                 raise ValueError(f"Limits.{name} is above {MAX_OFFSET}, the most every database and driver accepts")
 
-    def describe(self) -> str:
-        """The limits in words, for the OpenAPI description of a list."""
+    def describe(self, filters: int, query_length: int) -> str:
+        """The limits in words, for the OpenAPI description of a list (``filters``, ``query_length``: as applied)."""
         return (
-            f"Limits: at most {self.sort_keys} sort keys, each given once; at most {self.filters} filters; "
-            f"at most {self.in_values} values in one `in` list; a query string of at most "
-            f"{self.query_length} bytes. Going over one is a 400 problem whose `errors[0]` names the "
+            f"Limits: at most {self.sort_keys} sort keys; at most {filters} filters; "
+            f"at most {self.in_values} values in one `in` list (of text: {self.in_length} characters); "
+            f"a query string of at most {query_length} bytes. Going over one is a 400 problem whose `errors[0]` "
+            f"names the "
             f"parameter and the `maximum`. `limit` takes 1 to {self.max_limit} rows (default {self.limit}) "
             f"and `offset` 0 to {self.max_offset}; another value is a 422."
         )
@@ -180,6 +191,13 @@ def _bad(parameter: str, message: str, allowed: Iterable[str] = ()) -> BadQuery:
     if listed:
         error["allowed"] = listed
     return BadQuery(detail, field=parameter, errors=[error])
+
+
+def _unknown_cursor(message: str) -> NotFound:
+    # Well formed, but no page of this list: the cursor was not issued by it (another list's, another
+    # sort or filters, edited, or signed with a key since changed). Like an id no row has, a 404.
+    error = {"field": "cursor", "message": message}
+    return NotFound(f"cursor: {message}", field="cursor", errors=[error])
 
 
 def _over(parameter: str, message: str, maximum: int) -> BadQuery:
@@ -255,11 +273,41 @@ class QueryParser:
         self.parameters = {
             (name if op == "eq" else f"{name}__{op}"): (name, op) for name, ops in self.filters.items() for op in ops
         }
+        self._schemas = self._parameter_schemas()
+        self.max_filters = self.limits.filters if self.limits.filters is not None else max(len(self.parameters), 1)
+        if self.limits.query_length is not None:
+            self.max_query = self.limits.query_length
+        else:
+            longest = self.longest_query()
+            if longest is None:
+                raise ValueError(
+                    f"{info.name}: Limits(query_length=None) needs every parameter bounded, and a filtered or "
+                    "sorted field has no maximum length: give the column one, or set Limits.query_length"
+                )
+            self.max_query = longest
 
     def _annotation(self, name: str) -> Any:
         return value_annotation(self.info.by_name[name])
 
+    def _is_text(self, name: str) -> bool:
+        field = self.info.by_name[name]
+        return field.python_type is str and field.choices is None
+
+    def _text(self, parameter: str, name: str, raw: str) -> str:
+        """A string filter value: at most the column's length (a longer one can match no row)."""
+        most = self.info.by_name[name].max_length
+        if most is not None and len(raw) > most:
+            raise _invalid(parameter, f"String should have at most {most} characters", "string_too_long")
+        return raw
+
     def _convert(self, parameter: str, name: str, raw: str) -> Any:
+        field = self.info.by_name[name]
+        if self._is_text(name):
+            raw = self._text(parameter, name, raw)
+        shape = _TEMPORAL.get(field.python_type)
+        if shape is not None and not shape[0].match(raw):
+            # Pydantic would read a number ("0.5") as a Unix time: the document says RFC 3339.
+            raise _invalid(parameter, f"expected {shape[1]}", shape[2])
         try:
             return self.adapters[name].validate_python(raw)
         except ValidationError as exc:
@@ -278,34 +326,42 @@ class QueryParser:
         if op == "isnull":
             value = self._bool(parameter, raw)
         elif op == "in":
+            text = self._is_text(name)
+            if text and len(raw) > self.limits.in_length:
+                most = self.limits.in_length
+                raise _invalid(parameter, f"String should have at most {most} characters", "string_too_long")
             parts = raw.split(",")
             if len(parts) > self.limits.in_values:
                 raise _over(parameter, f"at most {self.limits.in_values} values", self.limits.in_values)
-            value = tuple(self._convert(parameter, name, part) for part in parts)
+            # A text value longer than its column is not refused here: it matches no row.
+            value = tuple(parts) if text else tuple(self._convert(parameter, name, part) for part in parts)
         elif op in _TEXT_OPERATORS:
-            value = raw
+            value = self._text(parameter, name, raw)
         else:
             value = self._convert(parameter, name, raw)
         return Filter(name, op, value)
 
-    def _names(self, parameter: str, raw: str, allowed: Sequence[str]) -> list[str]:
-        names = [n.strip() for n in raw.split(",") if n.strip()]
+    @staticmethod
+    def _names(parameter: str, raw: str, allowed: Sequence[str], cap: int, what: str) -> list[str]:
+        """Comma-separated names, exactly as the document's pattern spells them: no blank, no space."""
+        if not raw:
+            raise _bad(parameter, "is empty", allowed)
+        names = raw.split(",")
+        if len(names) > cap:
+            raise _over(parameter, f"at most {cap} {what}", cap)
         for name in names:
             if name.removeprefix("-") not in allowed:
                 raise _bad(parameter, f"cannot use {name.removeprefix('-')!r}", allowed)
-        if not names:
-            raise _bad(parameter, "is empty", allowed)
         return names
 
     def _sort(self, raw: str) -> list[Sort]:
-        names, cap = self._names("sort", raw, self.sortable), self.limits.sort_keys
-        if len(names) > cap:
-            raise _over("sort", f"at most {cap} sort keys", cap)
-        sort = [Sort(n.removeprefix("-"), n.startswith("-")) for n in names]
-        for i, key in enumerate(sort):
-            if any(s.field == key.field for s in sort[:i]):
-                raise _bad("sort", f"{key.field!r} given more than once")
-        return sort
+        names = self._names("sort", raw, self.sortable, self.limits.sort_keys, "sort keys")
+        # A key on a field already sorted by orders nothing more (ties on it are already broken by
+        # the earlier key): it is dropped, as SQL's ORDER BY would ignore it.
+        sort: dict[str, Sort] = {}
+        for n in names:
+            sort.setdefault(n.removeprefix("-"), Sort(n.removeprefix("-"), n.startswith("-")))
+        return list(sort.values())
 
     @staticmethod
     def _bool(parameter: str, raw: str) -> bool:
@@ -328,7 +384,7 @@ class QueryParser:
 
     def parse_query_string(self, raw: bytes) -> Query:
         """The ``Query`` for a raw query string (``scope["query_string"]``), its length checked before parsing."""
-        cap = self.limits.query_length
+        cap = self.max_query
         if len(raw) > cap:
             raise _over("query_string", f"{len(raw)} bytes, at most {cap}", cap)
         # As Starlette's QueryParams parses it.
@@ -344,8 +400,8 @@ class QueryParser:
                 raise _invalid(name, "NUL characters are not allowed", "string_pattern_mismatch")
             seen[name] = value
         given = [(k, v) for k, v in seen.items() if k not in RESERVED]
-        if len(given) > self.limits.filters:
-            raise _over(given[self.limits.filters][0], f"at most {self.limits.filters} filters", self.limits.filters)
+        if len(given) > self.max_filters:
+            raise _over(given[self.max_filters][0], f"at most {self.max_filters} filters", self.max_filters)
         filters = tuple(self._filter(k, v) for k, v in given)
         sort = self._sort(seen["sort"]) if "sort" in seen else []
         pk = self.info.pk.name
@@ -357,15 +413,15 @@ class QueryParser:
             sort.append(Sort(pk, sort[-1].descending if sort else False))
         fields = self.readable
         if "fields" in seen:
-            fields = tuple(dict.fromkeys(n for n in self._names("fields", seen["fields"], self.readable)))
+            names = self._names("fields", seen["fields"], self.readable, len(self.readable), "fields")
+            fields = tuple(dict.fromkeys(names))
         limits = self.limits
         limit = self._int("limit", seen["limit"], 1, limits.max_limit) if "limit" in seen else limits.limit
         offset = self._int("offset", seen["offset"], 0, limits.max_offset) if "offset" in seen else 0
         count = self._bool("count", seen["count"]) if "count" in seen else False
         query = Query(fields, tuple(sort), limit, filters, offset, None, count)
         if "cursor" in seen:
-            if "offset" in seen:
-                raise _bad("cursor", "cannot be combined with offset")
+            # With an offset too, that many rows after the cursor are skipped.
             query = replace(query, after=self._read_cursor(seen["cursor"], query))
         return query
 
@@ -382,6 +438,8 @@ class QueryParser:
         return base64.urlsafe_b64encode(token).decode().rstrip("=")
 
     def _read_cursor(self, raw: str, query: Query) -> tuple[Any, ...]:
+        if not _CURSOR.fullmatch(raw):
+            raise _bad("cursor", "is not a cursor: base64url characters only (A-Z a-z 0-9 - _)")
         try:
             token = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
             payload, _, signature = token.rpartition(b".")
@@ -390,7 +448,7 @@ class QueryParser:
         except (ValueError, orjson.JSONDecodeError):
             values = None
         if not isinstance(values, list) or len(values) != len(query.sort):
-            raise _bad("cursor", "is not a cursor of this list with this sort and these filters")
+            raise _unknown_cursor("is not a cursor of this list with this sort and these filters")
         try:
             return tuple(
                 None if v is None else self.adapters[s.field].validate_python(v)
@@ -398,50 +456,169 @@ class QueryParser:
             )
         except ValidationError:
             # Signed with this key, but before the field's type changed.
-            raise _bad("cursor", "does not fit this list's fields") from None
+            raise _unknown_cursor("does not fit this list's fields") from None
 
     def openapi(self) -> dict[str, Any]:
         """What the OpenAPI operation of the list says about its query: the limits, every parameter."""
-        return {"description": self.limits.describe(), "parameters": self.openapi_parameters()}
+        description = self.limits.describe(self.max_filters, self.max_query)
+        return {"description": description, "parameters": self.openapi_parameters()}
+
+    # -- the document: each parameter exactly as parse() reads it ------------------------------
+    #
+    # What the document calls valid, parse() accepts, and what it calls invalid, parse() refuses
+    # (tests/fuzz runs schemathesis against both directions). Names are joined by commas into a
+    # pattern; a value list (``in``) is an array written comma-separated (form, not exploded).
+
+    def _names_pattern(self, names: Sequence[str], most: int, sign: bool) -> str:
+        one = ("-?" if sign else "") + "(" + "|".join(names) + ")"
+        return f"^{one}(,{one}){{0,{most - 1}}}$"
+
+    def _value_schema(self, name: str) -> dict[str, Any]:
+        schema = self.adapters[name].json_schema()
+        field = self.info.by_name[name]
+        if self._is_text(name):
+            schema = {**schema, "pattern": NO_NUL}
+            if field.max_length is not None:
+                schema["maxLength"] = field.max_length
+        return schema
+
+    def _parameter_schemas(self) -> dict[str, dict[str, Any]]:
+        limits = self.limits
+        key_schema = {"type": "string", "pattern": _CURSOR_PATTERN}
+        cursor = self._cursor_length()
+        schemas: dict[str, dict[str, Any]] = {
+            "limit": {"type": "integer", "minimum": 1, "maximum": limits.max_limit, "default": limits.limit},
+            "offset": {"type": "integer", "minimum": 0, "maximum": limits.max_offset},
+            "cursor": key_schema if cursor is None else {**key_schema, "maxLength": cursor},
+            "sort": {"type": "string", "pattern": self._names_pattern(self.sortable, limits.sort_keys, True)},
+            "fields": {"type": "string", "pattern": self._names_pattern(self.readable, len(self.readable), False)},
+            "count": {"type": "boolean", "default": False},
+        }
+        if not self.sortable:
+            del schemas["sort"]
+        for parameter, (name, op) in self.parameters.items():
+            field = self.info.by_name[name]
+            if op == "isnull":
+                schema: dict[str, Any] = {"type": "boolean"}
+            elif op in _TEXT_OPERATORS:
+                schema = {"type": "string", "pattern": NO_NUL}
+                if field.max_length is not None:
+                    schema["maxLength"] = field.max_length
+            elif op == "in" and self._is_text(name):
+                # Text with commas between the values: a value cannot hold one.
+                most = limits.in_values - 1
+                value = "[^,\\x00]*"
+                schema = {
+                    "type": "string",
+                    "maxLength": limits.in_length,
+                    "pattern": f"^{value}(,{value}){{0,{most}}}$",
+                }
+            elif op == "in":
+                item = self._value_schema(name)
+                schema = {"type": "array", "items": item, "minItems": 1, "maxItems": limits.in_values}
+            else:
+                schema = self._value_schema(name)
+            schemas[parameter] = schema
+        return schemas
 
     def openapi_parameters(self) -> list[dict[str, Any]]:
         """Every query parameter this list accepts, for the OpenAPI document."""
         limits = self.limits
-
-        def param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-            return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-        params = [
-            param(
-                "limit",
-                {"type": "integer", "minimum": 1, "maximum": limits.max_limit, "default": limits.limit},
-                "Rows per page.",
-            ),
-            param(
-                "offset",
-                {"type": "integer", "minimum": 0, "maximum": limits.max_offset},
-                "Rows to skip (or use cursor).",
-            ),
-            param("cursor", {"type": "string"}, "The next_cursor of the previous page."),
-            param(
-                "sort",
-                {"type": "string"},
-                f"Comma-separated, '-' for descending, at most {limits.sort_keys} keys, each once: "
-                f"{', '.join(self.sortable)}.",
-            ),
-            param("fields", {"type": "string"}, f"Comma-separated subset of: {', '.join(self.readable)}."),
-            param("count", {"type": "boolean", "default": False}, "Fill total with the number of matching rows."),
-        ]
-        for parameter, (name, op) in self.parameters.items():
-            schema = self.adapters[name].json_schema()
-            if op == "isnull":
-                schema = {"type": "boolean"}
-            elif op in _TEXT_OPERATORS or op == "in":
-                schema = {"type": "string"}
-            params.append(param(parameter, schema, _DESCRIPTIONS[op].format(name=name, most=limits.in_values)))
+        descriptions = {
+            "limit": "Rows per page.",
+            "offset": "Rows to skip (or use cursor).",
+            "cursor": "The next_cursor of the previous page; one this list did not issue (with this sort and "
+            "these filters) is a 404.",
+            "sort": f"Comma-separated, '-' for descending, at most {limits.sort_keys} keys: "
+            f"{', '.join(self.sortable)}. A key on a field already sorted by is ignored.",
+            "fields": f"Comma-separated subset of: {', '.join(self.readable)}.",
+            "count": "Fill total with the number of matching rows.",
+        }
+        params = []
+        for parameter, schema in self._schemas.items():
+            if parameter in descriptions:
+                description = descriptions[parameter]
+            else:
+                name, op = self.parameters[parameter]
+                description = _DESCRIPTIONS[op].format(name=name, most=limits.in_values)
+            param = {"name": parameter, "in": "query", "required": False, "schema": schema, "description": description}
+            if schema.get("type") == "array":
+                param |= {"style": "form", "explode": False}
+            params.append(param)
         return params
 
+    # -- the longest query string the document admits, percent-encoded ----------------------------
 
+    def _json_length(self, name: str) -> int | None:
+        """The most bytes one sort value of ``name`` takes in a cursor's JSON, or None when unbounded."""
+        field = self.info.by_name[name]
+        if field.choices is not None:
+            return max(2 + 6 * len(str(getattr(c, "value", c))) for c in field.choices)
+        if field.python_type is str:
+            # A character is at most 6 bytes in JSON (a control character as \u00XX).
+            return None if field.max_length is None else 2 + 6 * field.max_length
+        if field.int_range is not None and issubclass(field.python_type, int):
+            return max(len(str(end)) for end in field.int_range)
+        return _JSON_LENGTHS.get(field.python_type)
+
+    def _cursor_length(self) -> int | None:
+        """The longest cursor this list issues, or None when a sortable field is unbounded."""
+        lengths = [self._json_length(name) for name in self.sortable]
+        pk = self._json_length(self.info.pk.name)
+        if pk is None or any(length is None for length in lengths):
+            return None
+        keys = sorted((length for length in lengths if length is not None), reverse=True)[: self.limits.sort_keys]
+        payload = 2 + sum(keys) + pk + len(keys)  # [a,b,...,pk]
+        token = payload + 1 + 24  # "." and 16 bytes of signature in base64
+        return -(-token * 4 // 3)
+
+    def _encoded_length(self, schema: dict[str, Any]) -> int | None:
+        """The most bytes a value of ``schema`` takes percent-encoded in a query string, or None."""
+        kind = schema.get("type")
+        if kind == "array":
+            item = self._encoded_length(schema["items"])
+            return None if item is None else schema["maxItems"] * (item + 3)  # %2C between values
+        if kind == "boolean":
+            return 5
+        if kind == "integer":
+            return max(len(str(schema[end])) for end in ("minimum", "maximum")) if "maximum" in schema else None
+        if "enum" in schema:
+            return max(12 * len(str(v)) for v in schema["enum"])
+        if schema.get("pattern") == _CURSOR_PATTERN:
+            return int(schema["maxLength"])
+        if "maxLength" in schema:
+            # Four bytes of UTF-8 a character at most, each written %XX.
+            return 12 * int(schema["maxLength"])
+        return _ENCODED_LENGTHS.get(schema.get("format", ""))
+
+    def longest_query(self) -> int | None:
+        """The longest query string, in bytes as sent, that the document calls valid; None if unbounded."""
+        costs: dict[str, int] = {}
+        # Names joined by commas (%2C), each with its "-" for sort.
+        names = {
+            "sort": self.limits.sort_keys * (1 + max(map(len, self.sortable), default=0) + 3),
+            "fields": sum(len(name) + 3 for name in self.readable),
+        }
+        for parameter, schema in self._schemas.items():
+            value = names[parameter] if parameter in names else self._encoded_length(schema)
+            if value is None:
+                return None
+            costs[parameter] = len(parameter) + 2 + value  # name=value&
+        filters = sorted((costs[p] for p in self.parameters), reverse=True)[: self.max_filters]
+        return sum(costs[p] for p in RESERVED if p in costs) + sum(filters)
+
+
+_CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
+_CURSOR = re.compile(_CURSOR_PATTERN)
+# The ISO 8601 / RFC 3339 shape a date, datetime or time filter value starts with, and how it is refused.
+_TEMPORAL = {
+    dt.datetime: (re.compile(r"\d{4}-\d{2}-\d{2}"), "an RFC 3339 date-time", "datetime_parsing"),
+    dt.date: (re.compile(r"\d{4}-\d{2}-\d{2}"), "an RFC 3339 full-date", "date_parsing"),
+    dt.time: (re.compile(r"\d{2}:\d{2}"), "an RFC 3339 partial-time", "time_parsing"),
+}
+# The most bytes a value of these types takes as JSON in a cursor, and percent-encoded by its format.
+_JSON_LENGTHS: dict[type[Any], int] = {bool: 5, dt.datetime: 40, dt.date: 12, dt.time: 26, uuid.UUID: 38, float: 25}
+_ENCODED_LENGTHS = {"date-time": 3 * 40, "date": 10, "time": 3 * 26, "uuid": 36}
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _DESCRIPTIONS = {
     "eq": "{name} equals this value.",

@@ -137,7 +137,8 @@ _ROW = {"ETag": _header("The row's entity tag, for If-None-Match and If-Match.")
 RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "list": {
         200: {"headers": {"Link": _header('rel="next": the URL of the next page, when there is one.')}},
-        **problem_responses(400, 422),
+        # 404: a cursor this list did not issue names no page.
+        **problem_responses(400, 404, 422),
     },
     "get": {
         200: {"headers": _ROW},
@@ -154,6 +155,17 @@ RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
 }
 
 
+def _no_required(schema: dict[str, Any]) -> None:
+    schema.pop("required", None)
+
+
+def _selectable(read: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
+    """The documented item of a list: the read schema, each property present only if ``fields`` selects it."""
+    config = pydantic.ConfigDict(**{**read.model_config, "json_schema_extra": _no_required})
+    namespace = {"model_config": config, "__module__": read.__module__, "__doc__": read.__doc__}
+    return type(f"{read.__name__}Fields", (read,), namespace)
+
+
 def key_parameter(info: ModelInfo) -> Any:
     """The path parameter ``{id}`` of an item route, as FastAPI reads and documents it: the key's type and range."""
     pk = info.pk
@@ -161,8 +173,18 @@ def key_parameter(info: ModelInfo) -> Any:
     return Annotated[pk.python_type, Path(alias="id", description=f"{info.name}.{pk.name}", ge=low, le=high)]
 
 
-IfMatch = Annotated[str | None, Header(description="Apply only if the row's ETag is one of these.")]
-IfNoneMatch = Annotated[str | None, Header(description="Answer 304 if the row's ETag is one of these.")]
+# A header is a string or absent, never JSON null: documented as a plain string (FastAPI would
+# document ``str | None`` as "string or null", and a fuzzer sends the header "null").
+_STRING_HEADER = pydantic.WithJsonSchema({"type": "string"})
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="Apply only if the row's ETag is one of these (or *); otherwise nothing is written and the "
+        "answer is 412 Precondition Failed (RFC 9110, section 13.1.1)."
+    ),
+    _STRING_HEADER,
+]
+IfNoneMatch = Annotated[str | None, Header(description="Answer 304 if the row's ETag is one of these."), _STRING_HEADER]
 
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -318,9 +340,10 @@ class Resource:
         Pk: Any = key_parameter(self.info)
         Create: Any = s.create
         Update: Any = s.update
+        Item: Any = _selectable(s.read)
         listing = pydantic.create_model(
             f"{name}List",
-            items=(list[s.read], ...),  # type: ignore[name-defined]
+            items=(list[Item], ...),
             next_cursor=(str | None, None),
             total=(int | None, None),
         )

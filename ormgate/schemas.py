@@ -35,6 +35,10 @@ def _reject_read_only(value: Any) -> Any:
 _READ_ONLY = Annotated[SkipJsonSchema[Any], AfterValidator(_reject_read_only)]
 
 
+# The JSON Schema pattern of a text value without NUL (ECMA-262 and Python's re read it alike).
+NO_NUL = "^[^\\x00]*$"
+
+
 def _reject_nul(value: str) -> str:
     # PostgreSQL cannot store NUL in text; refusing it everywhere keeps one contract.
     if "\x00" in value:
@@ -132,7 +136,10 @@ def field_annotation(field: FieldInfo) -> Any:
     """The Python annotation that validates one column's values."""
     annotation: Any
     if field.python_type is str and field.choices is None:
-        annotation = Annotated[str, Field(max_length=field.max_length), AfterValidator(_reject_nul)]
+        no_nul: dict[str, Any] = {"pattern": NO_NUL}  # documented; refused by _reject_nul with its own message
+        annotation = Annotated[
+            str, Field(max_length=field.max_length, json_schema_extra=no_nul), AfterValidator(_reject_nul)
+        ]
     elif field.python_type is list:
         annotation = list[_ANNOTATIONS.get(field.item_type, field.item_type)]  # type: ignore[misc]
     elif field.python_type in _ANNOTATIONS and field.choices is None:

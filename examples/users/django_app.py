@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
 
 setup()  # the app registry must be ready before models are declared
 
@@ -61,5 +61,5 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
             row = users().get(pk=user.pk)  # created_at as the database set it
         return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
 
-    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES).install(app)
+    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
     return app

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
 
 
 class User(pw.Model):
@@ -53,5 +53,5 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
             row = users.select(*readable).where(users.id == user.id).dicts().get()
         return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
 
-    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES).install(app)
+    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
     return app

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 
-from .common import GENERATED_ROUTES, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
 
 
 class Base(DeclarativeBase):
@@ -90,5 +90,5 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
             row = await session.run_sync(add_user, values)
             return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
 
-    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES).install(app)
+    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
     return app

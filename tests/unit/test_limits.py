@@ -98,13 +98,32 @@ def test_each_cap_is_an_option_of_the_resource(db: SQLAlchemyAdapter) -> None:
     assert problem(client.get("/notes?rank=1&text__ne=a&id__gt=0"), 400)["errors"][0]["field"] == "id__gt"
     assert client.get("/notes?text__in=a,b,c").status_code == 200
     assert problem(client.get("/notes?text__in=a,b,c,d"), 400)["errors"][0]["maximum"] == 3
-    assert client.get("/notes?text__contains=" + "x" * 45).status_code == 200
-    assert problem(client.get("/notes?text__contains=" + "x" * 46), 400)["errors"][0]["field"] == "query_string"
+    # 60 bytes as sent, 10 characters (the column takes 20): "ä" is 6 bytes percent-encoded.
+    assert client.get("/notes?text__contains=" + "%C3%A4" * 7 + "xxx").status_code == 200
+    assert problem(client.get("/notes?text__contains=" + "%C3%A4" * 7 + "xxxx"), 400)["errors"][0]["field"] == (
+        "query_string"
+    )
     description = client.get("/openapi.json").json()["paths"]["/notes"]["get"]["description"]
     assert "at most 1 sort keys" in description
     assert "at most 2 filters" in description
     assert "at most 3 values" in description
     assert "60 bytes" in description
+
+
+def test_caps_left_to_the_document_are_what_it_admits(db: SQLAlchemyAdapter) -> None:
+    resource = ormgate.Resource(Note, db, limits=ormgate.Limits(filters=None, query_length=None, in_values=3))
+    parser = resource.query
+    assert parser.max_filters == len(parser.parameters) == 22  # id and rank: 7 operators each; text: 8
+    longest = parser.longest_query()
+    assert longest is not None
+    assert parser.max_query == longest
+    client = serve(resource)
+    description = client.get("/openapi.json").json()["paths"]["/notes"]["get"]["description"]
+    assert f"at most {len(parser.parameters)} filters" in description
+    assert f"at most {longest} bytes" in description
+    # Every filter at once, each at its longest: within the cap.
+    every = {p: "-2147483648" for p, (name, op) in parser.parameters.items() if name != "text" and op != "in"}
+    assert client.get("/notes", params=every).status_code == 200
 
 
 def test_a_bad_value_without_the_problem_handlers_is_fastapis_own_422(db: SQLAlchemyAdapter) -> None:
@@ -130,7 +149,7 @@ def test_workers_sharing_a_key_accept_each_others_cursors(db: SQLAlchemyAdapter,
     stranger = serve(ormgate.Resource(Note, db, cursor_key="another secret"))
     cursor = first_cursor(one)
     assert [r["text"] for r in other.get(f"/notes?sort=text&cursor={cursor}").json()["items"]] == ["c", "d", "e"]
-    assert problem(stranger.get(f"/notes?sort=text&cursor={cursor}"), 400)["errors"][0]["field"] == "cursor"
+    assert problem(stranger.get(f"/notes?sort=text&cursor={cursor}"), 404)["errors"][0]["field"] == "cursor"
 
 
 def test_the_environment_variable_is_the_key_of_every_resource(
@@ -158,4 +177,4 @@ def test_without_a_key_a_random_one_is_made_once_per_process_with_a_warning(
     # A restart makes another key: the old cursors no longer open.
     query_module._process_key.cache_clear()
     restarted = serve(ormgate.Resource(Note, db))
-    assert problem(restarted.get(f"/notes?sort=text&cursor={cursor}"), 400)["errors"][0]["field"] == "cursor"
+    assert problem(restarted.get(f"/notes?sort=text&cursor={cursor}"), 404)["errors"][0]["field"] == "cursor"
