@@ -71,7 +71,7 @@ class Contest:
 
 @dataclass
 class Log:
-    started: float = field(default_factory=time.monotonic)  # times are shown from here
+    started: float = field(default_factory=time.monotonic)  # when the load starts: times are shown from it
     calls: list[Call] = field(default_factory=list)
     rows: dict[str, Row] = field(default_factory=dict)
     contests: list[Contest] = field(default_factory=list)
@@ -174,8 +174,8 @@ def _retry_after(response: httpx2.Response | None) -> float:
 
 
 async def run_clients(url: str, count: int, seconds: float, log: Log) -> None:
-    """``count`` clients writing for ``seconds``; each finishes the request it is on."""
-    until = time.monotonic() + seconds
+    """``count`` clients writing for ``seconds`` from ``log.started``; each finishes the request it is on."""
+    until = log.started + seconds
     limits = httpx2.Limits(max_connections=4, max_keepalive_connections=4)
     async with contextlib.AsyncExitStack() as stack:
         https = [

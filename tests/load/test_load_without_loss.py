@@ -132,8 +132,8 @@ async def _outages(server: cluster.Cluster, name: str, started: float) -> list[O
 
 
 async def _load_with_outages(server: cluster.Cluster, name: str, url: str, log: Log) -> list[Outage]:
-    started = time.monotonic()
-    outages, _ = await asyncio.gather(_outages(server, name, started), run_clients(url, CLIENTS, PG_SECONDS, log))
+    log.started = time.monotonic()
+    outages, _ = await asyncio.gather(_outages(server, name, log.started), run_clients(url, CLIENTS, PG_SECONDS, log))
     return outages
 
 
@@ -164,6 +164,7 @@ def test_load_without_loss_on_sqlite(orm: str, scheme: str, tmp_path: Path) -> N
     log = Log()
     with serve(orm, f"{scheme}:///{path}", SQLITE_WORKERS, tmp_path / "workers.log") as workers:
         pids, rss_start = workers.pids(), workers.rss()
+        log.started = time.monotonic()
         asyncio.run(run_clients(workers.url, CLIENTS, SQLITE_SECONDS, log))
         rss_end = workers.rss()
         with contextlib.closing(sqlite3.connect(path)) as conn:
