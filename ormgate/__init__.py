@@ -9,6 +9,7 @@ from .errors import (
     NotFound,
     OrmgateError,
     PreconditionFailed,
+    Unavailable,
     UniqueViolation,
     UnsupportedMediaType,
 )
@@ -17,6 +18,7 @@ from .problems import install as install_problem_handlers
 from .query import Filter, Limits, Query, Sort
 from .resource import Resource, item_response
 from .schemas import ModelSchemas, derive
+from .waiting import Waiting
 
 __version__ = "0.1.0"
 
@@ -37,8 +39,10 @@ __all__ = [
     "Query",
     "Resource",
     "Sort",
+    "Unavailable",
     "UniqueViolation",
     "UnsupportedMediaType",
+    "Waiting",
     "__version__",
     "derive",
     "install_problem_handlers",

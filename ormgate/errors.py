@@ -8,7 +8,9 @@ OrmgateError (500)
 │   └── ForeignKeyViolation   a referenced row is missing, or a row is still referenced
 ├── PreconditionFailed (412)  If-Match does not match the current ETag
 ├── UnsupportedMediaType (415) a write's body is not sent as JSON
-└── InvalidData (422)         the database refused a value (NOT NULL, CHECK, too long)
+├── InvalidData (422)         the database refused a value (NOT NULL, CHECK, too long)
+└── Unavailable (503)         the database is unreachable, dropped the connection, is busy, or no
+                              connection freed up within the bounded wait; answered with Retry-After
 """
 
 from __future__ import annotations
@@ -63,6 +65,20 @@ class UnsupportedMediaType(OrmgateError):
 class InvalidData(OrmgateError):
     status = 422
     title = "Unprocessable Content"
+
+
+class Unavailable(OrmgateError):
+    """The database cannot serve the request now; the client may retry after ``retry_after`` seconds.
+
+    ``retry_after`` None: the app's default (``install_problem_handlers(app, retry_after=...)``).
+    """
+
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class MissingExtra(ImportError):

@@ -18,7 +18,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import redaction
-from .errors import OrmgateError
+from .errors import OrmgateError, Unavailable
 
 log = logging.getLogger("ormgate")
 
@@ -45,12 +45,20 @@ def _kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
+# Seconds a client is told to wait after a 503 (Retry-After), unless the error or the app says otherwise.
+RETRY_AFTER = 2
+
+
 async def ormgate_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OrmgateError)
     extra: dict[str, Any] = {}
     if exc.errors is not None:
         extra["errors"] = exc.errors
-    return problem(exc.status, exc.detail, type_=f"urn:ormgate:{_kebab(type(exc).__name__)}", **extra)
+    response = problem(exc.status, exc.detail, type_=f"urn:ormgate:{_kebab(type(exc).__name__)}", **extra)
+    if isinstance(exc, Unavailable):
+        default = getattr(request.app.state, "ormgate_retry_after", RETRY_AFTER)
+        response.headers["Retry-After"] = str(exc.retry_after if exc.retry_after is not None else default)
+    return response
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -148,12 +156,15 @@ def _logged_once(build: Callable[[], ASGIApp]) -> Callable[[], ASGIApp]:
     return build_middleware_stack
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, retry_after: int = RETRY_AFTER) -> None:
     """Make every error response of ``app`` a problem+json document, and its OpenAPI document say so.
 
     An unexpected error is a 500 problem, logged once on the ``ormgate``
-    logger with no secret of the request in it (``ormgate.redaction``).
+    logger with no secret of the request in it (``ormgate.redaction``). A 503
+    (``Unavailable``: the database is out of reach, or busy) says
+    ``Retry-After: retry_after`` seconds.
     """
+    app.state.ormgate_retry_after = retry_after
     app.add_exception_handler(OrmgateError, ormgate_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
@@ -186,13 +197,25 @@ def _is_ours(response: dict[str, Any]) -> bool:
     return all(media.get("schema", {}).get("$ref") in _FASTAPI_ERRORS for media in content.values())
 
 
+def _unavailable() -> dict[str, Any]:
+    return {
+        "description": "Service Unavailable: the database is out of reach or busy, or too many requests wait for it.",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+        },
+    }
+
+
 def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
     """``spec`` with every 4xx/5xx response the handlers answer documented as a ``Problem`` under problem+json.
 
     A response documented with a model of the application's own is left alone.
+    Every operation may answer 503 (``Unavailable``, with ``Retry-After``): it is documented on each.
     """
     for path_item in spec.get("paths", {}).values():
         for operation in path_item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("503", _unavailable())
             for status, response in operation.get("responses", {}).items() if isinstance(operation, dict) else ():
                 if status[0] in "45" and _is_ours(response):
                     response["content"] = {PROBLEM_JSON: {"schema": dict(PROBLEM_SCHEMA)}}

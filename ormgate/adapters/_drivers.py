@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import ForeignKeyViolation, InvalidData, OrmgateError, UniqueViolation
+from ..errors import ForeignKeyViolation, InvalidData, OrmgateError, Unavailable, UniqueViolation
 
 # kind -> error class; "fk_parent" is a delete or key change blocked by rows that still refer to it.
 _KINDS: dict[str, type[OrmgateError]] = {
@@ -68,6 +68,65 @@ _MYSQL = {
     1366: "invalid",
 }
 
+# "The database is unavailable" (503), as data beside the constraint tables. Two kinds:
+# "down": the server is unreachable, refused or dropped the connection, or is shutting down
+# (nothing of a unit of work that failed before COMMIT was written: it may run once more);
+# "busy": it is there but has no room now (too many connections, no pooled connection freed
+# up in time, SQLite's write lock held by another connection past the busy timeout), which
+# waiting again at once would not cure.
+_PG_UNAVAILABLE_CLASSES = {"08": "down"}  # SQLSTATE class 08: connection exceptions
+_PG_UNAVAILABLE = {
+    "57P01": "down",  # admin_shutdown (also what pg_terminate_backend sends)
+    "57P02": "down",  # crash_shutdown
+    "57P03": "down",  # cannot_connect_now (starting up, shutting down)
+    "53300": "busy",  # too_many_connections
+}
+_MYSQL_UNAVAILABLE = {
+    2002: "down",  # can't connect through the socket
+    2003: "down",  # can't connect to the server
+    2006: "down",  # server has gone away
+    2013: "down",  # lost connection during query
+    1053: "down",  # server shutdown in progress
+    1927: "down",  # connection was killed (MariaDB)
+    4031: "down",  # disconnected by the server for inactivity (MySQL 8)
+    1040: "busy",  # too many connections
+}
+_SQLITE_UNAVAILABLE = {
+    "SQLITE_BUSY": "busy",  # "database is locked": another connection held the write lock past the busy timeout
+    "SQLITE_BUSY_SNAPSHOT": "busy",
+    "SQLITE_BUSY_RECOVERY": "busy",
+    "SQLITE_LOCKED": "busy",
+}
+_SQLITE_UNAVAILABLE_MESSAGES = {"database is locked": "busy", "database table is locked": "busy"}
+# Errors that carry no code, by (top-level module, class name) anywhere in the exception's
+# class hierarchy; psycopg's and PyMySQL's only when they carry no SQLSTATE / errno either
+# (a psycopg OperationalError with a SQLSTATE is the server's, judged by the table above).
+_UNAVAILABLE_TYPES = {
+    ("builtins", "OSError"): "down",  # connection refused or reset, no route, a connect timeout (asyncpg)
+    ("asyncpg", "ConnectionDoesNotExistError"): "down",  # "connection was closed in the middle of operation"
+    ("sqlalchemy", "TimeoutError"): "busy",  # QueuePool: no connection within pool_timeout
+    ("playhouse", "MaxConnectionsExceeded"): "busy",  # Peewee's pool: none within its timeout
+    ("psycopg_pool", "PoolTimeout"): "busy",  # Django's psycopg pool: none within its timeout
+}
+_UNCODED_TYPES = {
+    ("psycopg", "OperationalError"): "down",  # "the connection is closed", "connection failed: ..."
+    ("psycopg", "InterfaceError"): "down",
+    ("psycopg2", "OperationalError"): "down",
+    ("psycopg2", "InterfaceError"): "down",
+    ("pymysql", "InterfaceError"): "down",  # (0, ''): a statement on a closed connection
+    ("aiomysql", "InterfaceError"): "down",
+}
+_UNAVAILABLE_MESSAGES = {
+    "connection was closed in the middle of operation": "down",
+    "connection is closed": "down",
+    "server closed the connection unexpectedly": "down",
+    "connection refused": "down",
+}
+_UNAVAILABLE_DETAIL = {
+    "down": "the database is unavailable; try again shortly",
+    "busy": "the database is busy; try again shortly",
+}
+
 _SQLITE_COLUMN = re.compile(r"constraint failed: \w+\.(\w+)")
 _PG_KEY = re.compile(r"Key \((\w+)\)=")
 _MYSQL_FIELD = [
@@ -118,6 +177,46 @@ def _mysql(exc: Any) -> tuple[str, str | None] | None:
 _PROBES: tuple[Callable[[Any], tuple[str, str | None] | None], ...] = (_sqlite, _mysql, _postgres)
 
 
+def _unavailable_kind(exc: Any) -> str | None:
+    """ "down" or "busy" when ``exc`` (one link of the chain) says the database cannot serve now, else None."""
+    if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw the connection die
+        return "down"
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is not None:
+        return _SQLITE_UNAVAILABLE.get(name) or _SQLITE_UNAVAILABLE_MESSAGES.get(str(exc))
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_UNAVAILABLE:
+        return _MYSQL_UNAVAILABLE[args[0]]
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if isinstance(sqlstate, str):
+        return _PG_UNAVAILABLE.get(sqlstate) or _PG_UNAVAILABLE_CLASSES.get(sqlstate[:2])
+    for cls in type(exc).__mro__:
+        key = (cls.__module__.partition(".")[0], cls.__name__)
+        kind = _UNAVAILABLE_TYPES.get(key) or _UNCODED_TYPES.get(key)
+        if kind is not None:
+            return kind
+    message = str(exc).lower()
+    return next((kind for text, kind in _UNAVAILABLE_MESSAGES.items() if text in message), None)
+
+
+def unavailable(exc: BaseException) -> str | None:
+    """ "down" or "busy" when ``exc`` or an error it wraps says the database cannot serve the request now.
+
+    Only ever asked on the error path.
+    """
+    for candidate in _causes(exc):
+        kind = _unavailable_kind(candidate)
+        if kind is not None:
+            return kind
+    return None
+
+
+def dropped(exc: BaseException) -> bool:
+    """Whether ``exc`` (an ``Unavailable`` from ``classify``, or a driver error) is the database being down:
+    a unit of work that failed so before COMMIT wrote nothing, and may run once more on a new connection."""
+    return unavailable(exc) == "down"
+
+
 def _causes(exc: BaseException) -> list[Any]:
     # ORM wrappers keep the driver error on .orig or as the cause; asyncpg's is one level deeper.
     seen: list[Any] = []
@@ -153,4 +252,7 @@ def classify(
             detail = f"{field}: {message}" if field else message
             errors = [{"field": field, "message": message}] if field else None
             return _KINDS[kind](detail, field=field, errors=errors)
+    why = unavailable(exc)
+    if why is not None:
+        return Unavailable(_UNAVAILABLE_DETAIL[why])
     return None

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
+from ..errors import Unavailable
 from ._drivers import classify
 from ._rows import RowsToDicts, rows_to_dicts
 from ._threaded import Overran, loop_budget
@@ -136,9 +137,10 @@ def eligible(engine: sa.Engine) -> bool:
 
 def _give_up(exc: Exception, raw: Any, constraint_fields: dict[str, str], *, discard: bool) -> None:
     """After a driver error on a fast read: a data error is raised as ormgate's; any other
-    makes the caller fall back to the ``Connection`` path, the connection discarded first."""
+    makes the caller fall back to the ``Connection`` path, the connection discarded first
+    (a dropped connection too: that path runs the read once more on a new one)."""
     error = classify(exc, constraint_fields)
-    if error is not None:
+    if error is not None and not isinstance(error, Unavailable):
         raise error from exc
     if discard:  # not SQLite's: an in-memory database lives in its one connection
         raw.invalidate(exc)
@@ -189,7 +191,11 @@ class SyncReads:
                 return self._rows(self._kept(), compiled, values, kept=True, on_loop=on_loop)
             finally:
                 self.keeping.release()
-        return self._rows(self.engine.raw_connection(), compiled, values, kept=False, on_loop=on_loop)
+        try:
+            raw = self.engine.raw_connection()
+        except (self.errors, OSError):  # no connection: the Connection path tries again, or says why
+            return None
+        return self._rows(raw, compiled, values, kept=False, on_loop=on_loop)
 
     def _rows(
         self, raw: Any, compiled: Compiled, values: Mapping[str, Any], *, kept: bool, on_loop: bool
@@ -275,7 +281,10 @@ class AsyncReads:
     async def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row] | None:
         if not eligible(self.engine.sync_engine):
             return None
-        raw = await self.engine.raw_connection()
+        try:
+            raw = await self.engine.raw_connection()
+        except self.errors:  # no connection: the Connection path tries again, or says why
+            return None
         try:
             fetched = await self.fetch(raw.driver_connection, compiled, compiled.parameters(values))
         except self.errors as exc:

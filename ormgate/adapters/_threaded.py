@@ -13,6 +13,7 @@ for writes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import os
@@ -21,7 +22,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
+from ..errors import Unavailable
 from ..query import Query
+from ..waiting import DEFAULT_WAITING, Waiting
 from .base import Check, OnWrite, Page, Row, SyncStore
 
 T = TypeVar("T")
@@ -88,29 +91,106 @@ def loop_budget(connection: Any) -> Iterator[None]:
         connection.set_progress_handler(None, _STEPS)
 
 
+class Slots:
+    """``limit`` places, taken in order, with bounded waiting (``Waiting``); one per event loop.
+
+    A free place is taken without suspending: O(1), no await. A request that
+    finds none waits at most ``waiting.timeout`` seconds; when
+    ``waiting.max_waiting`` requests already wait, it is refused at once.
+    Either way it is ``Unavailable`` (a 503), never queued without end.
+    """
+
+    __slots__ = ("free", "max_waiting", "queue", "timeout", "waiting")
+
+    def __init__(self, limit: int, waiting: Waiting) -> None:
+        self.free = limit
+        self.timeout = waiting.timeout
+        self.max_waiting = waiting.max_waiting
+        self.queue: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.waiting = 0  # the queue's futures still waiting (expired ones are removed)
+
+    async def __aenter__(self) -> None:
+        if self.free > 0 and not self.waiting:
+            self.free -= 1
+            return
+        await self._wait()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        while self.queue:
+            waiter = self.queue.popleft()
+            if not waiter.done():  # handed over: the waiter owns the place now
+                self.waiting -= 1
+                waiter.set_result(None)
+                return
+            # done: it timed out or was cancelled, and counts itself out (_forget)
+        self.free += 1
+
+    async def _wait(self) -> None:
+        if self.waiting >= self.max_waiting:
+            raise Unavailable(f"too many requests wait for the database (at most {self.max_waiting})")
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self.queue.append(waiter)
+        self.waiting += 1
+        timer = loop.call_later(self.timeout, _expire, waiter)
+        try:
+            await waiter
+        except _TimedOut:
+            self._forget(waiter)
+            raise Unavailable(f"no database connection freed up within {self.timeout:g} s") from None
+        except BaseException:  # cancelled while waiting, or just as the place was handed over
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release()  # it was handed over: pass it on
+            else:
+                self._forget(waiter)
+            raise
+        finally:
+            timer.cancel()
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        """A waiter that never got a place leaves: the error path only, O(waiting)."""
+        self.waiting -= 1
+        with contextlib.suppress(ValueError):  # release() may have skipped it off the queue already
+            self.queue.remove(waiter)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(_TimedOut())
+
+
+class _TimedOut(Exception):
+    pass
+
+
 class Gate:
-    """At most ``limit()`` operations at once on a connection pool; the others wait here, in order.
+    """At most ``limit()`` operations at once on a connection pool; the others wait here, in order, boundedly.
 
     Waiting in a pool is costly under load: threads blocked on the pool's lock
     fight for the GIL, and an asyncio pool's woken waiter often finds the
     returned connection taken by a newcomer and goes back to the end of the
     line. With 32 clients on 10 connections an async SQLAlchemy GET cost 45%
     more CPU and tripled its p99 until this gate stood in front of the pool.
-    A gate is shared by the stores of one adapter; it keeps a semaphore per
-    running event loop. ``limit()`` returning None means no limit.
+    A gate is shared by the stores of one adapter; it keeps its ``Slots`` per
+    running event loop. ``limit()`` returning None means no limit. Waiting is
+    bounded by ``waiting`` (see ``Slots``).
     """
 
-    def __init__(self, limit: Callable[[], int | None]) -> None:
+    def __init__(self, limit: Callable[[], int | None], waiting: Waiting = DEFAULT_WAITING) -> None:
         self.limit = limit
+        self.waiting = waiting
         self.key: tuple[asyncio.AbstractEventLoop, int | None] | None = None
-        self.semaphore: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
+        self.slots: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
 
     def __call__(self) -> contextlib.AbstractAsyncContextManager[Any]:
         key = (asyncio.get_running_loop(), self.limit())
         if key != self.key:
-            self.semaphore = contextlib.nullcontext() if key[1] is None else asyncio.Semaphore(key[1])
+            self.slots = contextlib.nullcontext() if key[1] is None else Slots(key[1], self.waiting)
             self.key = key
-        return self.semaphore
+        return self.slots
 
 
 def pool_size(pool: Any) -> int | None:
@@ -119,14 +199,14 @@ def pool_size(pool: Any) -> int | None:
     return size() if callable(size) else None
 
 
-def one_writer() -> Gate:
+def one_writer(waiting: Waiting = DEFAULT_WAITING) -> Gate:
     """The gate of a database that takes one writer at a time (SQLite).
 
     Its writers queue here, in order, rather than in SQLite's busy handler,
     which sleeps and retries: with 32 clients writing, every thread-pool
     contender saw a p99 of 1-2 s.
     """
-    return Gate(lambda: 1)
+    return Gate(lambda: 1, waiting)
 
 
 _UNLIMITED = Gate(lambda: None)

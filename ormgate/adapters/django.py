@@ -42,12 +42,13 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Contains, Exact, In, StartsWith
 from django.utils import timezone
 
-from ..errors import ForeignKeyViolation, NotFound
+from ..errors import ForeignKeyViolation, NotFound, Unavailable
 from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..query import Query, Sort
+from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
-from ._drivers import classify
-from ._threaded import ThreadedStore, one_writer, run_sync
+from ._drivers import classify, dropped
+from ._threaded import Gate, ThreadedStore, one_writer, run_sync
 from .base import IN_MEMORY_SQLITE, Check, Page, Row, memory_sqlite
 
 # -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
@@ -391,6 +392,17 @@ def _alias_threads(alias: str, max_connections: int) -> ThreadPoolExecutor:
         return threads
 
 
+_gates: dict[str, Gate] = {}
+
+
+def _alias_gate(alias: str, max_connections: int, waiting: Waiting) -> Gate:
+    """The gate in front of ``alias``'s threads, shared by its adapters (the first one's ``waiting`` holds)."""
+    with _opened_lock:
+        if alias not in _gates:
+            _gates[alias] = Gate(lambda: max_connections, waiting)
+        return _gates[alias]
+
+
 _opened: dict[tuple[str, threading.Thread], BaseDatabaseWrapper] = {}
 _opened_lock = threading.Lock()
 
@@ -520,8 +532,9 @@ class _SyncStore:
                 result = function(connection)
                 done = True
             return result
-        except (OperationalError, InterfaceError):
-            if done:
+        except (OperationalError, InterfaceError, Unavailable) as exc:
+            # Once more only when the database dropped the connection or was down, not when busy.
+            if done or (isinstance(exc, Unavailable) and not dropped(exc)):
                 raise
         with self.adapter.unit_of_work(self.model, atomic=atomic, write=write, deleting=deleting) as connection:
             return function(connection)
@@ -588,25 +601,36 @@ class DjangoAdapter:
     """ormgate on one Django database alias: ``DjangoAdapter(configure(url))`` or ``DjangoAdapter("default")``.
 
     The generated routes hold at most ``max_connections`` connections to the alias
-    (adapters on one alias share them); requests beyond wait their turn.
+    (adapters on one alias share them); requests beyond wait their turn, within
+    the bounds of ``waiting``, or are answered 503.
     """
 
-    def __init__(self, alias: str = DEFAULT_DB_ALIAS, *, max_connections: int = MAX_CONNECTIONS) -> None:
+    def __init__(
+        self,
+        alias: str = DEFAULT_DB_ALIAS,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        waiting: Waiting = DEFAULT_WAITING,
+    ) -> None:
         if alias not in connections.settings:
             raise ValueError(f"no Django database alias {alias!r}; configure(url) adds one")
         if connections[alias].vendor == "sqlite" and memory_sqlite(str(connections.settings[alias]["NAME"])):
             raise ValueError(IN_MEMORY_SQLITE)
         self.alias = alias
         self.sqlite = connections[alias].vendor == "sqlite"
-        self.writes = one_writer() if self.sqlite else None
+        self.waiting = waiting
         self.threads = _alias_threads(alias, max_connections)
+        # No more operations at once than the alias has threads (connections): the rest wait at
+        # the gate, boundedly, never in the threads' queue without end.
+        self.gate = _alias_gate(alias, max_connections, waiting)
+        self.writes = one_writer(waiting) if self.sqlite else self.gate
 
     def describe(self, model: type[Model]) -> ModelInfo:
         return describe(model)
 
     def store(self, model: type[Model], fields: Sequence[str]) -> ThreadedStore:
         # Never in_process, even on SQLite: Django refuses queries on the event loop's thread.
-        return ThreadedStore(_SyncStore(self, model, fields), writes=self.writes, threads=self.threads)
+        return ThreadedStore(_SyncStore(self, model, fields), self.gate, self.writes, threads=self.threads)
 
     async def create_tables(self, models: Sequence[type[Model]]) -> None:
         await run_sync(self._create_tables, models, threads=self.threads)

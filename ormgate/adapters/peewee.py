@@ -31,13 +31,15 @@ from typing import Any, TypeVar
 
 import peewee as pw
 from playhouse import db_url
+from playhouse.pool import MaxConnectionsExceeded
 from playhouse.pydantic_utils import get_field_type
 
-from ..errors import NotFound
+from ..errors import NotFound, Unavailable
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
 from ..query import Filter, Query, Sort
+from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
-from ._drivers import classify
+from ._drivers import classify, dropped
 from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
 from ._threaded import Gate, ThreadedStore, loop_budget, one_writer, run_sync
@@ -355,11 +357,16 @@ _AS_IS: dict[type[Any], type[Any]] = {
 }
 
 
+# What may reach the boundary from the database: Peewee's wrapper of the driver's errors
+# (PeeweeException: InterfaceError is no DatabaseError), and its pool's "no connection in time".
+_DATABASE_ERRORS = (pw.PeeweeException, MaxConnectionsExceeded)
+
+
 @contextlib.contextmanager
 def _translated(constraint_fields: Mapping[str, str], *, deleting: bool = False) -> Iterator[None]:
     try:
         yield
-    except pw.DatabaseError as exc:  # Peewee's wrapper keeps the driver error on .orig
+    except _DATABASE_ERRORS as exc:  # Peewee's wrapper keeps the driver error on .orig
         error = classify(exc, constraint_fields, deleting=deleting)
         if error is None:
             raise
@@ -587,8 +594,9 @@ class _SyncStore:
                 result = function(*args)
                 done = True
             return result
-        except (pw.OperationalError, pw.InterfaceError):
-            if done:
+        except (pw.OperationalError, pw.InterfaceError, Unavailable) as exc:
+            # Once more only when the database dropped the connection or was down, not when busy.
+            if done or (isinstance(exc, Unavailable) and not dropped(exc)):
                 raise
         finally:
             _unpinged.on = False
@@ -706,9 +714,13 @@ def _exact_text(bound: Any, mariadb: bool) -> None:
 
 
 class PeeweeAdapter:
-    """ormgate on one Peewee ``Database`` (see ``connect`` to open one from a URL)."""
+    """ormgate on one Peewee ``Database`` (see ``connect`` to open one from a URL).
 
-    def __init__(self, database: Any) -> None:
+    On a pooled database no more operations run at once than it has connections
+    (``max_connections``); the others wait within the bounds of ``waiting``, or are answered 503.
+    """
+
+    def __init__(self, database: Any, *, waiting: Waiting = DEFAULT_WAITING) -> None:
         self.database = database
         dialect = next((d for cls, d in _DIALECTS.items() if isinstance(database, cls)), None)
         if dialect is None:
@@ -721,8 +733,9 @@ class PeeweeAdapter:
         self._constraint_fields: dict[str, str] = {}
         self._lock = threading.RLock()
         # A pooled database hands out at most max_connections (None: unlimited).
-        self.gate = Gate(lambda: getattr(database, "_max_connections", None))
-        self.writes = one_writer() if dialect.in_process else self.gate
+        self.waiting = waiting
+        self.gate = Gate(lambda: getattr(database, "_max_connections", None), waiting)
+        self.writes = one_writer(waiting) if dialect.in_process else self.gate
 
     def bound(self, model: Any) -> Any:
         """``model`` on this adapter's database: a subclass made once, for queries in hand-written endpoints."""

@@ -22,8 +22,9 @@ from .. import redaction
 from ..errors import NotFound
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
 from ..query import Filter, Query, Sort
+from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
-from ._drivers import classify
+from ._drivers import classify, dropped
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
 from .base import IN_MEMORY_SQLITE, Check, OnWrite, Page, Row, ShapeCache, memory_sqlite
@@ -468,15 +469,27 @@ class _Operations:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
 
 
+# What may reach an adapter's boundary from the database: the driver's errors wrapped by
+# SQLAlchemy, the pool's timeout, and a socket error a driver raises as it is (asyncpg's
+# connection refused).
+_DATABASE_ERRORS = (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError)
+
+
 @contextlib.contextmanager
 def _translated(constraint_fields: dict[str, str], *, deleting: bool = False) -> Iterator[None]:
     try:
         yield
-    except sa.exc.DBAPIError as exc:
+    except _DATABASE_ERRORS as exc:
         error = classify(exc, constraint_fields, deleting=deleting)
         if error is None:
             raise
         raise error from exc
+
+
+def _pool_timeout(exc: sa.exc.TimeoutError) -> Exception:
+    """The 503 for a fast read that found no pooled connection in time."""
+    error = classify(exc)
+    return exc if error is None else error
 
 
 def _hide_parameters(exc: BaseException) -> None:
@@ -536,7 +549,10 @@ class _SyncStore:
         # With a count, rows and total come from one transaction's snapshot.
         if self.fast is not None and not query.count:
             compiled = self.ops.fast_list(self.engine.dialect, query)
-            rows = None if compiled is None else self.fast.rows(compiled, self.ops.parameters(query))
+            try:
+                rows = None if compiled is None else self.fast.rows(compiled, self.ops.parameters(query))
+            except sa.exc.TimeoutError as exc:
+                raise _pool_timeout(exc) from exc
             if rows is not None:
                 return Page(rows, None)
         return self._run(self.ops.list, query, read=not query.count)
@@ -551,7 +567,10 @@ class _SyncStore:
 
     def get(self, pk: Any) -> Row | None:
         if self.fast is not None and self.fast_get is not None:
-            rows = self.fast.rows(self.fast_get, {"pk": pk})
+            try:
+                rows = self.fast.rows(self.fast_get, {"pk": pk})
+            except sa.exc.TimeoutError as exc:
+                raise _pool_timeout(exc) from exc
             if rows is not None:
                 return rows[0] if rows else None
         return self._run(self.ops.get, pk, read=True)
@@ -600,7 +619,10 @@ class _AsyncStore:
             rows = None
             if compiled is not None:
                 async with self.gate():
-                    rows = await self.fast.rows(compiled, self.ops.parameters(query))
+                    try:
+                        rows = await self.fast.rows(compiled, self.ops.parameters(query))
+                    except sa.exc.TimeoutError as exc:
+                        raise _pool_timeout(exc) from exc
             if rows is not None:
                 return Page(rows, None)
         return await self._run(self.ops.list, query, read=not query.count)
@@ -608,7 +630,10 @@ class _AsyncStore:
     async def get(self, pk: Any) -> Row | None:
         if self.fast is not None and self.fast_get is not None:
             async with self.gate():
-                rows = await self.fast.rows(self.fast_get, {"pk": pk})
+                try:
+                    rows = await self.fast.rows(self.fast_get, {"pk": pk})
+                except sa.exc.TimeoutError as exc:
+                    raise _pool_timeout(exc) from exc
             if rows is not None:
                 return rows[0] if rows else None
         return await self._run(self.ops.get, pk, read=True)
@@ -701,16 +726,21 @@ _CHECKOUT = {prepare: _on_checkout(prepare) for prepare in _PREPARE.values()}
 
 
 class SQLAlchemyAdapter:
-    """ormgate on a SQLAlchemy ``Engine`` or ``AsyncEngine``."""
+    """ormgate on a SQLAlchemy ``Engine`` or ``AsyncEngine``.
 
-    def __init__(self, engine: sa.Engine | AsyncEngine) -> None:
+    No more operations run at once than the pool keeps connections (``pool_size``);
+    the others wait for one within the bounds of ``waiting``, or are answered 503.
+    """
+
+    def __init__(self, engine: sa.Engine | AsyncEngine, *, waiting: Waiting = DEFAULT_WAITING) -> None:
         self.engine = engine
         sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
         if sync_engine.dialect.name == "sqlite" and memory_sqlite(_sqlite_name(sync_engine.url)):
             raise ValueError(IN_MEMORY_SQLITE)
         # Shared by this adapter's stores; the pool is looked up each time, as dispose() replaces it.
-        self.gate = Gate(lambda: pool_size(sync_engine.pool))
-        self.writes = one_writer() if sync_engine.dialect.name in _IN_PROCESS else self.gate
+        self.waiting = waiting
+        self.gate = Gate(lambda: pool_size(sync_engine.pool), waiting)
+        self.writes = one_writer(waiting) if sync_engine.dialect.name in _IN_PROCESS else self.gate
         prepare = _PREPARE.get(sync_engine.dialect.name)
         if prepare is not None and not sa.event.contains(sync_engine.pool, "checkout", _CHECKOUT[prepare]):
             sa.event.listen(sync_engine.pool, "checkout", _CHECKOUT[prepare])
@@ -736,15 +766,36 @@ class SQLAlchemyAdapter:
         """FastAPI dependency: a ``Session`` in a transaction, committed when the endpoint returns.
 
         Use it with ``Depends(db.session, scope="function")`` so that the commit,
-        and any conflict it raises, happens before the response is sent.
+        and any conflict it raises, happens before the response is sent. Its
+        connection is opened before the endpoint runs, once more if the database
+        was down; a database that is unavailable (down, dropped the connection,
+        busy) is a 503 with ``Retry-After``, never a 500.
         """
         assert isinstance(self.engine, sa.Engine), "use async_session with an AsyncEngine"
-        with _translated({}), Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with _translated({}), Session(self.engine, expire_on_commit=False) as session:
+            for attempt in range(2):
+                try:
+                    session.connection()  # begins the transaction, as session.begin() would
+                    break
+                except sa.exc.DBAPIError as exc:
+                    session.rollback()
+                    if attempt or not dropped(exc):
+                        raise
             yield session
+            session.commit()
 
     async def async_session(self) -> AsyncIterator[AsyncSession]:
         """The ``AsyncSession`` twin of ``session``."""
         assert isinstance(self.engine, AsyncEngine), "use session with a sync Engine"
         with _translated({}):
-            async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
+            async with AsyncSession(self.engine, expire_on_commit=False) as session:
+                for attempt in range(2):
+                    try:
+                        await session.connection()
+                        break
+                    except (sa.exc.DBAPIError, OSError) as exc:
+                        await session.rollback()
+                        if attempt or not dropped(exc):
+                            raise
                 yield session
+                await session.commit()
