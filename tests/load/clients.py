@@ -26,19 +26,21 @@ PASSWORD = "load test password"
 DOMAIN = "load.example.com"
 TIMEOUT = 30.0  # a request is given up after this: its outcome is then unknown
 BACKOFF = 1.0  # at most this long after a 5xx, however long its Retry-After
+PROBE_EVERY = 0.05
 
 
 @dataclass
 class Call:
     """One request and its answer."""
 
-    op: str  # create, patch, delete
+    op: str  # create, patch, delete; probe (a read by the monitor)
     username: str
     value: str  # the e-mail the request would write; "" for a delete
     sent: float  # time.monotonic()
     answered: float
     status: int | None  # None: no answer, the outcome is unknown
     detail: str = ""  # the transport error, or the body of a 5xx
+    retry_after: str | None = None  # the Retry-After header of a 503
 
 
 @dataclass
@@ -96,8 +98,7 @@ class Client:
         except httpx2.TransportError as exc:
             self.log.calls.append(Call(op, row.username, value, sent, time.monotonic(), None, repr(exc)))
             return None
-        detail = response.text[:500] if response.status_code >= 500 else ""
-        self.log.calls.append(Call(op, row.username, value, sent, time.monotonic(), response.status_code, detail))
+        self.log.calls.append(_answered(op, row.username, value, sent, response))
         return response
 
     async def create(self) -> list[httpx2.Response | None]:
@@ -168,13 +169,32 @@ class Client:
                 await asyncio.sleep(min(max(waits), BACKOFF))
 
 
+def _answered(op: str, username: str, value: str, sent: float, response: httpx2.Response) -> Call:
+    detail = response.text[:500] if response.status_code >= 500 else ""
+    retry_after = response.headers.get("retry-after")
+    return Call(op, username, value, sent, time.monotonic(), response.status_code, detail, retry_after)
+
+
+async def probe(http: httpx2.AsyncClient, log: Log, until: float) -> None:
+    """A monitor reading one page every ``PROBE_EVERY`` seconds, never backing off: when the service is back."""
+    while time.monotonic() < until:
+        sent = time.monotonic()
+        try:
+            response = await http.get("/users?limit=1")
+        except httpx2.TransportError as exc:
+            log.calls.append(Call("probe", "", "", sent, time.monotonic(), None, repr(exc)))
+        else:
+            log.calls.append(_answered("probe", "", "", sent, response))
+        await asyncio.sleep(max(0.0, sent + PROBE_EVERY - time.monotonic()))
+
+
 def _retry_after(response: httpx2.Response | None) -> float:
     value = response.headers.get("retry-after", "") if response is not None else ""
     return float(value) if value.isdigit() else 0.2
 
 
 async def run_clients(url: str, count: int, seconds: float, log: Log) -> None:
-    """``count`` clients writing for ``seconds`` from ``log.started``; each finishes the request it is on."""
+    """``count`` clients writing for ``seconds`` from ``log.started``, and a probe; each finishes its request."""
     until = log.started + seconds
     limits = httpx2.Limits(max_connections=4, max_keepalive_connections=4)
     async with contextlib.AsyncExitStack() as stack:
@@ -182,4 +202,7 @@ async def run_clients(url: str, count: int, seconds: float, log: Log) -> None:
             await stack.enter_async_context(httpx2.AsyncClient(base_url=url, timeout=TIMEOUT, limits=limits))
             for _ in range(count)
         ]
-        await asyncio.gather(*(Client(f"c{i}", http, log).run(until) for i, http in enumerate(https)))
+        monitor = await stack.enter_async_context(httpx2.AsyncClient(base_url=url, timeout=TIMEOUT))
+        await asyncio.gather(
+            probe(monitor, log, until), *(Client(f"c{i}", http, log).run(until) for i, http in enumerate(https))
+        )

@@ -16,8 +16,8 @@ def _row(log: Log, name: str, **fields: object) -> Row:
     return row
 
 
-def _call(log: Log, status: int | None, sent: float, op: str = "create") -> Call:
-    call = Call(op, "someone", "", log.started + sent, log.started + sent + 0.1, status)
+def _call(log: Log, status: int | None, sent: float, retry_after: str | None = "1") -> Call:
+    call = Call("create", "someone", "", log.started + sent, log.started + sent + 0.1, status, "", retry_after)
     log.calls.append(call)
     return call
 
@@ -68,7 +68,7 @@ def test_two_winners_and_a_412_without_one_are_found() -> None:
     assert len(judge(log, {}, []).contests) == 2
 
 
-def test_a_503_counts_only_during_an_outage_and_a_500_always() -> None:
+def test_a_503_counts_only_during_an_outage_with_retry_after_and_a_500_always() -> None:
     log = Log()
     outage = Outage("restart", log.started + 5.0, log.started + 7.0)
     _call(log, 503, 6.0)  # during
@@ -76,8 +76,10 @@ def test_a_503_counts_only_during_an_outage_and_a_500_always() -> None:
     _call(log, 503, 8.0 + SETTLE - 0.5)  # sent while the last requests of the outage settle
     outside = _call(log, 503, 8.1 + SETTLE + 0.5)
     error = _call(log, 500, 1.0)
+    unhinted = _call(log, 503, 6.5, retry_after=None)
     verdict = judge(log, {}, [outage])
     assert verdict.refused == [outside]
     assert verdict.errors == [error]
+    assert verdict.unhinted == [unhinted]
     assert verdict.figures["outages"][0]["recovery ms"] == 1100
     assert judge(Log(), {}, [Outage("terminate", 0.0, 0.0)]).unrecovered != []

@@ -7,8 +7,11 @@
   error (a 503 above all: it must mean nothing was written), a row no client sent. A request
   with no answer may have been applied or not: its value is allowed, and counted apart.
 - **Contests**: at most one PATCH wins per version; a 412 means another one won (or may have).
-- **Statuses**: no 500; a 503 only while an outage lasts, from its start to the first success
-  after it (and ``SETTLE`` seconds more, for requests already in flight then).
+- **Statuses**: no 500; a 503 (with ``Retry-After``) only while an outage lasts, from its start
+  to the first success after it (and ``SETTLE`` seconds more, for requests already in flight
+  then). The recovery time is from the end of the outage (the sessions ended, the server
+  accepting connections again) to that first success; a probe reading every 50 ms, which
+  never backs off, keeps it from measuring the clients' back-off.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from tests.load.clients import Call, Log, Row
 
 SETTLE = 2.0
 # What each operation may answer; a 500 and a 503 are counted on their own.
-EXPECTED = {"create": {201}, "patch": {200, 412}, "delete": {204}}
+EXPECTED = {"create": {201}, "patch": {200, 412}, "delete": {204}, "probe": {200}}
 
 
 @dataclass
@@ -41,13 +44,16 @@ class Outage:
         until = math.inf if self.recovered is None else self.recovered + SETTLE
         return call.answered >= self.start and call.sent <= until
 
-    def figures(self, origin: float) -> dict[str, Any]:
+    def figures(self, origin: float, calls: list[Call]) -> dict[str, Any]:
+        refused = [call.answered for call in calls if call.status == 503 and self.covers(call)]
         return {
             "kind": self.kind,
             "at s": round(self.start - origin, 2),
             "sessions ended": self.sessions,
             "down s": round(self.end - self.start, 2),
             "recovery ms": None if self.recovered is None else round((self.recovered - self.end) * 1000),
+            "503": len(refused),
+            "last 503 s after end": round(max(refused) - self.end, 2) if refused else None,
         }
 
 
@@ -64,6 +70,7 @@ class Verdict:
     unexpected: list[str] = field(default_factory=list)
     errors: list[Call] = field(default_factory=list)  # 500s
     refused: list[Call] = field(default_factory=list)  # 503s outside every outage
+    unhinted: list[Call] = field(default_factory=list)  # 503s without Retry-After
     unrecovered: list[str] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
 
@@ -76,6 +83,7 @@ class Verdict:
             "unexpected statuses": self.unexpected,
             "500s": [_describe(call, self.origin) for call in self.errors],
             "503s outside an outage": [_describe(call, self.origin) for call in self.refused],
+            "503s without Retry-After": [_describe(call, self.origin) for call in self.unhinted],
             "outages not recovered from": self.unrecovered,
         }
         return {kind: lines for kind, lines in found.items() if lines}
@@ -143,23 +151,27 @@ def judge(log: Log, stored: dict[str, tuple[int, str]], outages: list[Outage]) -
         elif call.status == 503:
             if not any(outage.covers(call) for outage in outages):
                 verdict.refused.append(call)
+            if not (call.retry_after or "").isdigit():
+                verdict.unhinted.append(call)
         elif call.status is not None and call.status not in EXPECTED[call.op]:
             verdict.unexpected.append(f"{call.status} to {_describe(call, log.started)}")
 
-    statuses = Counter(str(call.status) for call in log.calls)
-    acked = Counter(call.op for call in log.calls if _ok(call))
+    writes = [call for call in log.calls if call.op != "probe"]
+    statuses = Counter(str(call.status) for call in writes)
+    acked = Counter(call.op for call in writes if _ok(call))
     verdict.figures = {
-        "requests": len(log.calls),
+        "requests": len(writes),
+        "probes": len(log.calls) - len(writes),
         "statuses": dict(sorted(statuses.items())),
         "acknowledged": dict(sorted(acked.items())),
         "contested versions": sum(len(c.statuses) > 1 for c in log.contests),
         "conflicts (412)": statuses["412"],
         "rows checked": len(log.rows),
         "rows stored": len(stored),
-        "no answer": statuses["None"],
-        "500": statuses["500"],
+        "no answer": sum(call.status is None for call in log.calls),
+        "500": len(verdict.errors),
         "500 during an outage": inside,
-        "503": statuses["503"],
-        "outages": [outage.figures(log.started) for outage in outages],
+        "503": sum(call.status == 503 for call in log.calls),
+        "outages": [outage.figures(log.started, log.calls) for outage in outages],
     }
     return verdict
