@@ -176,15 +176,22 @@ def _answered(op: str, username: str, value: str, sent: float, response: httpx2.
 
 
 async def probe(http: httpx2.AsyncClient, log: Log, until: float) -> None:
-    """A monitor reading one page every ``PROBE_EVERY`` seconds, never backing off: when the service is back."""
+    """A monitor reading every ``PROBE_EVERY`` seconds, never backing off: when the service is back.
+
+    It reads a page (a generated route) and the page's first user by key (the users service's
+    hand-written GET, on the session dependency), in turn.
+    """
+    path = "/users?limit=1"
     while time.monotonic() < until:
         sent = time.monotonic()
         try:
-            response = await http.get("/users?limit=1")
+            response = await http.get(path)
         except httpx2.TransportError as exc:
-            log.calls.append(Call("probe", "", "", sent, time.monotonic(), None, repr(exc)))
+            log.calls.append(Call("probe", path, "", sent, time.monotonic(), None, repr(exc)))
         else:
-            log.calls.append(_answered("probe", "", "", sent, response))
+            log.calls.append(_answered("probe", path, "", sent, response))
+            items = response.json().get("items") if path.startswith("/users?") and response.status_code == 200 else None
+            path = f"/users/{items[0]['id']}" if items else "/users?limit=1"
         await asyncio.sleep(max(0.0, sent + PROBE_EVERY - time.monotonic()))
 
 
