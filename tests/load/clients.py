@@ -34,7 +34,7 @@ class Call:
     """One request and its answer."""
 
     op: str  # create, patch, delete; probe (a read by the monitor)
-    username: str
+    username: str  # the row written; for a probe, the path read
     value: str  # the e-mail the request would write; "" for a delete
     sent: float  # time.monotonic()
     answered: float
