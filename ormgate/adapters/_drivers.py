@@ -80,6 +80,7 @@ _PG_UNAVAILABLE = {
     "57P02": "down",  # crash_shutdown
     "57P03": "down",  # cannot_connect_now (starting up, shutting down)
     "53300": "busy",  # too_many_connections
+    "55P03": "busy",  # lock_not_available: a lock_timeout passed waiting for another transaction
 }
 _MYSQL_UNAVAILABLE = {
     2002: "down",  # can't connect through the socket
@@ -90,6 +91,7 @@ _MYSQL_UNAVAILABLE = {
     1927: "down",  # connection was killed (MariaDB)
     4031: "down",  # disconnected by the server for inactivity (MySQL 8)
     1040: "busy",  # too many connections
+    1205: "busy",  # lock wait timeout exceeded: another transaction held the row past innodb_lock_wait_timeout
 }
 _SQLITE_UNAVAILABLE = {
     "SQLITE_BUSY": "busy",  # "database is locked": another connection held the write lock past the busy timeout
