@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -68,6 +70,14 @@ def _variants(database: str) -> list[Any]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def alone() -> Iterator[None]:
+    """One load test at a time on this machine, whichever pytest worker runs it: each needs the CPUs."""
+    with open(Path(tempfile.gettempdir()) / "ormgate-load.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[cluster.Cluster]:
     """A PostgreSQL server of this module's own, removed at the end."""
@@ -88,6 +98,7 @@ def _report(name: str, verdict: Verdict, rss: tuple[dict[int, int], dict[int, in
         "load s": seconds,
         "worker RSS MiB start": [round(kib / 1024) for kib in rss[0].values()],
         "worker RSS MiB end": [round(kib / 1024) for kib in rss[1].values()],
+        "problems": {kind: lines[:SHOWN] for kind, lines in verdict.problems().items()},
     }
     print(f"\n{name}: {json.dumps(figures)}")
     if os.environ.get("ORMGATE_LOAD_REPORT"):
