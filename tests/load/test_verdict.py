@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.load.clients import Call, Contest, Log, Row
-from tests.load.verdict import SETTLE, Outage, judge
+from tests.load.verdict import ENOUGH, SETTLE, Outage, judge
 
 pytestmark = pytest.mark.load
 
@@ -33,8 +33,13 @@ def test_a_sound_log_passes() -> None:
     log.contests.append(Contest("kept", [200, 412, 412]))
     _call(log, 201, 0.0)
     verdict = judge(log, {"kept": (1, "a1"), "maybe": (3, "c0"), "patched, maybe": (6, "f1")}, [])
-    assert verdict.problems() == {}
     assert verdict.figures["acknowledged"] == {"create": 1}
+    # Sound, but too small a run to prove anything.
+    assert verdict.problems() == {"not exercised": verdict.vacuous}
+    assert len(verdict.vacuous) == 4
+    for op, status in (("create", 201), ("patch", 200), ("delete", 204), ("patch", 412)):
+        log.calls += [Call(op, "x", "", log.started, log.started, status)] * ENOUGH
+    assert judge(log, {"kept": (1, "a1"), "maybe": (3, "c0"), "patched, maybe": (6, "f1")}, []).problems() == {}
 
 
 def test_every_loss_and_phantom_is_found() -> None:
@@ -82,4 +87,6 @@ def test_a_503_counts_only_during_an_outage_with_retry_after_and_a_500_always() 
     assert verdict.errors == [error]
     assert verdict.unhinted == [unhinted]
     assert verdict.figures["outages"][0]["recovery ms"] == 1100
-    assert judge(Log(), {}, [Outage("terminate", 0.0, 0.0)]).unrecovered != []
+    empty = judge(Log(), {}, [Outage("terminate", 0.0, 0.0)])
+    assert empty.unrecovered != []
+    assert "the app held no session to end" in empty.vacuous[0]

@@ -24,6 +24,8 @@ from typing import Any
 from tests.load.clients import Call, Log, Row
 
 SETTLE = 2.0
+# Fewer acknowledged creates, PATCHes, deletes or 412s than this and the run proved little.
+ENOUGH = 20
 # What each operation may answer; a 500 and a 503 are counted on their own.
 EXPECTED = {
     "create": {201},
@@ -77,6 +79,7 @@ class Verdict:
     refused: list[Call] = field(default_factory=list)  # 503s outside every outage
     unhinted: list[Call] = field(default_factory=list)  # 503s without Retry-After
     unrecovered: list[str] = field(default_factory=list)
+    vacuous: list[str] = field(default_factory=list)  # what the run failed to exercise
     figures: dict[str, Any] = field(default_factory=dict)
 
     def problems(self) -> dict[str, list[str]]:
@@ -90,6 +93,7 @@ class Verdict:
             "503s outside an outage": [_describe(call, self.origin) for call in self.refused],
             "503s without Retry-After": [_describe(call, self.origin) for call in self.unhinted],
             "outages not recovered from": self.unrecovered,
+            "not exercised": self.vacuous,
         }
         return {kind: lines for kind, lines in found.items() if lines}
 
@@ -145,6 +149,8 @@ def judge(log: Log, stored: dict[str, tuple[int, str]], outages: list[Outage]) -
 
     for outage in outages:
         outage.measure(log.calls)
+        if outage.kind == "terminate" and outage.sessions == 0:
+            verdict.vacuous.append(f"the app held no session to end at {outage.start - log.started:.2f} s")
         if outage.recovered is None:
             at = outage.start - log.started
             verdict.unrecovered.append(f"no request succeeded after the {outage.kind} at {at:.2f} s")
@@ -164,6 +170,8 @@ def judge(log: Log, stored: dict[str, tuple[int, str]], outages: list[Outage]) -
     writes = [call for call in log.calls if call.op != "probe"]
     statuses = Counter(str(call.status) for call in writes)
     acked = Counter(call.op for call in writes if _ok(call))
+    verdict.vacuous += [f"acknowledged {op}s: {acked[op]}" for op in EXPECTED if op != "probe" and acked[op] < ENOUGH]
+    verdict.vacuous += [f"conflicts (412): {statuses['412']}"] if statuses["412"] < ENOUGH else []
     verdict.figures = {
         "requests": len(writes),
         "probes": len(log.calls) - len(writes),
