@@ -58,19 +58,44 @@ def _through(url: str, port: int) -> str:
     return sa.make_url(url).set(port=port).render_as_string(hide_password=False)
 
 
-def categories_app(pair: Pair, url: str, slots: int, waiting: ormgate.Waiting) -> FastAPI:
-    """The categories of the conformance models on ``url``, with ``slots`` connections and the bounds ``waiting``."""
+COUNT = "SELECT count(*) FROM categories"
+
+
+def categories_app(
+    pair: Pair, url: str, slots: int, waiting: ormgate.Waiting, *, pool_timeout: float = 10.0
+) -> FastAPI:
+    """The categories of the conformance models on ``url``, with ``slots`` connections and the bounds ``waiting``.
+
+    With a hand-written ``GET /count`` on the ORM's own way into a pooled connection
+    (SQLAlchemy's session dependency, Peewee's ``connection``), whose pool waits
+    ``pool_timeout`` for a connection.
+    """
     models: Any = importlib.import_module(f"tests.conformance.models.{pair.orm}")
     db: Any
+    count: Callable[..., Any] | None = None
     if pair.orm == "sqlalchemy":
-        from sqlalchemy.ext.asyncio import create_async_engine
+        from fastapi import Depends
+        from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+        from sqlalchemy.orm import Session
 
         from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 
-        options: dict[str, Any] = {"pool_size": slots, "max_overflow": 0}
+        options: dict[str, Any] = {"pool_size": slots, "max_overflow": 0, "pool_timeout": pool_timeout}
         is_async = sa.make_url(url).get_dialect().is_async
         engine = create_async_engine(url, **options) if is_async else sa.create_engine(url, **options)
         db = SQLAlchemyAdapter(engine, waiting=waiting)
+        if is_async:
+
+            async def count_async(session: AsyncSession = Depends(db.async_session, scope="function")) -> int:  # noqa: B008
+                return int((await session.execute(sa.text(COUNT))).scalar_one())
+
+            count = count_async
+        else:
+
+            def count_sync(session: Session = Depends(db.session, scope="function")) -> int:  # noqa: B008
+                return int(session.execute(sa.text(COUNT)).scalar_one())
+
+            count = count_sync
     elif pair.orm == "django":
         from ormgate.adapters.django import DjangoAdapter, configure
 
@@ -78,9 +103,17 @@ def categories_app(pair: Pair, url: str, slots: int, waiting: ormgate.Waiting) -
     else:
         from ormgate.adapters.peewee import PeeweeAdapter, connect
 
-        db = PeeweeAdapter(connect(f"{url}?max_connections={slots}"), waiting=waiting)
+        db = PeeweeAdapter(connect(f"{url}?max_connections={slots}&timeout={pool_timeout}"), waiting=waiting)
+
+        def count_peewee() -> int:
+            with db.connection():
+                return int(db.database.execute_sql(COUNT).fetchone()[0])
+
+        count = count_peewee
     app = new_app(pair.orm, lambda: db.create_tables([models.Category]))
     ormgate.Resource(models.Category, db).install(app)
+    if count is not None:
+        app.get("/count")(count)
     return app
 
 
@@ -89,7 +122,7 @@ class Answer:
     status: int
     seconds: float
     retry_after: str | None
-    body: dict[str, Any]
+    body: Any
 
 
 class Service:
@@ -405,6 +438,43 @@ def test_more_requests_than_may_wait_are_refused_at_once(shedding: Service) -> N
         assert answer.seconds < 1.0, answer  # at once, not after the wait
     figure("time_to_503_shed", shedding.pair, max(answer.seconds for answer in shed))
     assert sorted(answer.status for answer in answers) == [200] * (slots + 2) + [503] * excess
+
+
+# -- a pool's own checkout timeout, met by a hand-written route ---------------------------------
+
+POOL_TIMEOUT = 0.5
+
+
+@pytest.fixture(params=_params(lambda pair: pair.database in SERVERS and pair.orm != "django"))
+def one_connection(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
+    waiting = ormgate.Waiting(timeout=30.0, max_waiting=16)
+    yield from _service(
+        request.param,
+        tmp_path,
+        app=lambda url: categories_app(request.param, url, 1, waiting, pool_timeout=POOL_TIMEOUT),
+    )
+
+
+def test_a_pools_own_checkout_timeout_is_a_503(one_connection: Service) -> None:
+    """The pool's one connection is held by a blocked write; a hand-written route waits in the pool itself.
+
+    (Django keeps a connection per thread, with no pool to wait in.)
+    """
+    assert one_connection.send("POST", "/categories", json={"name": "one"}).status == 201
+    lock = _Lock(one_connection)
+    try:
+        holders = _patches(one_connection, 1)
+        lock.blocked(1)
+        answer = one_connection.send("GET", "/count")
+    finally:
+        lock.release()
+    _unavailable_answer(answer)
+    assert answer.body["detail"] == "the database is busy; try again shortly"
+    assert POOL_TIMEOUT <= answer.seconds < POOL_TIMEOUT + 1.0, answer
+    figure("time_to_503_pool_timeout", one_connection.pair, answer.seconds)
+    assert holders[0].result(timeout=30).status == 200
+    counted = one_connection.send("GET", "/count")
+    assert (counted.status, counted.body) == (200, 1)
 
 
 # -- SQLite: the write lock held past the busy timeout ------------------------------------------
