@@ -403,7 +403,7 @@ def test_no_free_connection_within_the_wait_is_a_503_within_the_bound(bounded: S
     assert len(late) == 1, answers
     _unavailable_answer(late[0])
     assert late[0].body["detail"] == f"no database connection freed up within {WAIT:g} s"
-    assert WAIT <= late[0].seconds < WAIT + 1.0, late[0]
+    assert WAIT <= late[0].seconds < WAIT + 1.5, late[0]
     figure("time_to_503_no_connection", bounded.pair, late[0].seconds)
     assert bounded.send("GET", "/categories").status == 200
 
@@ -435,7 +435,7 @@ def test_more_requests_than_may_wait_are_refused_at_once(shedding: Service) -> N
     assert len(shed) == excess, answers
     for answer in shed:
         _unavailable_answer(answer)
-        assert answer.seconds < 1.0, answer  # at once, not after the wait
+        assert answer.seconds < 2.0, answer  # at once, well before the wait's 5 s (CI runs workers in parallel)
     figure("time_to_503_shed", shedding.pair, max(answer.seconds for answer in shed))
     assert sorted(answer.status for answer in answers) == [200] * (slots + 2) + [503] * excess
 
@@ -470,7 +470,7 @@ def test_a_pools_own_checkout_timeout_is_a_503(one_connection: Service) -> None:
         lock.release()
     _unavailable_answer(answer)
     assert answer.body["detail"] == "the database is busy; try again shortly"
-    assert POOL_TIMEOUT <= answer.seconds < POOL_TIMEOUT + 1.0, answer
+    assert POOL_TIMEOUT <= answer.seconds < POOL_TIMEOUT + 1.5, answer
     figure("time_to_503_pool_timeout", one_connection.pair, answer.seconds)
     assert holders[0].result(timeout=30).status == 200
     counted = one_connection.send("GET", "/count")

@@ -147,3 +147,28 @@ def test_the_waiting_bounds_are_checked() -> None:
         Waiting(timeout=0)
     with pytest.raises(ValueError, match="0 or more"):
         Waiting(max_waiting=-1)
+
+
+def test_retry_after_is_the_apps_unless_the_error_says() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    import ormgate
+
+    app = FastAPI()
+    ormgate.install_problem_handlers(app, retry_after=5)
+
+    @app.get("/down")
+    def down() -> None:
+        raise Unavailable("the database is unavailable; try again shortly")
+
+    @app.get("/soon")
+    def soon() -> None:
+        raise Unavailable("the database is busy; try again shortly", retry_after=1)
+
+    client = TestClient(app)
+    response = client.get("/down")
+    assert (response.status_code, response.headers["retry-after"]) == (503, "5")
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:ormgate:unavailable"
+    assert client.get("/soon").headers["retry-after"] == "1"
