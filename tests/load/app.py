@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import sys
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from examples.users import common
+from ormgate.errors import Unavailable
+from ormgate.problems import ormgate_error
 
 ORM = "ORMGATE_LOAD_ORM"
 DATABASE = "ORMGATE_LOAD_DATABASE"
@@ -32,9 +35,22 @@ def _service() -> Any:
 
 
 def create_app() -> FastAPI:
-    """One worker's app; the table already exists."""
+    """One worker's app; the table already exists. Each 503 is written to stderr with its cause."""
     app: FastAPI = _service().create_app(os.environ[DATABASE], create_tables=False)
+    app.add_exception_handler(Unavailable, _logged)
     return app
+
+
+async def _logged(request: Request, exc: Exception) -> Response:
+    # ormgate answers a 503 without a log line; the load test's report needs to say what was refused.
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    causes: list[str] = []
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and len(causes) < 3:
+        causes.append(f"{type(cause).__module__}.{type(cause).__name__}: {cause}".splitlines()[0])
+        cause = cause.__cause__ or cause.__context__
+    print(f"503 {request.method} {route}: {exc} <- {' <- '.join(causes) or 'no cause'}", file=sys.stderr, flush=True)
+    return await ormgate_error(request, exc)
 
 
 def create_tables() -> None:

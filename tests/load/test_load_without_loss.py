@@ -116,8 +116,9 @@ def _assert_sound(verdict: Verdict, workers: Workers, pids: list[int], server_lo
     for kind, lines in problems.items():
         report += [f"\n{kind} ({len(lines)}):", *lines[:SHOWN]]
         report += [f"... and {len(lines) - SHOWN} more"] if len(lines) > SHOWN else []
-    # The workers' log: each distinct error line, with how often it came.
-    errors = Counter(line for line in workers.log().splitlines() if "Error" in line and not line.startswith(" "))
+    # The workers' log: each distinct error line (and 503 with its cause), with how often it came.
+    lines = workers.log().splitlines()
+    errors = Counter(line for line in lines if line.startswith("503 ") or ("Error" in line and line[:1] != " "))
     report += ["\nerrors in the workers' log:", *(f"{n} x {line}" for line, n in errors.most_common(20))]
     if server_log:
         report += ["\nPostgreSQL's log (end):", server_log[-2000:]]
