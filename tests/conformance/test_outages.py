@@ -62,7 +62,7 @@ COUNT = "SELECT count(*) FROM categories"
 
 
 def categories_app(
-    pair: Pair, url: str, slots: int, waiting: ormgate.Waiting, *, pool_timeout: float = 10.0
+    pair: Pair, url: str, slots: int, waiting: ormgate.Waiting, *, pool_timeout: float = 10.0, pre_ping: bool = False
 ) -> FastAPI:
     """The categories of the conformance models on ``url``, with ``slots`` connections and the bounds ``waiting``.
 
@@ -80,7 +80,12 @@ def categories_app(
 
         from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 
-        options: dict[str, Any] = {"pool_size": slots, "max_overflow": 0, "pool_timeout": pool_timeout}
+        options: dict[str, Any] = {
+            "pool_size": slots,
+            "max_overflow": 0,
+            "pool_timeout": pool_timeout,
+            "pool_pre_ping": pre_ping,
+        }
         is_async = sa.make_url(url).get_dialect().is_async
         engine = create_async_engine(url, **options) if is_async else sa.create_engine(url, **options)
         db = SQLAlchemyAdapter(engine, waiting=waiting)
@@ -475,6 +480,28 @@ def test_a_pools_own_checkout_timeout_is_a_503(one_connection: Service) -> None:
     assert holders[0].result(timeout=30).status == 200
     counted = one_connection.send("GET", "/count")
     assert (counted.status, counted.body) == (200, 1)
+
+
+# -- the session dependency on an engine with pool_pre_ping ------------------------------------
+
+
+@pytest.fixture(params=_params(lambda pair: pair.database in SERVERS and pair.orm == "sqlalchemy"))
+def pre_ping(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
+    waiting = ormgate.Waiting(timeout=2.0, max_waiting=16)
+    yield from _service(
+        request.param, tmp_path, app=lambda url: categories_app(request.param, url, 2, waiting, pre_ping=True)
+    )
+
+
+def test_on_an_engine_that_pings_the_session_routes_never_see_a_drop(pre_ping: Service) -> None:
+    """The engine's own options are kept: with ``pool_pre_ping`` the pool replaces a dead connection at checkout."""
+    assert pre_ping.send("POST", "/categories", json={"name": "one"}).status == 201
+    assert pre_ping.send("GET", "/count").status == 200
+    statuses = []
+    for _ in range(3):
+        assert pre_ping.kill() >= 1, "the app held no connection to terminate"
+        statuses += [pre_ping.send("GET", "/count").status, pre_ping.send("GET", "/categories").status]
+    assert statuses == [200] * 6
 
 
 # -- SQLite: the write lock held past the busy timeout ------------------------------------------
