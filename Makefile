@@ -24,6 +24,9 @@ demo: venv ## serve the users API on SQLite at http://127.0.0.1:8000 (docs at /d
 test: venv ## run the whole suite (PostgreSQL/MariaDB pairs are skipped, loudly, when unreachable)
 	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
+load: venv ## only the load test: clients, worker processes, outages; nothing lost (a few minutes)
+	$(BIN)/python -m pytest -m load tests/load $(PYTEST_ARGS)
+
 $(VENV)/.bench: pyproject.toml $(BIN)/ormgate
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	@touch $@
@@ -40,4 +43,4 @@ lint: venv ## ruff and mypy --strict over the package, the examples and the test
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ormgate-demo.sqlite3
 
-.PHONY: help venv demo test bench lint clean
+.PHONY: help venv demo test load bench lint clean
