@@ -91,6 +91,8 @@ _MYSQL_UNAVAILABLE = {
     1927: "down",  # connection was killed (MariaDB)
     4031: "down",  # disconnected by the server for inactivity (MySQL 8)
     1040: "busy",  # too many connections
+    1203: "busy",  # the user already has max_user_connections
+    1226: "busy",  # the user exceeded a resource: max_user_connections
     1205: "busy",  # lock wait timeout exceeded: another transaction held the row past innodb_lock_wait_timeout
 }
 _SQLITE_UNAVAILABLE = {

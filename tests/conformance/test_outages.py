@@ -310,6 +310,98 @@ def test_a_database_refusing_connections_is_a_quick_503_then_the_service_recover
     assert names == ["one", "two"]
 
 
+class Login:
+    """A login of the test's own, with a limit on its connections the test can lower to refuse it."""
+
+    def __init__(self, db: databases.TestDatabase, database: str) -> None:
+        self.db = db
+        self.database = database
+        self.name = f"{db.name}_login"
+        self.holder: sa.Connection | None = None
+        admin = sa.create_engine(db.sync_url, poolclass=sa.NullPool)
+        with admin.begin() as conn:
+            if database == "postgresql":
+                conn.execute(sa.text(f"CREATE ROLE {self.name} LOGIN"))
+                conn.execute(sa.text(f"ALTER DATABASE {db.name} OWNER TO {self.name}"))
+            else:
+                conn.execute(sa.text(f"CREATE USER '{self.name}'@'%'"))
+                conn.execute(sa.text(f"GRANT ALL ON {db.name}.* TO '{self.name}'@'%'"))
+        self.admin = admin
+
+    def url(self, url: str) -> str:
+        return sa.make_url(url).set(username=self.name).render_as_string(hide_password=False)
+
+    def refuse(self, url: str) -> None:
+        """New connections of this login fail with the server's own error: too many connections."""
+        with self.admin.begin() as conn:
+            if self.database == "postgresql":
+                conn.execute(sa.text(f"ALTER ROLE {self.name} CONNECTION LIMIT 0"))
+                return
+            conn.execute(sa.text(f"ALTER USER '{self.name}'@'%' WITH MAX_USER_CONNECTIONS 1"))
+        # MariaDB counts from 1: the test's own connection is the one allowed.
+        self.holder = sa.create_engine(self.url(url), poolclass=sa.NullPool).connect()
+
+    def accept(self) -> None:
+        if self.holder is not None:
+            self.holder.close()
+            self.holder = None
+        with self.admin.begin() as conn:
+            if self.database == "postgresql":
+                conn.execute(sa.text(f"ALTER ROLE {self.name} CONNECTION LIMIT -1"))
+            else:
+                conn.execute(sa.text(f"ALTER USER '{self.name}'@'%' WITH MAX_USER_CONNECTIONS 0"))
+
+    def drop(self) -> None:
+        self.accept()
+        with self.admin.begin() as conn:
+            if self.database == "postgresql":
+                conn.execute(sa.text(f"REASSIGN OWNED BY {self.name} TO CURRENT_USER"))
+                conn.execute(sa.text(f"DROP OWNED BY {self.name}"))
+                conn.execute(sa.text(f"DROP ROLE {self.name}"))
+            else:
+                conn.execute(sa.text(f"DROP USER '{self.name}'@'%'"))
+        self.admin.dispose()
+
+
+@pytest.fixture(params=_params(lambda pair: pair.database in SERVERS))
+def limited(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Service, Login]]:
+    pair: Pair = request.param
+    _available(pair)
+    db = databases.TestDatabase(pair.database, f"{pair.orm}_limited", tmp_path)
+    login = Login(db, pair.database)
+    url = login.url(db.url(pair.scheme))
+    waiting = ormgate.Waiting(timeout=2.0, max_waiting=64)
+    try:
+        service = Service(categories_app(pair, url, 4, waiting), db, pair)
+        try:
+            yield service, login
+        finally:
+            service.close()
+    finally:
+        login.drop()
+        db.drop()
+
+
+def test_a_server_refusing_a_login_with_an_error_of_its_own_is_a_503(limited: tuple[Service, Login]) -> None:
+    # Not a refused socket (the proxy's case) but the server's answer to the login: PostgreSQL's
+    # 53300 "too many connections for role", MariaDB's 1226 (max_user_connections).
+    service, login = limited
+    assert service.send("POST", "/categories", json={"name": "one"}).status == 201
+    assert service.kill() >= 1, "the app held no connection to terminate"
+    login.refuse(service.db.sync_url)
+    answers = [
+        service.send("GET", "/categories"),
+        service.send("GET", "/categories/1"),
+        service.send("GET", "/categories?count=true"),
+        service.send("POST", "/categories", json={"name": "two"}),
+    ]
+    for answer in answers:
+        _unavailable_answer(answer)
+    login.accept()
+    figure("recovery_after_login_refused", service.pair, _recovered(service))
+    assert [item["name"] for item in service.send("GET", "/categories").body["items"]] == ["one"]
+
+
 # -- (c) no free connection within the wait, (d) load shedding ---------------------------------
 
 
