@@ -274,7 +274,7 @@ class AsyncReads:
         self.fetch = fetch
         # The driver's own errors from its connection, and the dialect's adapted ones from the
         # pool's connect (asyncpg's "too many connections", "the database system is starting up").
-        self.errors = (*errors(), engine.dialect.loaded_dbapi.Error)
+        self.errors: tuple[type[Exception], ...] = (*errors(), engine.dialect.loaded_dbapi.Error)
         self.discard = engine.dialect.name != "sqlite"
         # aiosqlite's connection resets itself by awaiting in SQLAlchemy's greenlet; asyncpg's
         # has nothing to reset, as the read started no transaction.
