@@ -57,6 +57,13 @@ IN_MEMORY_SQLITE = (
 )
 
 
+# Every adapter puts a SQLite file in WAL mode (it stays so: the mode is the file's): a reader
+# then never waits for a writer, which the reads run on the event loop rely on (see
+# _threaded.may_run_inline); in rollback-journal mode a committing writer's lock stops every
+# reader, for up to the busy timeout, and another process's reads fail as "database is locked".
+SQLITE_WAL = "PRAGMA journal_mode=WAL"
+
+
 def memory_sqlite(name: str) -> bool:
     """Whether SQLite ``name`` (a path or URI filename, ``?options`` included) is an in-memory database."""
     path, _, options = name.partition("?")

@@ -49,7 +49,7 @@ from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
 from ._drivers import classify, dropped
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, Check, Page, Row, memory_sqlite
+from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, memory_sqlite
 
 # -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
 
@@ -161,6 +161,7 @@ def _prepare_sqlite(connection: BaseDatabaseWrapper) -> None:
     # SQLite's lower() folds ASCII only; case-insensitive matching uses Python's, under a name of its own.
     # (Django's backend turns foreign keys on itself; case-sensitive matching uses GLOB.)
     connection.connection.create_function("ormgate_lower", 1, _unicode_lower, deterministic=True)
+    connection.connection.execute(SQLITE_WAL)  # Django's backend leaves the journal as it finds it
     connection.ormgate_prepared = connection.connection  # type: ignore[attr-defined]
 
 

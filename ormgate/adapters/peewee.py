@@ -43,7 +43,7 @@ from ._drivers import classify, dropped
 from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
 from ._threaded import Gate, ThreadedStore, loop_budget, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, memory_sqlite
+from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
 
@@ -259,6 +259,7 @@ def _prepare_sqlite(connection: Any) -> None:
     # Foreign keys are unenforced unless each connection asks (a no-op inside a transaction,
     # hence before the unit of work's BEGIN).
     connection.execute("PRAGMA foreign_keys=ON")
+    connection.execute(SQLITE_WAL)  # for a Database made without the pragmas ``connect`` gives
 
 
 def _utf8_bytes(column: Any) -> Any:

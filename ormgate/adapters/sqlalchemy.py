@@ -30,7 +30,7 @@ from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
-from .base import IN_MEMORY_SQLITE, Check, OnWrite, Page, Row, ShapeCache, memory_sqlite
+from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, OnWrite, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
 
@@ -711,8 +711,7 @@ def _prepare_sqlite(dbapi_connection: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA case_sensitive_like=ON")
-    # Readers never wait for a writer in WAL mode: reads can run on the event loop.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(SQLITE_WAL)
     cursor.close()
 
 

@@ -9,7 +9,9 @@ were accepted, ``contains`` ignored case and ``icontains`` missed "Ärger".
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -117,12 +119,17 @@ FACTORIES: dict[str, Callable[[databases.TestDatabase, Pair], FastAPI]] = {
         if pair.database == "sqlite"
     ]
 )
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
     pair: Pair = request.param
     with fresh_database(pair, tmp_path, f"{pair.orm}_preused") as db:
         app = FACTORIES[pair.orm](db, pair)
         with TestClient(app, raise_server_exceptions=False) as client:
-            yield client
+            yield client, db.path
+
+
+@pytest.fixture
+def client(served: tuple[TestClient, Path]) -> TestClient:
+    return served[0]
 
 
 def _names(client: TestClient, query: str) -> list[str]:
@@ -144,3 +151,27 @@ def test_connections_used_before_the_adapter_get_its_settings(client: TestClient
     counted = client.get("/items?name__icontains=ä&count=true").json()
     assert counted["total"] == 1
     assert client.delete(f"/categories/{category['id']}").status_code == 409  # still referenced
+
+
+def test_a_reader_does_not_wait_for_a_writer(served: tuple[TestClient, Path]) -> None:
+    # WAL on every ORM: a read takes no lock a writer holds, so it never waits for one, nor
+    # fails with "database is locked" while another process commits. Django's backend left
+    # the file in rollback-journal mode, where a writer's EXCLUSIVE lock stops every reader.
+    client, path = served
+    category = client.post("/categories", json={"name": "tools"})
+    assert category.status_code == 201, category.text
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        writer.execute("BEGIN EXCLUSIVE")
+        writer.execute("UPDATE categories SET name = 'held' WHERE id = ?", (category.json()["id"],))
+        start = time.perf_counter()
+        read = client.get(f"/categories/{category.json()['id']}")
+        listed = client.get("/categories?count=true")
+        seconds = time.perf_counter() - start
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert (read.status_code, listed.status_code) == (200, 200), (read.text, listed.text)
+    assert read.json()["name"] == "tools"  # the last committed value
+    assert seconds < 2.0  # no wait for the busy timeout (5 s)
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
