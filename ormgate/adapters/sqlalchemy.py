@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from .. import redaction
-from ..errors import NotFound
+from ..errors import NotFound, OrmgateError, Unavailable
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
 from ..query import Filter, Query, Sort
 from ..waiting import DEFAULT_WAITING, Waiting
@@ -518,6 +518,8 @@ class _Operations:
 # SQLAlchemy, the pool's timeout, and a socket error a driver raises as it is (asyncpg's
 # connection refused).
 _DATABASE_ERRORS = (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError)
+# The drivers whose own errors may escape SQLAlchemy's wrapping (by their top-level module).
+_DRIVERS = frozenset({"asyncpg", "aiomysql", "pymysql", "psycopg", "psycopg2", "MySQLdb", "sqlite3", "aiosqlite"})
 
 
 @contextlib.contextmanager
@@ -527,6 +529,15 @@ def _translated(constraint_fields: dict[str, str], *, deleting: bool = False) ->
     except _DATABASE_ERRORS as exc:
         error = classify(exc, constraint_fields, deleting=deleting)
         if error is None:
+            raise
+        raise error from exc
+    except Exception as exc:
+        # A driver's own error that SQLAlchemy let through unwrapped: asyncpg's "connection is
+        # closed" reached a session route whose connection the server ended (seen under load,
+        # never in isolation). Only an unavailable database is translated; anything else is not ours.
+        driver = type(exc).__module__.partition(".")[0] in _DRIVERS
+        error = classify(exc) if driver and not isinstance(exc, OrmgateError) else None
+        if not isinstance(error, Unavailable):
             raise
         raise error from exc
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ormgate import Unavailable, Waiting
+from ormgate import NotFound, Unavailable, Waiting
 from ormgate.adapters._drivers import classify, dropped, unavailable
 from ormgate.adapters._threaded import Gate, Slots
 
@@ -172,3 +172,19 @@ def test_retry_after_is_the_apps_unless_the_error_says() -> None:
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "urn:ormgate:unavailable"
     assert client.get("/soon").headers["retry-after"] == "1"
+
+
+def test_a_driver_error_sqlalchemy_let_through_is_translated_at_the_session_boundary() -> None:
+    # Seen once under the load test: asyncpg's own InterfaceError ("connection is closed"),
+    # unwrapped, reached the session dependency of a hand-written route and answered 500.
+    import asyncpg  # type: ignore[import-untyped]
+
+    from ormgate.adapters.sqlalchemy import _translated
+
+    with pytest.raises(Unavailable) as caught, _translated({}):
+        raise asyncpg.InterfaceError("connection is closed")
+    assert isinstance(caught.value.__cause__, asyncpg.InterfaceError)
+    with pytest.raises(ValueError, match="a value"), _translated({}):  # not a database's: left alone
+        raise ValueError("connection is closed? no, a value")
+    with pytest.raises(NotFound), _translated({}):
+        raise NotFound("no such row")
