@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .adapters.sqlalchemy import SQLAlchemyAdapter
 from .errors import NotFound
 from .model import ModelInfo
-from .offline import offline_docs
+from .offline import ASSETS_URL, offline_docs
 from .problems import PROBLEM_JSON
 from .problems import install as install_problem_handlers
 from .query import DEFAULT_LIMITS, Filter, Limits, Query, QueryParser, Sort
@@ -104,6 +104,12 @@ class ServedAPI:
     served: list[Served] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     engine: sa.Engine | AsyncEngine | None = None
+
+
+_DESCRIPTION = (
+    "A REST API over an existing database, made by `ormgate serve`: one resource per table or view, "
+    "at `/<table name>`, its JSON keys the column names. Each tag says what its foreign keys reference."
+)
 
 
 # -- reflection ----------------------------------------------------------------------------
@@ -406,6 +412,9 @@ def _serve_table(
     if _NOT_PATH.search(name) or not name.strip():
         skipped.append(Skipped(name, "its name cannot be one URL path segment"))
         return None
+    if name.split("/")[0] in _RESERVED_PATHS:
+        skipped.append(Skipped(name, f"/{name} is where the docs are served"))
+        return None
     dialect = adapter.engine.dialect.name
     _fix_autoincrement(table, dialect)
     keys = [] if view else list(table.primary_key.columns)
@@ -505,9 +514,7 @@ def build(
         limits = DEFAULT_LIMITS
         if options.max_limit is not None:
             limits = Limits(limit=min(DEFAULT_LIMITS.limit, options.max_limit), max_limit=options.max_limit)
-        api = ServedAPI(
-            app=FastAPI(title="ormgate serve", docs_url=None, redoc_url=None), skipped=skipped, engine=engine
-        )
+        api = ServedAPI(app=FastAPI(title="ormgate serve", description=_DESCRIPTION), skipped=skipped, engine=engine)
         mapper = registry()
         copies = sa.MetaData(info=metadata.info)  # the unknown types' names, for the report
         used: set[str] = set()
@@ -570,7 +577,10 @@ def _assemble(api: ServedAPI) -> None:
 
 # -- access control: a bearer JWT on every request ---------------------------------------------
 
-_OPEN_PATHS = ("/docs", "/openapi.json", "/static/", "/docs/")
+# The docs pages, their assets and the OpenAPI document stay open (they hold no row): a browser loads them
+# before anyone can paste a token into Swagger UI's "Authorize".
+_OPEN_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+_RESERVED_PATHS = frozenset({path.strip("/") for path in _OPEN_PATHS} | {ASSETS_URL.strip("/")})
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
