@@ -375,11 +375,11 @@ def _install_key_route(app: FastAPI, served: Served) -> None:
         name=f"{resource.info.name}.get",
         summary=f"get {served.table} by its key ({', '.join(served.key)})",
         tags=[resource.info.name],
-        response_model=None,
+        response_model=resource.schemas.read,
         responses={
             200: {
                 "description": "The row.",
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{resource.info.name}Read"}}},
+                "headers": {"ETag": {"description": "The row's entity tag.", "schema": {"type": "string"}}},
             },
             **problem_responses(404, 422),
         },
