@@ -232,14 +232,14 @@ def _summary(api: Any, db_shown: str, label: str, base: str, secret: bool, worke
         for item in api.skipped:
             skipped.add_row(escape(item.name), escape(item.reason))
         console.print(skipped)
-    console.print(f"  API   {base}/<table>   ({len(api.served)} resources, {workers} worker(s))")
-    console.print(f"  docs  {base}/docs")
     if secret:
         console.print(
             "  access: a bearer JWT (HS256, ORMGATE_JWT_SECRET) on every request; writes need its write claim"
         )
     else:
         console.print("[bold red]  access: OPEN - no ORMGATE_JWT_SECRET, anyone who reaches this port can read[/]")
+    console.print(f"  API   {base}/<table>   ({len(api.served)} resources, {workers} worker(s))")
+    console.print(f"  docs  {base}/docs")
 
 
 @app.command()
@@ -282,7 +282,7 @@ def serve(
     try:
         connect(db)
         key = serving.shared_cursor_key()  # before any worker starts: they all sign cursors with it
-        with Progress(console=console, transient=True) as progress:
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task("reflecting", total=None)
 
             def advance(done: int, total: int) -> None:

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from ormgate.serve import ServeOptions, ServedAPI, build
+from ormgate.serve import ServedAPI, ServeOptions, build
 from tests.conftest import NOT_TESTED
 from tests.databases import REQUIRED, TestDatabase, unavailable
 from tests.serve.chinook import Names, load

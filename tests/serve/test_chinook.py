@@ -64,9 +64,7 @@ def test_a_foreign_key_filter_and_its_documentation(chinook: Chinook) -> None:
     assert sorted(a[n("AlbumId")] for a in albums) == sorted(r["id"] for r in expected)
     assert len(albums) > 1
     in_list = chinook.reader.get(f"/{n('Track')}", params={f"{n('AlbumId')}__in": "1,2", "count": "true"}).json()
-    assert in_list["total"] == chinook.scalar(
-        f"SELECT count(*) FROM {q(n('Track'))} WHERE {q(n('AlbumId'))} IN (1, 2)"
-    )
+    assert in_list["total"] == chinook.scalar(f"SELECT count(*) FROM {q(n('Track'))} WHERE {q(n('AlbumId'))} IN (1, 2)")
     tags = {t["name"]: t["description"] for t in chinook.reader.get("/openapi.json").json()["tags"]}
     assert f"`{n('ArtistId')}` references `{n('Artist')}.{n('ArtistId')}`" in tags[n("Album")]
     assert f"`{n('ReportsTo')}` references `{n('Employee')}.{n('EmployeeId')}`" in tags[n("Employee")]
