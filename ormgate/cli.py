@@ -257,17 +257,20 @@ def serve(
     max_limit: Annotated[int | None, typer.Option(min=1, help="the largest ?limit= a list accepts")] = None,
 ) -> None:
     """Serve an existing database as a REST API: one resource per table, read-only unless --allow-writes."""
-    import sqlalchemy
     import uvicorn
     from rich.progress import Progress
-
-    from . import serve as serving
 
     try:
         if tables is not None and exclude_tables is not None:
             raise Problem("give --tables or --exclude-tables, not both")
         db = parse(database)
         check_drivers(db, "sqlalchemy")
+        if os.environ.get("ORMGATE_JWT_SECRET"):
+            require("jwt", "serve", "PyJWT (bearer tokens, as ORMGATE_JWT_SECRET asks)")
+        import sqlalchemy
+
+        from . import serve as serving
+
         options = serving.ServeOptions(
             database=db.url,
             schema=schema,

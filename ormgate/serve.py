@@ -544,8 +544,8 @@ def build(
                 api.served.append(served)
         if count_rows:
             with reflecting.connect() as conn:
-                for served in api.served:
-                    served.rows = _estimate(conn, by_name[served.table])
+                for served in api.served:  # a view's rows would cost its whole query: not estimated
+                    served.rows = None if served.kind == "view" else _estimate(conn, by_name[served.table])
         _assemble(api)
         return api
     finally:
