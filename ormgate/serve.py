@@ -156,7 +156,9 @@ def reflect(
             chunk = names[start : start + CHUNK]
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                metadata.reflect(conn, schema=schema, only=chunk, views=True, resolve_fks=False)
+                # resolve_fks: the tables a foreign key refers to are reflected too (not served unless asked for),
+                # so that a served table's key names its target whatever --tables says.
+                metadata.reflect(conn, schema=schema, only=chunk, views=True, resolve_fks=True)
             for warning in caught:  # "Did not recognize type ...": the column is reported when served
                 found = _UNKNOWN_TYPE.search(str(warning.message))
                 if found is not None:
