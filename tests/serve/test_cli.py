@@ -300,3 +300,67 @@ def test_500_tables_start_in_reasonable_time(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/t250/1").json()["name"] == "row of t250"
     print(f"500 tables: serving after {elapsed:.1f} s")
     assert elapsed < 60
+
+
+# -- the servers: Chinook as the suite loaded it ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "database",
+    [
+        pytest.param("postgresql", marks=[pytest.mark.postgresql, pytest.mark.xdist_group("serve-postgresql")]),
+        pytest.param("mysql", marks=[pytest.mark.mysql, pytest.mark.xdist_group("serve-mysql")]),
+    ],
+)
+def test_the_summary_on_a_server(
+    database: str, chinook_databases: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.databases import MY, PG
+    from tests.serve.chinook import Names
+    from tests.serve.conftest import loaded
+
+    db = loaded(chinook_databases, database, tmp_path_factory.getbasetemp())
+    n = Names(database)
+    # PostgreSQL's trust authentication takes any password, and the summary must not show it.
+    user, host = (PG if database == "postgresql" else MY).split("@")
+    secret = ":n0t-shown" if database == "postgresql" else ""
+    url = f"{'postgres' if database == 'postgresql' else 'mariadb'}://{user}{secret}@{host}/{db.name}"
+    with serving("--database", url, ready=f"/{n('Genre')}") as (summary, base, _):
+        assert "n0t-shown" not in summary
+        assert ("***" in summary) == bool(secret)
+        for table in ROWS:
+            assert f"/{n(table)}" in line_of(summary, n(table))
+        assert "Gadget.Location" in summary
+        assert "list-only: a view" in line_of(summary, "Album Titles")
+        body = httpx.get(f"{base}/{n('Track')}", params={"count": "true", "limit": 1}).json()
+        assert body["total"] == ROWS["Track"]
+        assert httpx.post(f"{base}/{n('Genre')}", json={n("Name"): "x"}).status_code == 405
+
+
+@pytest.mark.postgresql
+@pytest.mark.xdist_group("serve-postgresql")
+def test_another_schema(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from tests.databases import TestDatabase
+    from tests.unit.test_cli import need
+
+    need("postgresql")
+    db = TestDatabase("postgresql", "serve_schema", tmp_path)
+    try:
+        engine = sa.create_engine(db.sync_url, poolclass=sa.NullPool)
+        with engine.begin() as conn:
+            conn.exec_driver_sql('CREATE SCHEMA "Shop"')
+            conn.exec_driver_sql('CREATE TABLE "Shop"."Item" ("Id" SERIAL PRIMARY KEY, "Name" TEXT NOT NULL)')
+            conn.exec_driver_sql('INSERT INTO "Shop"."Item" ("Name") VALUES (\'kettle\')')
+            conn.exec_driver_sql("CREATE TABLE public.elsewhere (id INT PRIMARY KEY)")
+        engine.dispose()
+        args = ("--database", db.sync_url, "--schema", "Shop", "--allow-writes")
+        with serving(*args, ready="/Item") as (summary, base, _):
+            assert "│ Item " in summary
+            assert "elsewhere" not in summary
+            assert httpx.get(f"{base}/Item").json()["items"] == [{"Id": 1, "Name": "kettle"}]
+            created = httpx.post(f"{base}/Item", json={"Name": "pan"})
+            assert created.json() == {"Id": 2, "Name": "pan"}
+    finally:
+        db.drop()
