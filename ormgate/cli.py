@@ -265,6 +265,12 @@ def serve(
             raise Problem("give --tables or --exclude-tables, not both")
         db = parse(database)
         check_drivers(db, "sqlalchemy")
+        if db.dialect.name == "sqlite" and not os.path.isfile(db.database):
+            # SQLite would make an empty file: serve is for a database that exists.
+            raise Problem(
+                f"no SQLite database at {db.database!r}",
+                "sqlite:///relative/path or sqlite:////absolute/path, to a file that exists",
+            )
         if os.environ.get("ORMGATE_JWT_SECRET"):
             require("jwt", "serve", "PyJWT (bearer tokens, as ORMGATE_JWT_SECRET asks)")
         import sqlalchemy

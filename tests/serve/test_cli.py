@@ -184,9 +184,12 @@ def test_user_errors(args: list[str], message: str, chinook_file: Path) -> None:
     assert lines[0].startswith(message), lines
 
 
-def test_a_database_url_that_cannot_be_used() -> None:
+def test_a_database_url_that_cannot_be_used(tmp_path: Path) -> None:
     lines = error(run("serve", "--database", "oracle://x/y"))
     assert lines[0] == "error: unknown database 'oracle' in 'oracle://x/y'"
+    lines = error(run("serve", "--database", "sqlite:///missing.sqlite", cwd=tmp_path))
+    assert lines[0] == "error: no SQLite database at 'missing.sqlite'"
+    assert not (tmp_path / "missing.sqlite").exists()  # not made empty, as SQLite would
     port = closed_port()
     lines = error(run("serve", "--database", f"postgresql://postgres@127.0.0.1:{port}/x"))
     assert "PostgreSQL" in lines[0] or "connect" in lines[0]
