@@ -236,10 +236,10 @@ def _owner(server_port: int, client_port: int, pids: list[int]) -> int | None:
 
 
 def _get(port: int, path: str, workers: list[int]) -> tuple[int, dict[str, Any]]:
-    """GET over a new connection: the worker that answered, and the body."""
+    """GET over a new connection, with a token: the worker that answered, and the body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token()}"})
         response = conn.getresponse()
         body = json.loads(response.read())
         assert response.status == 200, body
@@ -252,9 +252,12 @@ def _get(port: int, path: str, workers: list[int]) -> tuple[int, dict[str, Any]]
 
 
 def test_two_workers_share_the_cursor_key(chinook_file: Path) -> None:
+    # The parent makes the cursor key; the workers inherit it, and the JWT secret too.
     env = {key: value for key, value in os.environ.items() if key != "ORMGATE_SECRET_KEY"}
+    env["ORMGATE_JWT_SECRET"] = SECRET
     with serving("--database", f"sqlite:///{chinook_file}", "--workers", "2", env=env) as (summary, base, pid):
         assert "2 worker(s)" in summary
+        assert httpx.get(f"{base}/Track").status_code == 401
         port = int(base.rpartition(":")[2])
         workers: list[int] = []
         deadline = time.monotonic() + 30
