@@ -198,3 +198,126 @@ def routes(target: Target, factory: Factory = False, app_dir: AppDir = ".") -> N
         methods = ",".join(sorted(getattr(route, "methods", None) or []))
         table.add_row(methods, getattr(route, "path", ""), getattr(route, "name", ""))
     console.print(table)
+
+
+# -- serve: an API over an existing database ------------------------------------------------------
+
+
+def _names(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    if not names:
+        raise Problem("--tables / --exclude-tables name no table", "give a comma-separated list: --tables Album,Artist")
+    return names
+
+
+def _summary(api: Any, db_shown: str, label: str, base: str, secret: bool, workers: int) -> None:
+    from .serve import Served
+
+    table = Table("table", "path", "rows (est.)", "access", "notes", title=f"ormgate serve: {db_shown} ({label})")
+    for served in api.served:
+        assert isinstance(served, Served)
+        access = "[green]read-write[/]" if served.writable else "read-only"
+        notes = []
+        if served.list_only:
+            notes.append(f"list-only: {served.list_only}")
+        if served.references:
+            notes.append("FK " + ", ".join(f"{c} -> {t}" for c, t in served.references.items()))
+        rows = "-" if served.rows is None else f"{served.rows:,}"
+        table.add_row(escape(served.table), escape(served.path), rows, access, escape("; ".join(notes)))
+    console.print(table)
+    if api.skipped:
+        skipped = Table("skipped", "reason", title="not served")
+        for item in api.skipped:
+            skipped.add_row(escape(item.name), escape(item.reason))
+        console.print(skipped)
+    if secret:
+        console.print(
+            "  access: a bearer JWT (HS256, ORMGATE_JWT_SECRET) on every request; writes need its write claim"
+        )
+    else:
+        console.print("[bold red]  access: OPEN - no ORMGATE_JWT_SECRET, anyone who reaches this port can read[/]")
+    console.print(f"  API   {base}/<table>   ({len(api.served)} resources, {workers} worker(s))")
+    console.print(f"  docs  {base}/docs")
+
+
+@app.command()
+def serve(
+    database: Annotated[str, typer.Option(help="the database to serve: sqlite:///file, postgresql://…, mysql://…")],
+    schema: Annotated[str | None, typer.Option(help="the schema to reflect (default: the connection's)")] = None,
+    tables: Annotated[str | None, typer.Option(help="only these tables/views, comma-separated")] = None,
+    exclude_tables: Annotated[str | None, typer.Option(help="every table/view but these, comma-separated")] = None,
+    allow_writes: Annotated[
+        bool, typer.Option("--allow-writes", help="serve POST, PUT, PATCH and DELETE (read-only without it)")
+    ] = False,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (uvicorn's process manager)")] = 1,
+    max_limit: Annotated[int | None, typer.Option(min=1, help="the largest ?limit= a list accepts")] = None,
+) -> None:
+    """Serve an existing database as a REST API: one resource per table, read-only unless --allow-writes."""
+    import uvicorn
+    from rich.progress import Progress
+
+    try:
+        if tables is not None and exclude_tables is not None:
+            raise Problem("give --tables or --exclude-tables, not both")
+        db = parse(database)
+        check_drivers(db, "sqlalchemy")
+        if db.dialect.name == "sqlite" and not os.path.isfile(db.database):
+            # SQLite would make an empty file: serve is for a database that exists.
+            raise Problem(
+                f"no SQLite database at {db.database!r}",
+                "sqlite:///relative/path or sqlite:////absolute/path, to a file that exists",
+            )
+        if os.environ.get("ORMGATE_JWT_SECRET"):
+            require("jwt", "serve", "PyJWT (bearer tokens, as ORMGATE_JWT_SECRET asks)")
+        import sqlalchemy
+
+        from . import serve as serving
+
+        options = serving.ServeOptions(
+            database=db.url,
+            schema=schema,
+            tables=_names(tables),
+            exclude_tables=_names(exclude_tables) or (),
+            allow_writes=allow_writes,
+            max_limit=max_limit,
+        )
+        sock = listen(host, port)
+    except Problem as problem:
+        fail(problem)
+    try:
+        connect(db)
+        key = serving.shared_cursor_key()  # before any worker starts: they all sign cursors with it
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+            task = progress.add_task("reflecting", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total, description=f"reflecting {done}/{total} tables")
+
+            api = serving.build(options, cursor_key=key, progress=advance, count_rows=True)
+    except Problem as problem:
+        sock.close()
+        fail(problem)
+    except (ValueError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        sock.close()
+        fail(Problem(f"cannot reflect {db.shown}: {exc}"))
+    if not api.served:
+        sock.close()
+        fail(Problem(f"nothing to serve in {db.shown}", "no table or view was found, or every one was skipped"))
+    secret = os.environ.get(serving.JWT_SECRET_ENV)
+    shown = escape(f"[{host}]" if ":" in host else host)
+    _summary(api, escape(db.shown), db.dialect.label, f"http://{shown}:{port}", bool(secret), workers)
+    if workers == 1:
+        serving.secure(api.app, secret)
+        server = uvicorn.Server(uvicorn.Config(api.app, log_level="warning"))
+        server.run(sockets=[sock])
+        return
+    # uvicorn's own process manager: each worker makes the app with the factory, from the environment.
+    sock.close()
+    if isinstance(api.engine, sqlalchemy.Engine):
+        api.engine.dispose()
+    os.environ[serving.OPTIONS_ENV] = options.to_json()
+    uvicorn.run("ormgate.serve:serve_factory", factory=True, host=host, port=port, workers=workers, log_level="warning")
