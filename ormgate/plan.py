@@ -277,7 +277,7 @@ class Planner:
         for i, f in enumerate(query.filters):
             value = f.value
             if f.op in _FOLDED:
-                value = value.lower()  # fold(), for a value that is never None
+                value = fold(value)
             values[f"f{i}"] = value
         if query.after is not None:
             for i, value in enumerate(query.after):
