@@ -14,10 +14,10 @@ The semantics every adapter implements identically:
   appended in the direction of the key before it unless the request sorts by it.
 - ``after`` (keyset pagination) holds the sort values of the last row already
   returned; the next page is the rows strictly after it in the sort order
-  above, NULLs included. The exact condition is an OR over the keys (the keys
-  before equal, this one beyond); adapters also AND the bound it implies on the
-  first key (``>=`` ascending, ``<=`` or NULL descending) so that an index on
-  that key is used at any depth.
+  above, NULLs included.
+
+``ormgate.plan`` writes these semantics as the statement every adapter
+compiles (the keyset condition, NULL ordering, literal patterns, case folding).
 
 What a request may ask for is bounded by the resource's ``Limits``; a cursor
 is signed with the application's key (``cursor_key``) and bound to its

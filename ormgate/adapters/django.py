@@ -39,12 +39,14 @@ from django.db.models import UniqueConstraint as Unique
 from django.db.models.deletion import ProtectedError, RestrictedError
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.functions import Lower
-from django.db.models.lookups import Contains, Exact, In, StartsWith
+from django.db.models.lookups import Contains, EndsWith, Exact, In, StartsWith
 from django.utils import timezone
 
 from ..errors import ForeignKeyViolation, NotFound, Unavailable
 from ..model import JSON, MISSING, FieldInfo, ModelInfo
-from ..query import Query, Sort
+from ..plan import GLOB, And, Condition, IsNull, Match, Not, Or, Order, Planner, fold
+from ..plan import In as InList
+from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
 from ._drivers import classify, dropped
@@ -153,14 +155,10 @@ def configure(database_url: str, *, alias: str | None = None) -> str:
     return alias
 
 
-def _unicode_lower(value: str | None) -> str | None:
-    return None if value is None else value.lower()
-
-
 def _prepare_sqlite(connection: BaseDatabaseWrapper) -> None:
     # SQLite's lower() folds ASCII only; case-insensitive matching uses Python's, under a name of its own.
     # (Django's backend turns foreign keys on itself; case-sensitive matching uses GLOB.)
-    connection.connection.create_function("ormgate_lower", 1, _unicode_lower, deterministic=True)
+    connection.connection.create_function("ormgate_lower", 1, fold, deterministic=True)
     connection.connection.execute(SQLITE_WAL)  # Django's backend leaves the journal as it finds it
     connection.ormgate_prepared = connection.connection  # type: ignore[attr-defined]
 
@@ -312,70 +310,49 @@ _IDENTICAL: dict[str, Callable[[Any], Any]] = {"mysql": _Utf8Bytes}
 _TABLE_OPTIONS: dict[str, Callable[[Any], str]] = {
     "mysql": lambda connection: f"DEFAULT CHARSET=utf8mb4 COLLATE={exact_collation(connection.mysql_is_mariadb)}"
 }
-# SQLite's LIKE ignores ASCII case: case-sensitive matching uses GLOB there, its metacharacters escaped.
+# SQLite's LIKE ignores ASCII case: case-sensitive matching uses GLOB there.
 _GLOB_VENDORS = frozenset({"sqlite"})
-_GLOB = {"contains": "*{}*", "startswith": "{}*", "endswith": "*{}"}
-_LOOKUPS = {"eq": "exact", "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "in": "in", "isnull": "isnull"}
-_LOWERED = {"icontains": Contains, "istartswith": StartsWith}
+# Django's own pattern lookups take the text literally (they escape % and _ themselves).
+_MATCHES: dict[str, Callable[[Any, Any], Any]] = {"contains": Contains, "startswith": StartsWith, "endswith": EndsWith}
+_LOOKUPS = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}
 
 
-def _condition(vendor: str, name: str, text: bool, op: str, value: Any) -> Q:
-    binary = _IDENTICAL.get(vendor) if text else None
-    if op == "ne":
+def _q(c: Condition, values: Mapping[str, Any], vendor: str, text: set[str]) -> Q:
+    """A plan's condition as a ``Q``, each parameter replaced by its value."""
+    if isinstance(c, And):
+        return functools.reduce(operator.and_, (_q(item, values, vendor, text) for item in c.items), Q())
+    if isinstance(c, Or):
+        if not c.items:
+            return Q(pk__in=[])
+        return functools.reduce(operator.or_, (_q(item, values, vendor, text) for item in c.items))
+    if isinstance(c, Not):
+        return ~_q(c.item, values, vendor, text)
+    name = "__".join(c.path)
+    if isinstance(c, IsNull):
+        return Q(**{f"{name}__isnull": c.null})
+    value = values[c.param]
+    if isinstance(c, Match):
+        if not c.folded and vendor in _GLOB_VENDORS:
+            pattern = GLOB.pattern(c.kind, value)
+            return Q(Func(Value(pattern), F(name), function="GLOB", output_field=BooleanField()))
+        return Q(_MATCHES[c.kind](_Lower(F(name)) if c.folded else F(name), value))
+    binary = _IDENTICAL.get(vendor) if c.exact and c.path[-1] in text else None
+    if isinstance(c, InList):
+        # The plain comparison stays beside the exact one, so that an index still serves it.
+        return Q(**{f"{name}__in": value}) & (Q(In(binary(F(name)), value)) if binary else Q())
+    if c.op == "eq":
+        return Q(**{name: value}) & (Q(Exact(binary(F(name)), value)) if binary else Q())
+    if c.op == "ne":
         # ~Q() alone lets NULL rows in (Django's exclude); SQL's <> does not.
         exact = Exact(binary(F(name)), value) if binary else Q(**{name: value})
         return ~Q(exact) & Q(**{f"{name}__isnull": False})
-    if op in _LOWERED:
-        return Q(_LOWERED[op](_Lower(F(name)), value.lower()))
-    if op in _GLOB and vendor in _GLOB_VENDORS:
-        pattern = _GLOB[op].format("".join(f"[{c}]" if c in "*?[" else c for c in value))
-        return Q(Func(Value(pattern), F(name), function="GLOB", output_field=BooleanField()))
-    condition = Q(**{f"{name}__{_LOOKUPS.get(op, op)}": value})
-    if binary and op in ("eq", "in"):  # the plain comparison stays, so that an index still serves it
-        condition &= Q((Exact if op == "eq" else In)(binary(F(name)), value))
-    return condition
+    return Q(**{f"{name}__{_LOOKUPS[c.op]}": value})
 
 
-def _order(sort: Sequence[Sort], nullable: set[str]) -> list[Any]:
-    # NULL is the smallest value, first ascending and last descending, on every database.
-    nulls = {k.field: k.field in nullable or None for k in sort}  # None: no NULLS clause needed
-    return [
-        F(k.field).desc(nulls_last=nulls[k.field]) if k.descending else F(k.field).asc(nulls_first=nulls[k.field])
-        for k in sort
-    ]
-
-
-def _after(sort: Sequence[Sort], values: Sequence[Any], nullable: set[str]) -> Q:
-    """Rows strictly after ``values`` in the order of ``sort``: an OR of ANDs over the keys."""
-    branches = []
-    equal = Q()
-    values = _plain(values)
-    first, start = sort[0].field, values[0]
-    # The OR below is exact but opaque to index range scans; this bound on the first key,
-    # implied by it, lets the database seek in an index on that key.
-    if not sort[0].descending:
-        bound = Q() if start is None else Q(**{f"{first}__gte": start})
-    elif start is None:
-        bound = Q(**{f"{first}__isnull": True})
-    else:
-        bound = Q(**{f"{first}__lte": start})
-        if first in nullable:
-            bound |= Q(**{f"{first}__isnull": True})
-    for key, value in zip(sort, values, strict=True):
-        name = key.field
-        beyond: Q | None
-        if not key.descending:
-            beyond = Q(**{f"{name}__isnull": False}) if value is None else Q(**{f"{name}__gt": value})
-        elif value is None:
-            beyond = None  # nothing sorts after NULL in descending order
-        else:
-            beyond = Q(**{f"{name}__lt": value})
-            if name in nullable:
-                beyond |= Q(**{f"{name}__isnull": True})
-        if beyond is not None:
-            branches.append(equal & beyond)
-        equal &= Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
-    return bound & functools.reduce(operator.or_, branches) if branches else Q(pk__in=[])
+def _order(term: Order) -> Any:
+    column = F("__".join(term.path))
+    nulls = {} if term.nulls is None else {f"nulls_{term.nulls}": True}
+    return column.desc(**nulls) if term.descending else column.asc(**nulls)
 
 
 # -- connections: one per worker thread and alias, closed once its thread has ended -----------
@@ -481,7 +458,7 @@ _NOW: dict[str, Callable[[], Any]] = {
 class _SyncStore:
     def __init__(self, adapter: DjangoAdapter, model: type[Model], fields: Sequence[str]) -> None:
         self.adapter, self.model, self.fields, self.info = adapter, model, tuple(fields), describe(model)
-        self.nullable = {f.name for f in self.info.fields if f.nullable}
+        self.planner = Planner(self.info)
         self.text = {f.name for f in self.info.fields if issubclass(f.python_type, str)}
         # QuerySet.update() skips Field.pre_save, which is what sets auto_now fields.
         auto_now = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
@@ -505,12 +482,12 @@ class _SyncStore:
             check(self._found(pk, self._locked_row(pk)))
 
     def _page(self, connection: BaseDatabaseWrapper, query: Query) -> Page:
-        where = Q()
-        for f in query.filters:
-            where &= _condition(connection.vendor, f.field, f.field in self.text, f.op, _plain(f.value))
-        matching = self._all().filter(where)
-        page = matching.filter(_after(query.sort, query.after, self.nullable)) if query.after else matching
-        page = page.order_by(*_order(query.sort, self.nullable))
+        plan = self.planner.plan(query)
+        values = {name: _plain(value) for name, value in Planner.values(query).items()}
+        vendor = connection.vendor
+        matching = self._all().filter(_q(plan.where, values, vendor, self.text))
+        page = matching if plan.after is None else matching.filter(_q(plan.after, values, vendor, self.text))
+        page = page.order_by(*map(_order, plan.order))
         rows = list(page.values(*query.fields)[query.offset : query.offset + query.limit + 1])
         return Page(rows, matching.count() if query.count else None)
 

@@ -23,7 +23,7 @@ import operator
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -36,7 +36,24 @@ from playhouse.pydantic_utils import get_field_type
 
 from ..errors import NotFound, Unavailable
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
-from ..query import Filter, Query, Sort
+from ..plan import (
+    GLOB,
+    LIKE,
+    And,
+    Condition,
+    In,
+    IsNull,
+    Match,
+    Not,
+    Or,
+    Order,
+    PatternSyntax,
+    Plan,
+    Planner,
+    fold,
+    shape,
+)
+from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
@@ -225,37 +242,15 @@ def _constraint_fields(model: Any) -> dict[str, str]:
     return {**{f.column_name: name for name, f in _api_fields(model).items()}, **_unique_indexes(model)}
 
 
-@dataclass(frozen=True, slots=True)
-class _Matcher:
-    """A pattern-match operator and how to write a literal value into its pattern."""
-
-    operator: str
-    wildcard: str
-    escapes: dict[int, str]  # for str.translate
-    suffix: tuple[str, ...] = ()
-
-    def pattern(self, value: str, before: bool, after: bool) -> str:
-        wild = self.wildcard
-        return f"{wild if before else ''}{value.translate(self.escapes)}{wild if after else ''}"
-
-    def __call__(self, column: Any, pattern: Any) -> Any:
-        nodes = [column, pw.SQL(self.operator), pattern, *map(pw.SQL, self.suffix)]
-        return pw.NodeList(nodes, parens=True)
-
-
-# "!" rather than a backslash: the same escape in every SQL dialect, whatever its string-literal rules.
-_LIKE = _Matcher("LIKE", "%", str.maketrans({"!": "!!", "%": "!%", "_": "!_"}), ("ESCAPE '!'",))
-# SQLite's LIKE ignores ASCII case (its case_sensitive_like pragma is deprecated); GLOB does not.
-_GLOB = _Matcher("GLOB", "*", str.maketrans({"*": "[*]", "?": "[?]", "[": "[[]"}))
-
-
-def _unicode_lower(value: str | None) -> str | None:
-    return None if value is None else value.lower()
+def _match(syntax: PatternSyntax, column: Any, pattern: Any) -> Any:
+    """``column`` matched against ``pattern`` (a parameter) with ``syntax``'s operator."""
+    escape = () if syntax.escape is None else (pw.SQL(f"ESCAPE '{syntax.escape}'"),)
+    return pw.NodeList([column, pw.SQL(syntax.operator), pattern, *escape], parens=True)
 
 
 def _prepare_sqlite(connection: Any) -> None:
     # SQLite's lower() only knows ASCII: icontains would differ from PostgreSQL and MariaDB on "Ä".
-    connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    connection.create_function("lower", 1, fold, deterministic=True)
     # Foreign keys are unenforced unless each connection asks (a no-op inside a transaction,
     # hence before the unit of work's BEGIN).
     connection.execute("PRAGMA foreign_keys=ON")
@@ -275,7 +270,9 @@ class _Dialect:
 
     # Text matched code point by code point: MariaDB's default collations ignore case and accents.
     exact: Callable[[Any], Any] = lambda column: column
-    match: _Matcher = _LIKE  # the case-sensitive pattern match, on exact(column)
+    # The case-sensitive pattern match, on exact(column). SQLite's LIKE ignores ASCII case
+    # (its case_sensitive_like pragma is deprecated); GLOB does not.
+    match: PatternSyntax = LIKE
     # Text compared for equality code point by code point, without padding (see _collation).
     identical: Callable[[Any], Any] = lambda column: column
     # Tables ormgate creates compare text exactly (see _collation): MySQL/MariaDB need it said.
@@ -291,7 +288,7 @@ class _Dialect:
 
 _DIALECTS: dict[Any, _Dialect] = {
     pw.SqliteDatabase: _Dialect(
-        match=_GLOB, write_begin={"lock_type": "IMMEDIATE"}, prepare=_prepare_sqlite, in_process=True
+        match=GLOB, write_begin={"lock_type": "IMMEDIATE"}, prepare=_prepare_sqlite, in_process=True
     ),
     pw.PostgresqlDatabase: _Dialect(),
     pw.MySQLDatabase: _Dialect(
@@ -304,24 +301,14 @@ _DIALECTS: dict[Any, _Dialect] = {
 _COMPARE: dict[str, Callable[[Any, Any, Any], Any]] = {
     "eq": lambda c, x, v: c == v if x is c else (c == v) & (x == v),
     "ne": lambda c, x, v: x != v,
-    "in": lambda c, x, v: c.in_(v) if x is c else c.in_(v) & x.in_(v),
     "lt": lambda c, x, v: c < v,
     "lte": lambda c, x, v: c <= v,
     "gt": lambda c, x, v: c > v,
     "gte": lambda c, x, v: c >= v,
-    "isnull": lambda c, x, v: c.is_null(v),
-}
-# pattern operator -> (case-sensitive, wildcard before the value, wildcard after it)
-_PATTERNS = {
-    "contains": (True, True, True),
-    "icontains": (False, True, True),
-    "startswith": (True, False, True),
-    "istartswith": (False, False, True),
-    "endswith": (True, True, False),
 }
 _TEXT = (pw.CharField, pw.TextField)
-# Operators whose value shapes the SQL (one placeholder per item, IS [NOT] NULL): not a parameter.
-_SHAPING = frozenset({"in", "isnull"})
+# Operators whose value shapes the SQL (one placeholder per item): not a parameter.
+_SHAPING = frozenset({"in"})
 _KEY = ("key",)  # the slot of the primary key in an UPDATE; field names are strings
 
 
@@ -389,6 +376,7 @@ class _SyncStore:
         self.defaults = [(api_name[f], default) for f, default in self.model._meta.defaults.items()]
         # Statements by shape: Peewee builds one in 200 to 250 µs, longer than most run.
         self.statements: ShapeCache[Any] = ShapeCache()
+        self.planner = Planner(self.info)
         self.pk = self.fields[self.info.pk.name]
         self.names = tuple(fields)
         self.read = self._columns(self.names)
@@ -435,103 +423,68 @@ class _SyncStore:
             self.constraint_fields, write=write, transaction=transaction, deleting=deleting
         )
 
-    # Filters, sort and keyset, as query.py specifies them.
+    # A plan (ormgate.plan) compiled to Peewee's expressions.
 
-    def _filter(self, f: Filter, slot: Hashable | None) -> Any:
-        """The condition of ``f``; its value is the parameter ``slot``, or, for the operators
-        whose value shapes the SQL (``_SHAPING``, all in ``_COMPARE``), the value itself."""
-
-        def value(make: Callable[[Any], Any] | None = None) -> Any:
-            return f.value if slot is None else Slot(slot, make)
-
-        column = self.fields[f.field]
+    def _condition(self, c: Condition, values: Mapping[str, Any]) -> Any:
+        """``c`` with a ``Slot`` for each parameter but ``In``'s, whose values shape the SQL."""
+        if isinstance(c, And | Or):
+            items = [self._condition(item, values) for item in c.items]
+            if not items:
+                return pw.SQL("1 = 1" if isinstance(c, And) else "1 = 0")
+            return functools.reduce(operator.and_ if isinstance(c, And) else operator.or_, items)
+        if isinstance(c, Not):
+            return ~self._condition(c.item, values)
+        column = self.fields[c.path[-1]]
         dialect = self.adapter.dialect
-        if f.op in _COMPARE:
-            exact = dialect.identical(column) if isinstance(column, _TEXT) else column
-            return _COMPARE[f.op](column, exact, value())
-        case_sensitive, before, after = _PATTERNS[f.op]
-        match = dialect.match if case_sensitive else _LIKE
-        if case_sensitive:
-            return match(dialect.exact(column), value(lambda v: match.pattern(v, before, after)))
-        # Lowered, then compared exactly: a case-insensitive collation would also ignore accents.
-        return match(dialect.exact(pw.fn.LOWER(column)), value(lambda v: match.pattern(v.lower(), before, after)))
+        if isinstance(c, IsNull):
+            return column.is_null(c.null)
+        if isinstance(c, Match):
+            kind = c.kind
+            syntax = LIKE if c.folded else dialect.match
+            target = dialect.exact(pw.fn.LOWER(column) if c.folded else column)
+            return _match(syntax, target, Slot(c.param, lambda v: syntax.pattern(kind, v)))
+        exact = dialect.identical(column) if c.exact and isinstance(column, _TEXT) else column
+        if isinstance(c, In):
+            value = values[c.param]
+            return column.in_(value) if exact is column else column.in_(value) & exact.in_(value)
+        return _COMPARE[c.op](column, exact, Slot(c.param))
 
-    def _order(self, s: Sort) -> Any:
-        column = self.fields[s.field]
-        # NULL sorts smallest: PostgreSQL needs it said. MySQL has no NULLS FIRST/LAST and
-        # already sorts so; Peewee would emulate the clause there with a CASE no index serves.
-        # Only where NULLs can be: on a NOT NULL column the clause would keep PostgreSQL from
-        # reading the order off a plain b-tree index.
-        nullable = self.info.by_name[s.field].nullable
-        nulls = {"nulls": "LAST" if s.descending else "FIRST"} if self.db.nulls_ordering and nullable else {}
-        return column.desc(**nulls) if s.descending else column.asc(**nulls)
-
-    def _after(self, sort: Sequence[Sort], values: Sequence[Any]) -> Any:
-        """Rows strictly after ``values`` in the sort order: OR over i of (keys before i equal, key i beyond)."""
-        branches: list[Any] = []
-        equal: list[Any] = []
-        first = self.fields[sort[0].field]
-        nullable = self.info.by_name[sort[0].field].nullable
-        # The OR below is exact but opaque to index range scans; this bound on the first key,
-        # implied by it, lets the database seek in an index on that key.
-        if not sort[0].descending:
-            bound = pw.SQL("1 = 1") if values[0] is None else first >= values[0]
-        elif values[0] is None:
-            bound = first.is_null()
-        else:
-            bound = (first <= values[0]) | first.is_null() if nullable else first <= values[0]
-        for s, value in zip(sort, values, strict=True):
-            column = self.fields[s.field]
-            if value is None:
-                # NULL is smallest: after it ascending come the non-NULLs, descending nothing.
-                beyond = None if s.descending else column.is_null(False)
-            elif not s.descending:
-                beyond = column > value
-            else:
-                below = column < value
-                beyond = below | column.is_null() if self.info.by_name[s.field].nullable else below
-            if beyond is not None:
-                branches.append(functools.reduce(operator.and_, [*equal, beyond]))
-            equal.append(column.is_null() if value is None else column == value)
-        return bound & functools.reduce(operator.or_, branches) if branches else pw.SQL("1 = 0")
+    def _order(self, term: Order) -> Any:
+        column = self.fields[term.path[-1]]
+        # PostgreSQL needs the NULLS clause said. MySQL has none and already sorts NULL smallest;
+        # Peewee would emulate the clause there with a CASE no index serves.
+        nulls = {"nulls": term.nulls.upper()} if self.db.nulls_ordering and term.nulls else {}
+        return column.desc(**nulls) if term.descending else column.asc(**nulls)
 
     # The five operations, each one unit of work.
 
-    def _list_statements(self, query: Query) -> tuple[Template, Template | None]:
-        """The page's SELECT and, if asked, the COUNT, with a ``Slot`` for each value (see ``_list_values``)."""
-        # A filter's value shapes the SQL itself for "in" (one placeholder per item) and "isnull".
-        where = [self._filter(f, None if f.op in _SHAPING else i) for i, f in enumerate(query.filters)]
-        select = self.model.select(*self._columns(query.fields))
+    def _list_statements(self, plan: Plan, values: Mapping[str, Any]) -> tuple[Template, Template | None]:
+        """The page's SELECT and, if asked, the COUNT, with a ``Slot`` for each parameter."""
+        where = [self._condition(c, values) for c in plan.where.items]
+        select = self.model.select(*self._columns(plan.columns))
         if where:
             select = select.where(*where)
-        if query.after is not None:
-            after = [None if v is None else Slot(("after", i)) for i, v in enumerate(query.after)]
-            select = select.where(self._after(query.sort, after))
-        select = select.order_by(*map(self._order, query.sort)).limit(Slot("limit"))
-        if query.offset:
+        if plan.after is not None:
+            select = select.where(self._condition(plan.after, values))
+        select = select.order_by(*map(self._order, plan.order)).limit(Slot("limit"))
+        if plan.offset:
             select = select.offset(Slot("offset"))
         counting = None
-        if query.count:
+        if plan.count:
             counting = self.model.select(pw.fn.COUNT(pw.SQL("*")))
             counting = Template(self.db, counting.where(*where) if where else counting)
         return Template(self.db, select), counting
 
-    @staticmethod
-    def _list_values(query: Query) -> dict[Hashable, Any]:
-        values: dict[Hashable, Any] = {i: f.value for i, f in enumerate(query.filters)}
-        values.update({("after", i): v for i, v in enumerate(query.after or ())})
-        return {**values, "limit": query.limit + 1, "offset": query.offset}
-
     def _page(self, query: Query) -> Callable[[], Page]:
         """Reads the page (and its count, if asked) on the unit of work's connection."""
-        filters = tuple((f.field, f.op) for f in query.filters)
-        if any(op in _SHAPING for _, op in filters):
-            select, counting = self._list_statements(query)
+        key = shape(query)
+        values = Planner.values(query)
+        if any(f.op in _SHAPING for f in query.filters):
+            select, counting = self._list_statements(self.planner.plan(query, key), values)
         else:
-            after = None if query.after is None else tuple(v is None for v in query.after)
-            shape = ("list", query.fields, filters, query.sort, after, bool(query.offset), query.count)
-            select, counting = self.statements.get(shape, lambda: self._list_statements(query))
-        values = self._list_values(query)
+            select, counting = self.statements.get(
+                ("list", key), lambda: self._list_statements(self.planner.plan(query, key), values)
+            )
 
         def page() -> Page:
             rows = self._rows(self.db.execute_sql(select.sql, select.bind(values)), query.fields)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import operator
 import types
 import typing
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -24,7 +25,8 @@ from sqlalchemy.orm import Session
 from .. import redaction
 from ..errors import NotFound, OrmgateError, Unavailable
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
-from ..query import Filter, Query, Sort
+from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Plan, Planner, fold, shape
+from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
@@ -247,49 +249,51 @@ _BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE"}
 _TEXT_TABLE_OPTIONS = frozenset({"mysql", "mariadb"})
 
 
-# Pattern operators: (lowered, wildcard before, wildcard after).
-_PATTERNS = {
-    "contains": (False, True, True),
-    "startswith": (False, False, True),
-    "endswith": (False, True, False),
-    "icontains": (True, True, True),
-    "istartswith": (True, False, True),
+def _compiler(columns: dict[str, sa.Column[Any]], dialect: str) -> Callable[[Condition], Any]:
+    """Compiles a plan's conditions to SQLAlchemy Core, each parameter a ``bindparam`` of its name."""
+    binary = _BINARY.get(dialect, _binary)
+    identical = _IDENTICAL.get(dialect, _binary)
+    params: dict[str, Any] = {}
+
+    def param(name: str, type_: Any = None, expanding: bool = False) -> Any:
+        # One object per name: the keyset condition uses a0 in its bound and in its first branch.
+        if name not in params:
+            params[name] = sa.bindparam(name, type_=type_, expanding=expanding)
+        return params[name]
+
+    def compile_(c: Condition) -> Any:
+        if isinstance(c, And):
+            return sa.and_(*map(compile_, c.items)) if c.items else sa.true()
+        if isinstance(c, Or):
+            return sa.or_(*map(compile_, c.items)) if c.items else sa.false()
+        if isinstance(c, Not):
+            return sa.not_(compile_(c.item))
+        column = columns[c.path[-1]]
+        if isinstance(c, IsNull):
+            return column.is_(None) if c.null else column.is_not(None)
+        if isinstance(c, Match):
+            target = sa.func.lower(column) if c.folded else column
+            return binary(target).like(param(c.param), escape=LIKE.escape)
+        exact = identical(column) if c.exact and isinstance(_stored(column.type), sa.String) else column
+        if isinstance(c, In):
+            value = param(c.param, column.type, expanding=True)
+            return sa.and_(column.in_(value), exact.in_(value)) if exact is not column else column.in_(value)
+        value = param(c.param, column.type)
+        if c.op == "eq" and exact is not column:  # the plain comparison stays, so that an index still serves it
+            return sa.and_(column == value, exact == value)
+        return _COMPARE[c.op](exact if c.op == "ne" else column, value)
+
+    return compile_
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
 }
-
-
-def _pattern(op: str, value: str) -> str:
-    """The LIKE pattern matching ``value`` literally, for a pattern operator (escape character "/")."""
-    lowered, before, after = _PATTERNS[op]
-    text = (value.lower() if lowered else value).replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return f"{'%' if before else ''}{text}{'%' if after else ''}"
-
-
-def _condition(column: Any, op: str, param: Any, binary: Any, identical: Any) -> Any:
-    """The condition of one filter, its value a bound parameter (a value for ``isnull``)."""
-    text = isinstance(_stored(column.type), sa.String)
-    exact = identical(column) if text else column
-    if op in _PATTERNS:
-        # Lowered, then compared exactly: MariaDB's default collation would also ignore accents.
-        target = sa.func.lower(column) if _PATTERNS[op][0] else column
-        return binary(target).like(param, escape="/")
-    match op:
-        case "eq":
-            return sa.and_(column == param, exact == param) if exact is not column else column == param
-        case "ne":
-            return exact != param
-        case "in":
-            return sa.and_(column.in_(param), exact.in_(param)) if exact is not column else column.in_(param)
-        case "lt":
-            return column < param
-        case "lte":
-            return column <= param
-        case "gt":
-            return column > param
-        case "gte":
-            return column >= param
-        case "isnull":
-            return column.is_(None) if param else column.is_not(None)
-    raise ValueError(f"unknown operator {op!r}")
 
 
 # The primary key's parameter in an UPDATE whose SET comes from the other parameters' keys.
@@ -299,11 +303,12 @@ _KEY = "ormgate_key"
 class _Shape:
     """The statements of one query shape, and the page statement compiled for the fast path once needed."""
 
-    __slots__ = ("count", "fast", "page")
+    __slots__ = ("count", "fast", "page", "patterns")
 
-    def __init__(self, page: Any, count: Any) -> None:
+    def __init__(self, page: Any, count: Any, plan: Plan) -> None:
         self.page = page
         self.count = count
+        self.patterns = plan.patterns
         self.fast: Compiled | bool | None = False  # False: not compiled yet
 
 
@@ -327,6 +332,7 @@ class _Operations:
         self.update_plain = sa.update(self.table).where(self.pk == sa.bindparam(_KEY), *self.only)
         self.update_returning = self.update_plain.returning(*self.read)
         self._cache: ShapeCache[_Shape] = ShapeCache()
+        self.planner = Planner(self.info)
         field_of_column = {column.name: key for key, column in self.columns.items()}
         self.constraint_fields = {
             **field_of_column,
@@ -340,120 +346,57 @@ class _Operations:
         # the keys are the row's own, and the check doubles the cost of this line.
         return [dict(zip(keys, row, strict=False)) for row in result.all()]
 
-    def _where(self, dialect: str, filters: Sequence[Filter]) -> list[Any]:
-        binary = _BINARY.get(dialect, _binary)
-        identical = _IDENTICAL.get(dialect, _binary)
-        where = []
-        for i, f in enumerate(filters):
-            column = self.columns[f.field]
-            param: Any = f.value
-            if f.op != "isnull":
-                param = sa.bindparam(f"f{i}", type_=None if f.op in _PATTERNS else column.type, expanding=f.op == "in")
-            where.append(_condition(column, f.op, param, binary, identical))
-        return where
-
-    def _order(self, dialect: str, sort: Sequence[Sort]) -> list[Any]:
-        order = []
-        for key in sort:
-            column = self.columns[key.field]
-            # Said only where NULLs can be: a NULLS clause on a NOT NULL column would still
-            # keep PostgreSQL from reading the order off a plain b-tree index.
-            if dialect in _NULLS_LARGEST and self.info.by_name[key.field].nullable:
-                order.append(column.desc().nulls_last() if key.descending else column.asc().nulls_first())
-            else:
-                order.append(column.desc() if key.descending else column.asc())
-        return order
-
-    def _after(self, sort: Sequence[Sort], nulls: Sequence[bool]) -> Any:
-        """Rows strictly after the ``a<i>`` parameters in the order of ``sort``, NULL being the smallest value.
-
-        ``nulls`` says which of those values are NULL: that changes the condition's shape.
-        """
-        branches = []
-        equal: list[Any] = []
-        bound: Any = None
-        for i, (key, null) in enumerate(zip(sort, nulls, strict=True)):
-            column = self.columns[key.field]
-            value = None if null else sa.bindparam(f"a{i}", type_=column.type)
-            if bound is None:
-                bound = self._first_key_bound(key, column, value)
-            beyond: Any
-            if not key.descending:
-                beyond = column.is_not(None) if value is None else column > value
-            elif value is None:
-                beyond = None  # nothing is smaller than NULL
-            elif self.info.by_name[key.field].nullable:
-                beyond = sa.or_(column < value, column.is_(None))
-            else:
-                beyond = column < value
-            if beyond is not None:
-                branches.append(sa.and_(*equal, beyond))
-            equal.append(column.is_(None) if value is None else column == value)
-        # The OR above is exact but opaque to index range scans; the bound on the first
-        # key, implied by it, lets the database seek in an index on that key.
-        return sa.and_(bound, sa.or_(*branches))
-
-    def _first_key_bound(self, key: Sort, column: Any, value: Any) -> Any:
-        if not key.descending:
-            return sa.true() if value is None else column >= value
-        if value is None:
-            return column.is_(None)
-        if self.info.by_name[key.field].nullable:
-            return sa.or_(column <= value, column.is_(None))
-        return column <= value
-
     def statements(self, dialect: str, query: Query) -> _Shape:
         """The page and count statements of the query's shape, built once and reused."""
-        shape = (
-            dialect,
-            query.fields,
-            query.sort,
-            tuple((f.field, f.op, f.value if f.op == "isnull" else None) for f in query.filters),
-            None if query.after is None else tuple(v is None for v in query.after),
-            bool(query.offset),
-            query.count,
-        )
-        return self._cache.get(shape, lambda: self._build(dialect, query, shape[4]))
+        key = shape(query)
+        return self._cache.get((dialect, key), lambda: self._build(dialect, self.planner.plan(query, key)))
 
-    def _build(self, dialect: str, query: Query, nulls: Sequence[bool] | None) -> _Shape:
-        where = [*self.only, *self._where(dialect, query.filters)]
+    def _build(self, dialect: str, plan: Plan) -> _Shape:
+        compile_ = _compiler(self.columns, dialect)
+        where = [*self.only, *map(compile_, plan.where.items)]
         count = sa.select(sa.func.count()).select_from(self.table).where(*where)
-        if nulls is not None:
-            where.append(self._after(query.sort, nulls))
+        if plan.after is not None:
+            where.append(compile_(plan.after))
+        order = []
+        for term in plan.order:
+            column = self.columns[term.path[-1]]
+            by = column.desc() if term.descending else column.asc()
+            if term.nulls is not None and dialect in _NULLS_LARGEST:
+                by = by.nulls_first() if term.nulls == "first" else by.nulls_last()
+            order.append(by)
         page = (
-            sa.select(*(self.columns[name].label(name) for name in query.fields))
+            sa.select(*(self.columns[name].label(name) for name in plan.columns))
             .where(*where)
-            .order_by(*self._order(dialect, query.sort))
+            .order_by(*order)
             .limit(sa.bindparam("limit", type_=sa.Integer()))
         )
-        if query.offset:
+        if plan.offset:
             page = page.offset(sa.bindparam("offset", type_=sa.Integer()))
-        return _Shape(page, count if query.count else None)
+        return _Shape(page, count if plan.count else None, plan)
 
     @staticmethod
-    def parameters(query: Query) -> dict[str, Any]:
+    def parameters(query: Query, shape: _Shape) -> dict[str, Any]:
         """The values of a list statement's parameters."""
-        params: dict[str, Any] = {"limit": query.limit + 1, "offset": query.offset}
-        for i, f in enumerate(query.filters):
-            params[f"f{i}"] = _pattern(f.op, f.value) if f.op in _PATTERNS else f.value
-        for i, value in enumerate(query.after or ()):
-            params[f"a{i}"] = value
+        params = Planner.values(query)
+        for name, kind in shape.patterns:
+            params[name] = LIKE.pattern(kind, params[name])
         return params
 
     def list(self, conn: sa.Connection, query: Query) -> Page:
         shape = self.statements(conn.dialect.name, query)
-        params = self.parameters(query)
+        params = self.parameters(query, shape)
         rows = self._rows(conn.execute(shape.page, params))
         total = None if shape.count is None else conn.execute(shape.count, params).scalar_one()
         return Page(rows, total)
 
-    def fast_list(self, dialect: sa.Dialect, query: Query) -> Compiled | None:
-        """The page statement of the query compiled for the fast path, or None when it cannot take it."""
+    def fast_list(self, dialect: sa.Dialect, query: Query) -> tuple[Compiled, dict[str, Any]] | None:
+        """The page statement of the query compiled for the fast path and its parameters, or None
+        when it cannot take it."""
         shape = self.statements(dialect.name, query)
         if shape.fast is False:
             shape.fast = compile_read(shape.page, dialect)
         assert not isinstance(shape.fast, bool)
-        return shape.fast
+        return None if shape.fast is None else (shape.fast, self.parameters(query, shape))
 
     def get(self, conn: sa.Connection, pk: Any) -> Row | None:
         rows = self._rows(conn.execute(self.by_pk, {"pk": pk}))
@@ -606,7 +549,7 @@ class _SyncStore:
         if self.fast is not None and not query.count:
             compiled = self.ops.fast_list(self.engine.dialect, query)
             try:
-                rows = None if compiled is None else self.fast.rows(compiled, self.ops.parameters(query))
+                rows = None if compiled is None else self.fast.rows(*compiled)
             except sa.exc.TimeoutError as exc:
                 raise _pool_timeout(exc) from exc
             if rows is not None:
@@ -618,7 +561,7 @@ class _SyncStore:
         if self.fast is None or query.count:
             return None
         compiled = self.ops.fast_list(self.engine.dialect, query)
-        rows = None if compiled is None else self.fast.rows(compiled, self.ops.parameters(query), on_loop=True)
+        rows = None if compiled is None else self.fast.rows(*compiled, on_loop=True)
         return None if rows is None else Page(rows, None)
 
     def get(self, pk: Any) -> Row | None:
@@ -676,7 +619,7 @@ class _AsyncStore:
             if compiled is not None:
                 async with self.gate():
                     try:
-                        rows = await self.fast.rows(compiled, self.ops.parameters(query))
+                        rows = await self.fast.rows(*compiled)
                     except sa.exc.TimeoutError as exc:
                         raise _pool_timeout(exc) from exc
             if rows is not None:
@@ -710,15 +653,11 @@ class _AsyncStore:
         await self._run(self.ops.delete, pk, check, deleting=True)
 
 
-def _unicode_lower(value: str | None) -> str | None:
-    return None if value is None else value.lower()
-
-
 def _prepare_sqlite(dbapi_connection: Any) -> None:
     # SQLite leaves foreign keys unenforced and makes LIKE ignore ASCII case unless
     # each connection asks otherwise; its lower() only knows ASCII, so icontains
     # would differ from PostgreSQL and MariaDB on "É" without Python's.
-    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    dbapi_connection.create_function("lower", 1, fold, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA case_sensitive_like=ON")

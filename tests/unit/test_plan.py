@@ -1,0 +1,132 @@
+"""The plan of a list: the semantics of docs/query.md as data, before any ORM compiles them."""
+
+from __future__ import annotations
+
+import pytest
+
+from ormgate.model import FieldInfo, ModelInfo
+from ormgate.plan import (
+    FALSE,
+    GLOB,
+    LIKE,
+    And,
+    Compare,
+    In,
+    IsNull,
+    Match,
+    Or,
+    Order,
+    Planner,
+    fold,
+    shape,
+)
+from ormgate.query import Filter, Query, Sort
+
+INFO = ModelInfo(
+    name="Item",
+    table="item",
+    fields=(
+        FieldInfo(name="id", python_type=int, primary_key=True),
+        FieldInfo(name="name", python_type=str),
+        FieldInfo(name="price", python_type=int, nullable=True),
+    ),
+)
+PRICE, ID = ("price",), ("id",)
+
+
+def _query(*sort: Sort, after: tuple[object, ...] | None = None, **kwargs: object) -> Query:
+    return Query(fields=("id", "name"), sort=sort, limit=10, after=after, **kwargs)  # type: ignore[arg-type]
+
+
+def test_filters_become_leaves_named_by_path_with_text_compared_exactly() -> None:
+    filters = (
+        Filter("name", "eq", "a"),
+        Filter("price", "in", (1, 2)),
+        Filter("price", "isnull", False),
+        Filter("name", "icontains", "ÄB"),
+        Filter("name", "endswith", "%"),
+    )
+    plan = Planner(INFO).plan(_query(Sort("id"), filters=filters))
+    assert plan.where == And(
+        (
+            Compare(("name",), "eq", "f0", exact=True),
+            In(PRICE, "f1"),
+            IsNull(PRICE, False),
+            Match(("name",), "contains", True, "f3"),
+            Match(("name",), "endswith", False, "f4"),
+        )
+    )
+    assert plan.patterns == (("f3", "contains"), ("f4", "endswith"))
+    values = Planner.values(_query(Sort("id"), filters=filters))
+    assert values["f3"] == "äb"  # folded with Unicode rules
+    assert values["f4"] == "%"  # the text as it is: the pattern syntax escapes it
+    assert values["limit"] == 11  # one more row: whether there is a next page
+
+
+def test_keyset_ascending_is_an_or_over_the_keys_bounded_on_the_first() -> None:
+    plan = Planner(INFO).plan(_query(Sort("price"), Sort("id"), after=(5, 7)))
+    assert plan.after == And(
+        (
+            Compare(PRICE, "gte", "a0"),
+            Or((Compare(PRICE, "gt", "a0"), And((Compare(PRICE, "eq", "a0"), Compare(ID, "gt", "a1"))))),
+        )
+    )
+
+
+def test_keyset_descending_on_a_nullable_key_lets_nulls_in_after_a_value() -> None:
+    plan = Planner(INFO).plan(_query(Sort("price", True), Sort("id", True), after=(5, 7)))
+    below = Or((Compare(PRICE, "lt", "a0"), IsNull(PRICE)))
+    assert plan.after == And(
+        (
+            Or((Compare(PRICE, "lte", "a0"), IsNull(PRICE))),
+            Or((below, And((Compare(PRICE, "eq", "a0"), Compare(ID, "lt", "a1"))))),
+        )
+    )
+
+
+def test_keyset_from_a_null_first_key() -> None:
+    # Ascending: after NULL come the other NULLs (by key) and every value; no bound.
+    ascending = Planner(INFO).plan(_query(Sort("price"), Sort("id"), after=(None, 7)))
+    assert ascending.after == Or((IsNull(PRICE, False), And((IsNull(PRICE), Compare(ID, "gt", "a1")))))
+    # Descending: NULL is last, only the NULLs after it by key remain.
+    descending = Planner(INFO).plan(_query(Sort("price", True), Sort("id", True), after=(None, 7)))
+    assert descending.after == And((IsNull(PRICE), And((IsNull(PRICE), Compare(ID, "lt", "a1")))))
+
+
+def test_keyset_with_nothing_after_is_false() -> None:
+    plan = Planner(INFO).plan(_query(Sort("price", True), after=(None,)))
+    assert plan.after is FALSE
+
+
+def test_nulls_are_the_smallest_and_said_only_where_a_column_has_them() -> None:
+    plan = Planner(INFO).plan(_query(Sort("price"), Sort("name", True), Sort("id", True)))
+    assert plan.order == (Order(PRICE, False, "first"), Order(("name",), True, None), Order(ID, True, None))
+    plan = Planner(INFO).plan(_query(Sort("price", True), Sort("id")))
+    assert plan.order[0] == Order(PRICE, True, "last")
+
+
+def test_a_plan_is_built_once_per_shape_and_hashable() -> None:
+    planner = Planner(INFO)
+    first = planner.plan(_query(Sort("id"), after=(1,)))
+    assert planner.plan(_query(Sort("id"), after=(99,))) is first
+    assert planner.plan(_query(Sort("id"), after=(1,), offset=3)) is not first
+    assert shape(_query(Sort("id"), after=(1,))) != shape(_query(Sort("id"), after=(None,)))
+    assert hash(first) == hash(Planner(INFO).build(_query(Sort("id"), after=(2,))))
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "like", "glob"),
+    [
+        ("contains", "50%_off!", "%50!%!_off!!%", "*50%_off!*"),
+        ("startswith", "a*?[", "a*?[%", "a[*][?][[]*"),
+        ("endswith", "x", "%x", "*x"),
+    ],
+)
+def test_pattern_text_is_literal(kind: str, text: str, like: str, glob: str) -> None:
+    assert LIKE.pattern(kind, text) == like  # type: ignore[arg-type]
+    assert GLOB.pattern(kind, text) == glob  # type: ignore[arg-type]
+
+
+def test_fold_is_unicode_aware() -> None:
+    assert fold("ÄRGER") == "ärger"
+    assert fold(None) is None
