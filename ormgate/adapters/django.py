@@ -264,7 +264,16 @@ def describe(model: type[Model]) -> ModelInfo:
     unique = {c.fields[0] for c in meta.constraints if isinstance(c, Unique) and len(c.fields) == 1 and not c.condition}
     unique |= {together[0] for together in meta.unique_together if len(together) == 1}
     fields = tuple(_field(model, f, unique) for f in meta.concrete_fields)
-    return ModelInfo(name=model.__name__, table=meta.db_table, fields=fields)
+    return ModelInfo(name=model.__name__, table=meta.db_table, fields=fields, default_path=_default_path(model))
+
+
+def _default_path(model: type[Model]) -> str:
+    """``/<model_name>`` when the table's name is Django's own ``<app_label>_<model_name>``; else "" (the table's)."""
+    meta = model._meta
+    made_up = f"{meta.app_label}_{meta.model_name}"
+    if meta.db_table == made_up:
+        return f"/{meta.model_name}"
+    return ""
 
 
 def _constraint_fields(models: Sequence[type[Model]], connection: BaseDatabaseWrapper) -> dict[str, str]:

@@ -713,6 +713,26 @@ def _exact_text(bound: Any, mariadb: bool) -> None:
     if not states_charset(settings):
         # On the bound copy, which is ormgate's: the user's model keeps its settings.
         bound._meta.table_settings = [*settings, "DEFAULT CHARSET=utf8mb4", f"COLLATE={exact_collation(mariadb)}"]
+    _fractional_seconds(bound)
+
+
+_FRACTIONAL = {pw.DateTimeField: "DATETIME(6)", pw.TimeField: "TIME(6)"}
+
+
+def _fractional_seconds(bound: Any) -> None:
+    """MySQL/MariaDB columns of timestamps and times with microseconds, as Django makes them.
+
+    Peewee's ``DATETIME`` keeps whole seconds: a timestamp written with microseconds
+    would come back without them. On the bound copy's fields, which are ormgate's.
+    """
+    for f in bound._meta.sorted_fields:
+        column_type = _FRACTIONAL.get(type(f))
+        if column_type is not None:
+            f.ddl_datatype = functools.partial(_column_type, column_type)
+
+
+def _column_type(column_type: str, ctx: Any) -> Any:
+    return pw.SQL(column_type)
 
 
 class PeeweeAdapter:
