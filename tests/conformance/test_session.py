@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException
 
 import ormgate
-from examples.users.common import new_app
+from ormgate.demo.common import new_app
 from tests.conformance.test_outages import SERVERS, Service, _params, _service, _unavailable_answer
 
 COUNT = "SELECT count(*) FROM categories"
