@@ -18,8 +18,15 @@ $(BIN)/ormgate: pyproject.toml
 
 venv: $(BIN)/ormgate ## create .venv and install ormgate with every extra and the dev tools
 
-demo: venv ## serve the users API on SQLite at http://127.0.0.1:8000 (docs at /docs)
-	$(BIN)/ormgate demo
+DEMO := .venv-demo
+
+$(DEMO)/bin/ormgate: pyproject.toml
+	$(PYTHON) -m venv $(DEMO)
+	$(DEMO)/bin/pip install --quiet '.[demo]'
+	@touch $@
+
+demo: $(DEMO)/bin/ormgate ## install only what the demo needs (in .venv-demo) and serve the users API on SQLite at http://127.0.0.1:8000
+	$(DEMO)/bin/ormgate demo
 
 test: venv ## run the whole suite (PostgreSQL/MariaDB pairs are skipped, loudly, when unreachable)
 	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
@@ -35,12 +42,13 @@ bench: $(VENV)/.bench ## side-by-side benchmark -> bench/results (JSON, SVG char
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-lint: venv ## ruff and mypy --strict over the package, the examples and the tests
+lint: venv ## ruff and mypy --strict over the package (its demo included), the bench and the tests
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache ormgate-demo.sqlite3
+clean: ## remove the virtualenvs, caches, builds and what the demo leaves (its SQLite file, -wal, -shm)
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -f ormgate-demo.sqlite3 ormgate-demo.sqlite3-wal ormgate-demo.sqlite3-shm
 
 .PHONY: help venv demo test load bench lint clean

@@ -1,5 +1,6 @@
 """ormgate: FastAPI resources for SQLAlchemy, Django and Peewee models."""
 
+from .adapters._session import UnitOfWork
 from .bodies import BodyLimit
 from .errors import (
     BadQuery,
@@ -42,6 +43,7 @@ __all__ = [
     "Sort",
     "Unavailable",
     "UniqueViolation",
+    "UnitOfWork",
     "UnsupportedMediaType",
     "Waiting",
     "__version__",

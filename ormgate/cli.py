@@ -66,7 +66,7 @@ def main(
 
 def _users_app(orm: str, url: str) -> Any:
     require("pwdlib", "users", "the demo's password hashing (pwdlib)")
-    module = importlib.import_module(f"examples.users.{orm}_app")
+    module = importlib.import_module(f"ormgate.demo.{orm}_app")
     try:
         return module.create_app(url)
     except ValueError as exc:  # what an adapter refuses in a URL (an in-memory SQLite, ...)
@@ -82,7 +82,7 @@ def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
-    """Serve the users service (examples/users), creating its table if absent."""
+    """Serve the users service (ormgate/demo), creating its table if absent."""
     import uvicorn
 
     try:

@@ -75,6 +75,9 @@ class ModelInfo:
     name: str
     table: str
     fields: tuple[FieldInfo, ...]
+    # A resource's path when not given: "/" + the table's name, unless the adapter says
+    # otherwise (Django: a table name it made up, "<app>_<model>", is "/<model>").
+    default_path: str = ""
     by_name: Mapping[str, FieldInfo] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -3,8 +3,8 @@
 FastAPI's documentation pages load their JavaScript, CSS and favicon from a CDN:
 offline (a train, a locked-down network) ``/docs`` is a blank page. ``offline_docs``
 replaces both pages with the same ones pointing at assets the app serves itself,
-taken from the ``fastapi-offline`` package (a dependency of ormgate), which ships
-Swagger UI 5 and ReDoc 2.
+taken from the ``fastapi-offline`` package (``pip install 'ormgate[offline]'``),
+which ships Swagger UI 5 and ReDoc 2.
 """
 
 from __future__ import annotations
@@ -18,9 +18,21 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-# The package's data directory (swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js,
-# favicon.png); its only module exports a factory for new apps, not the assets for an existing one.
-ASSETS = Path(str(files("fastapi_offline").joinpath("static")))
+from .errors import MissingExtra
+
+
+def assets() -> Path:
+    """fastapi-offline's data directory (swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js, favicon.png).
+
+    Its only module exports a factory for new apps, not the assets for an existing one.
+    Looked up when asked for: importing ormgate does not need the package.
+    """
+    try:
+        return Path(str(files("fastapi_offline").joinpath("static")))
+    except ModuleNotFoundError as exc:
+        raise MissingExtra(f"offline_docs needs: pip install 'ormgate[offline]' ({exc})") from exc
+
+
 ASSETS_URL = "/docs-assets"
 
 
@@ -39,7 +51,7 @@ def offline_docs(app: FastAPI, *, assets_url: str = ASSETS_URL) -> FastAPI:
     kept = [route for route in routes if getattr(route, "path", None) not in pages]
     added_from = len(kept)
     routes[:] = kept
-    app.mount(assets_url, StaticFiles(directory=ASSETS), name="ormgate-docs-assets")
+    app.mount(assets_url, StaticFiles(directory=assets()), name="ormgate-docs-assets")
     openapi_url = app.openapi_url
 
     def root(request: Request) -> str:

@@ -20,7 +20,8 @@ from fastapi import APIRouter, FastAPI, Header, Path, Request, Response, params
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .adapters.base import Adapter, OnWrite, Row, Store
 from .bodies import bounded, check_max_size
@@ -224,7 +225,7 @@ class Resource:
         self.schemas = schemas or derive(info)
         self.store: Store = adapter.store(model, self.schemas.read_fields)
         self.info = info
-        self.path = path or f"/{info.table}"
+        self.path = path or info.default_path or f"/{info.table}"
         self.query = QueryParser(
             info, self.schemas.read_fields, filters=filters, sortable=sortable, limits=limits, cursor_key=cursor_key
         )
@@ -472,6 +473,27 @@ class JSONRoute(APIRoute):
     app that authenticates by cookie. Set it as ``app.router.route_class`` for
     hand-written routes; every generated route is one.
     """
+
+    # HEAD wherever GET: FastAPI's routes answer a HEAD with a 405 unless it is listed. Here a
+    # HEAD runs the GET and sends its status and headers (ETag, Content-Length) without the body.
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["method"] == "HEAD" and self.methods and "GET" in self.methods:
+            match, child = super().matches({**scope, "method": "GET"})
+            return match, child
+        return super().matches(scope)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "HEAD" or not self.methods or "GET" not in self.methods:
+            await super().handle(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await super().handle({**scope, "method": "GET"}, receive, headers_only)
 
     def get_route_handler(self) -> Handler:
         route = self._effective()

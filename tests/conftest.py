@@ -119,5 +119,5 @@ def users_service(
     tmp_path_factory: pytest.TempPathFactory,
     databases: dict[tuple[str, str], TestDatabase],
 ) -> Iterator[Served]:
-    """The users service of examples/users on every adapter x database pair."""
-    yield from _serve(request, tmp_path_factory, databases, "examples.users.{orm}_app")
+    """The users service of ormgate/demo on every adapter x database pair."""
+    yield from _serve(request, tmp_path_factory, databases, "ormgate.demo.{orm}_app")

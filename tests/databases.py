@@ -23,7 +23,7 @@ REQUIRED = os.environ.get("ORMGATE_REQUIRE_DATABASES") == "1"
 class Pair:
     """One adapter x database pair: how its URL is spelled for the ORM under test."""
 
-    orm: str  # sqlalchemy, django, peewee: the module under tests/conformance/models and examples/users
+    orm: str  # sqlalchemy, django, peewee: the module under tests/conformance/models and ormgate/demo
     database: str  # sqlite, postgresql, mysql
     scheme: str  # the URL scheme, e.g. postgresql+asyncpg
     # The conformance models' flavour, when not the ORM's own: a module under tests/conformance/models

@@ -19,7 +19,7 @@ import operator
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -50,6 +50,7 @@ from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
 from ._drivers import classify, dropped
+from ._session import UnitOfWork
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
 from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, memory_sqlite
 
@@ -261,7 +262,16 @@ def describe(model: type[Model]) -> ModelInfo:
     unique = {c.fields[0] for c in meta.constraints if isinstance(c, Unique) and len(c.fields) == 1 and not c.condition}
     unique |= {together[0] for together in meta.unique_together if len(together) == 1}
     fields = tuple(_field(model, f, unique) for f in meta.concrete_fields)
-    return ModelInfo(name=model.__name__, table=meta.db_table, fields=fields)
+    return ModelInfo(name=model.__name__, table=meta.db_table, fields=fields, default_path=_default_path(model))
+
+
+def _default_path(model: type[Model]) -> str:
+    """``/<model_name>`` when the table's name is Django's own ``<app_label>_<model_name>``; else "" (the table's)."""
+    meta = model._meta
+    made_up = f"{meta.app_label}_{meta.model_name}"
+    if meta.db_table == made_up:
+        return f"/{meta.model_name}"
+    return ""
 
 
 def _constraint_fields(models: Sequence[type[Model]], connection: BaseDatabaseWrapper) -> dict[str, str]:
@@ -610,8 +620,10 @@ class DjangoAdapter:
         # the gate, boundedly, never in the threads' queue without end.
         self.gate = _alias_gate(alias, max_connections, waiting)
         self.writes = one_writer(waiting) if self.sqlite else self.gate
+        self._models: dict[type[Model], None] = {}  # described here: session names their constraints' fields
 
     def describe(self, model: type[Model]) -> ModelInfo:
+        self._models[model] = None
         return describe(model)
 
     def store(self, model: type[Model], fields: Sequence[str]) -> ThreadedStore:
@@ -680,6 +692,26 @@ class DjangoAdapter:
         finally:
             if outermost:
                 connection.close_if_unusable_or_obsolete()
+
+    async def session(self) -> AsyncIterator[UnitOfWork]:
+        """FastAPI dependency: a unit of work per request, ``await session.run(function, *args)``.
+
+        Use it with ``Depends(db.session)``. ``run`` executes ``function`` in one
+        worker thread of the alias, where Django's connection lives, inside
+        ``transaction.atomic``: committed when it returns, rolled back when it
+        raises, the connection health-checked before and released after (as
+        Django's request signals do). A duplicate is a 409, a missing reference
+        a 422, a database that is unavailable (down, dropped the connection,
+        busy) a 503 with ``Retry-After``, never a 500. See ``UnitOfWork``.
+        """
+        session = UnitOfWork(self._session_unit, self.gate, self.writes, self.threads)
+        try:
+            yield session
+        finally:
+            session.open = False
+
+    def _session_unit(self, write: bool) -> contextlib.AbstractContextManager[BaseDatabaseWrapper]:
+        return self.unit_of_work(*self._models, write=write)
 
     def close(self) -> None:
         """Close this alias's connections in every thread, e.g. at shutdown; none may be in use."""

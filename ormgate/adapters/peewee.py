@@ -23,7 +23,7 @@ import operator
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -59,7 +59,8 @@ from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
 from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
-from ._threaded import Gate, ThreadedStore, loop_budget, one_writer, run_sync
+from ._session import UnitOfWork
+from ._threaded import Gate, ThreadedStore, _pool, loop_budget, one_writer, run_sync
 from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
@@ -665,6 +666,26 @@ def _exact_text(bound: Any, mariadb: bool) -> None:
     if not states_charset(settings):
         # On the bound copy, which is ormgate's: the user's model keeps its settings.
         bound._meta.table_settings = [*settings, "DEFAULT CHARSET=utf8mb4", f"COLLATE={exact_collation(mariadb)}"]
+    _fractional_seconds(bound)
+
+
+_FRACTIONAL = {pw.DateTimeField: "DATETIME(6)", pw.TimeField: "TIME(6)"}
+
+
+def _fractional_seconds(bound: Any) -> None:
+    """MySQL/MariaDB columns of timestamps and times with microseconds, as Django makes them.
+
+    Peewee's ``DATETIME`` keeps whole seconds: a timestamp written with microseconds
+    would come back without them. On the bound copy's fields, which are ormgate's.
+    """
+    for f in bound._meta.sorted_fields:
+        column_type = _FRACTIONAL.get(type(f))
+        if column_type is not None:
+            f.ddl_datatype = functools.partial(_column_type, column_type)
+
+
+def _column_type(column_type: str, ctx: Any) -> Any:
+    return pw.SQL(column_type)
 
 
 class PeeweeAdapter:
@@ -766,6 +787,26 @@ class PeeweeAdapter:
         and 422s, as in the generated routes.
         """
         return self._unit_of_work(self._constraint_fields)
+
+    async def session(self) -> AsyncIterator[UnitOfWork]:
+        """FastAPI dependency: a unit of work per request, ``await session.run(function, *args)``.
+
+        Use it with ``Depends(db.session)``. ``run`` executes ``function`` in one
+        worker thread, where Peewee keeps its connection, inside a transaction:
+        committed when it returns, rolled back when it raises, the pooled
+        connection released after. A duplicate is a 409, a missing reference a
+        422, a database that is unavailable (down, dropped the connection,
+        busy) a 503 with ``Retry-After``, never a 500. Query the models of
+        ``bound``. See ``UnitOfWork``.
+        """
+        session = UnitOfWork(self._session_unit, self.gate, self.writes, _pool)
+        try:
+            yield session
+        finally:
+            session.open = False
+
+    def _session_unit(self, write: bool) -> contextlib.AbstractContextManager[None]:
+        return self._unit_of_work(self._constraint_fields, write=write)
 
     def connection(self) -> contextlib.AbstractContextManager[None]:
         """``atomic`` without the transaction, for hand-written reads."""

@@ -708,11 +708,39 @@ def _create_all(conn: sa.Connection, tables: list[sa.Table]) -> None:
                 for key, value in options.items():
                     table.dialect_kwargs[key] = value
                     lent.append((table, key))
+    types = _fractional_seconds(conn.dialect, tables)
     try:
         tables[0].metadata.create_all(conn, tables)
     finally:
         for table, key in lent:
             del table.dialect_kwargs[key]
+        for column, type_ in types:
+            column.type = type_
+
+
+def _fractional_seconds(dialect: sa.Dialect, tables: list[sa.Table]) -> list[tuple[sa.Column[Any], Any]]:
+    """On MySQL/MariaDB, the generic ``DateTime`` and ``Time`` columns made with microseconds, as Django makes them.
+
+    The dialect's ``DATETIME`` keeps whole seconds unless given ``fsp``: a timestamp
+    written with microseconds would come back without them. The types are lent for
+    the time of the DDL; a column typed ``mysql.DATETIME(fsp=...)`` keeps its own.
+    Returns the columns and their own types, to be put back.
+    """
+    if dialect.name not in _TEXT_TABLE_OPTIONS:
+        return []
+    lent: list[tuple[sa.Column[Any], Any]] = []
+    for table in tables:
+        for column in table.columns:
+            own = column.type
+            if type(own) in (sa.DateTime, sa.DATETIME):
+                assert isinstance(own, sa.DateTime)
+                lent.append((column, own))
+                column.type = mysql.DATETIME(timezone=own.timezone, fsp=6)
+            elif type(own) in (sa.Time, sa.TIME):
+                assert isinstance(own, sa.Time)
+                lent.append((column, own))
+                column.type = mysql.TIME(timezone=own.timezone, fsp=6)
+    return lent
 
 
 # One listener per kind of preparation, so that a second adapter on the engine does not add another.

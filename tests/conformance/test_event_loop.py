@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from examples.users import common
+from ormgate.demo import common
 from tests import databases
 from tests.conftest import Served, _pair_params
 from tests.databases import PAIRS

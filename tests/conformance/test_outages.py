@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import ormgate
-from examples.users.common import new_app
+from ormgate.demo.common import new_app
 from tests import databases
 from tests.conformance.test_reconnect import KILL
 from tests.conftest import NOT_TESTED
@@ -622,7 +622,7 @@ def test_sqlite_locked_past_the_busy_timeout_is_a_503(on_sqlite: Service) -> Non
 
 
 def _users_app(pair: Pair) -> Callable[[str], FastAPI]:
-    return lambda url: importlib.import_module(f"examples.users.{pair.orm}_app").create_app(url)
+    return lambda url: importlib.import_module(f"ormgate.demo.{pair.orm}_app").create_app(url)
 
 
 @pytest.fixture(params=_params(lambda pair: pair.database in SERVERS))

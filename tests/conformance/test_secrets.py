@@ -14,7 +14,7 @@ import pytest
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from examples.users import common
+from ormgate.demo import common
 from tests.conformance.asgi import exchange
 from tests.conformance.test_contract import assert_problem
 from tests.conformance.test_users import ADA, create

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from examples.users.sqlalchemy_app import create_engine
 from ormgate.adapters._sa_fast import compile_read, eligible
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.demo.sqlalchemy_app import create_engine
 from tests import databases
 from tests.conformance.models import contract_app
 from tests.conformance.models.sqlalchemy import Base, Category, Ghost, Item

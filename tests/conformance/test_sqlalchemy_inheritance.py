@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import ormgate
-from examples.users.common import new_app
-from examples.users.sqlalchemy_app import create_engine
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.demo.common import new_app
+from ormgate.demo.sqlalchemy_app import create_engine
 from tests.conformance.sa_pairs import fresh_database, pair_params
 from tests.databases import Pair
 

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from examples.users.sqlalchemy_app import create_engine
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.demo.sqlalchemy_app import create_engine
 from tests.conformance.models import contract_app
 from tests.conformance.models.sqlalchemy import Category, Ghost, Item
 from tests.conformance.sa_pairs import fresh_database, pair_params

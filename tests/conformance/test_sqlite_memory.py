@@ -58,7 +58,7 @@ CASES = {
     "sqlalchemy-shared-cache": _app(
         "tests.conformance.models.sqlalchemy", "sqlite:///file::memory:?cache=shared&uri=true"
     ),
-    "sqlalchemy-users": _app("examples.users.sqlalchemy_app", "sqlite://"),
+    "sqlalchemy-users": _app("ormgate.demo.sqlalchemy_app", "sqlite://"),
     "django": _app("tests.conformance.models.django", "sqlite://"),
     "django-memory-path": _app("tests.conformance.models.django", "sqlite:///:memory:"),
     "django-alias": _django_alias,

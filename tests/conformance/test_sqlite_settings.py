@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from playhouse.pool import PooledSqliteDatabase
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from examples.users.common import new_app
-from examples.users.sqlalchemy_app import create_engine
+from ormgate.demo.common import new_app
+from ormgate.demo.sqlalchemy_app import create_engine
 from tests import databases
 from tests.conformance.models import contract_app
 from tests.conformance.sa_pairs import fresh_database

@@ -21,9 +21,9 @@ from pydantic import AwareDatetime
 from sqlmodel import Field, SQLModel
 
 import ormgate
-from examples.users.common import new_app
-from examples.users.sqlalchemy_app import create_engine
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter, describe
+from ormgate.demo.common import new_app
+from ormgate.demo.sqlalchemy_app import create_engine
 from tests.conformance.sa_pairs import fresh_database, pair_params
 from tests.databases import Pair
 

@@ -1,4 +1,4 @@
-"""The users service of examples/users, the same behaviour on every ORM and database."""
+"""The users service of ormgate/demo, the same behaviour on every ORM and database."""
 
 from __future__ import annotations
 

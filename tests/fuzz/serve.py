@@ -15,14 +15,14 @@ import uvicorn
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from examples.users import common
+from ormgate.demo import common
 
 
 def main(orm: str, database_url: str) -> None:
     # Argon2 at the recommended cost takes a quarter of a second a hash and the fuzzer creates
     # hundreds of users: the same hasher, at its cheapest, keeps the run short. Hashing is not under test.
     common.hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-    app = importlib.import_module(f"examples.users.{orm}_app").create_app(database_url)
+    app = importlib.import_module(f"ormgate.demo.{orm}_app").create_app(database_url)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     print(sock.getsockname()[1], flush=True)

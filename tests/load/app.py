@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request, Response
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from examples.users import common
+from ormgate.demo import common
 from ormgate.errors import Unavailable
 from ormgate.problems import ormgate_error
 
@@ -31,7 +31,7 @@ def _service() -> Any:
     # Argon2 at the recommended cost takes a quarter of a second of CPU a hash, and the test
     # creates thousands of users on two cores: the same hasher at its cheapest. Hashing is not under test.
     common.hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-    return importlib.import_module(f"examples.users.{os.environ[ORM]}_app")
+    return importlib.import_module(f"ormgate.demo.{os.environ[ORM]}_app")
 
 
 def create_app() -> FastAPI:

@@ -22,6 +22,7 @@ def test_the_public_api_is_exactly_this() -> None:
         "Sort",
         "Unavailable",
         "UniqueViolation",
+        "UnitOfWork",
         "UnsupportedMediaType",
         "Waiting",
         "__version__",

@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 
 import ormgate
-from examples.users.common import new_app
 from ormgate.adapters.base import Adapter
+from ormgate.demo.common import new_app
 
 REVIEWED_MAX_BODY = 4096
 

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from examples.users.sqlalchemy_app import create_engine
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.demo.sqlalchemy_app import create_engine
 from tests.conformance.models import Status, contract_app
 
 

@@ -16,8 +16,8 @@ from pydantic import NaiveDatetime
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
-from examples.users.sqlalchemy_app import create_engine
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.demo.sqlalchemy_app import create_engine
 from tests.conformance.models import Status, contract_app
 
 
