@@ -183,7 +183,7 @@ def test_a_datetime_without_a_utc_time_is_a_422(users: Served) -> None:
 
 @pytest.mark.parametrize(
     ("path", "methods"),
-    [("/users/1", {"GET", "PUT", "PATCH", "DELETE"}), ("/users", {"GET", "POST"})],
+    [("/users/1", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}), ("/users", {"GET", "HEAD", "POST"})],
 )
 def test_a_405_allows_every_method_of_the_path(users: Served, path: str, methods: set[str]) -> None:
     for method in ("OPTIONS", "TRACE", "POST" if path != "/users" else "DELETE"):
