@@ -80,6 +80,10 @@ class Served:
             for table in tables:
                 conn.execute(sa.text(f"DELETE FROM {table}"))
 
+    def execute(self, sql: str, **params: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(sql), params)
+
     def scalar(self, sql: str, **params: Any) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(sa.text(sql), params).scalar()

@@ -34,25 +34,50 @@ from django.conf import ENVIRONMENT_VARIABLE, settings
 from django.db import DEFAULT_DB_ALIAS, Error, InterfaceError, OperationalError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
-from django.db.models import BooleanField, F, Field, ForeignKey, Func, GeneratedField, Model, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    F,
+    Field,
+    ForeignKey,
+    Func,
+    GeneratedField,
+    Model,
+    Q,
+    QuerySet,
+    TimeField,
+    Value,
+)
 from django.db.models import UniqueConstraint as Unique
 from django.db.models.deletion import ProtectedError, RestrictedError
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.functions import Lower
-from django.db.models.lookups import Contains, EndsWith, Exact, In, StartsWith
+from django.db.models.lookups import (
+    Contains,
+    EndsWith,
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    In,
+    LessThan,
+    LessThanOrEqual,
+    StartsWith,
+)
 from django.utils import timezone
 
 from ..errors import ForeignKeyViolation, NotFound, Unavailable
 from ..model import JSON, MISSING, FieldInfo, ModelInfo
-from ..plan import GLOB, And, Condition, IsNull, Match, Not, Or, Order, Planner, fold
+from ..plan import GLOB, And, Condition, IsNull, Match, Not, Or, Order, Planner
 from ..plan import In as InList
 from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
 from ._drivers import classify, dropped
 from ._session import UnitOfWork
+from ._sqlite import TEXT_TIME
+from ._sqlite import prepare as prepare_sqlite
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, memory_sqlite
+from .base import IN_MEMORY_SQLITE, Check, Page, Row, memory_sqlite
 
 # -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
 
@@ -157,10 +182,9 @@ def configure(database_url: str, *, alias: str | None = None) -> str:
 
 
 def _prepare_sqlite(connection: BaseDatabaseWrapper) -> None:
-    # SQLite's lower() folds ASCII only; case-insensitive matching uses Python's, under a name of its own.
-    # (Django's backend turns foreign keys on itself; case-sensitive matching uses GLOB.)
-    connection.connection.create_function("ormgate_lower", 1, fold, deterministic=True)
-    connection.connection.execute(SQLITE_WAL)  # Django's backend leaves the journal as it finds it
+    # Case-insensitive matching folds with Python's rules, under a name of its own: Django's
+    # own lower() stays SQLite's. (Case-sensitive matching uses GLOB.)
+    prepare_sqlite(connection.connection, lower="ormgate_lower")
     connection.ormgate_prepared = connection.connection  # type: ignore[attr-defined]
 
 
@@ -325,18 +349,24 @@ _GLOB_VENDORS = frozenset({"sqlite"})
 # Django's own pattern lookups take the text literally (they escape % and _ themselves).
 _MATCHES: dict[str, Callable[[Any, Any], Any]] = {"contains": Contains, "startswith": StartsWith, "endswith": EndsWith}
 _LOOKUPS = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte"}
+_LOOKUP_CLASSES = {"lt": LessThan, "lte": LessThanOrEqual, "gt": GreaterThan, "gte": GreaterThanOrEqual}
+# Where a timestamp is text, compared as the instant it names (see _sqlite).
+_TEXT_TIME_VENDORS = frozenset({"sqlite"})
 
 
-def _q(c: Condition, values: Mapping[str, Any], vendor: str, text: set[str]) -> Q:
-    """A plan's condition as a ``Q``, each parameter replaced by its value."""
+def _q(c: Condition, values: Mapping[str, Any], vendor: str, text: set[str], times: Mapping[str, Field] = {}) -> Q:
+    """A plan's condition as a ``Q``, each parameter replaced by its value.
+
+    ``text``: the text fields; ``times``: the datetime and time fields, by name.
+    """
     if isinstance(c, And):
-        return functools.reduce(operator.and_, (_q(item, values, vendor, text) for item in c.items), Q())
+        return functools.reduce(operator.and_, (_q(item, values, vendor, text, times) for item in c.items), Q())
     if isinstance(c, Or):
         if not c.items:
             return Q(pk__in=[])
-        return functools.reduce(operator.or_, (_q(item, values, vendor, text) for item in c.items))
+        return functools.reduce(operator.or_, (_q(item, values, vendor, text, times) for item in c.items))
     if isinstance(c, Not):
-        return ~_q(c.item, values, vendor, text)
+        return ~_q(c.item, values, vendor, text, times)
     name = "__".join(c.path)
     if isinstance(c, IsNull):
         return Q(**{f"{name}__isnull": c.null})
@@ -350,6 +380,15 @@ def _q(c: Condition, values: Mapping[str, Any], vendor: str, text: set[str]) -> 
     if isinstance(c, InList):
         # The plain comparison stays beside the exact one, so that an index still serves it.
         return Q(**{f"{name}__in": value}) & (Q(In(binary(F(name)), value)) if binary else Q())
+    if vendor in _TEXT_TIME_VENDORS and name in times:
+        # A timestamp kept as text: each bound compares as the instant, whatever its text (see _sqlite).
+        bound = Value(value, output_field=times[name])
+        bounds = TEXT_TIME["eq" if c.op == "ne" else c.op]
+        met = functools.reduce(
+            operator.and_,
+            (Q(_LOOKUP_CLASSES[op](F(name), Func(bound, function=b, output_field=times[name]))) for op, b in bounds),
+        )
+        return ~met & Q(**{f"{name}__isnull": False}) if c.op == "ne" else met
     if c.op == "eq":
         return Q(**{name: value}) & (Q(Exact(binary(F(name)), value)) if binary else Q())
     if c.op == "ne":
@@ -470,6 +509,7 @@ class _SyncStore:
         self.adapter, self.model, self.fields, self.info = adapter, model, tuple(fields), describe(model)
         self.planner = Planner(self.info)
         self.text = {f.name for f in self.info.fields if issubclass(f.python_type, str)}
+        self.times = {f.name: f for f in model._meta.concrete_fields if isinstance(f, (DateTimeField, TimeField))}
         # QuerySet.update() skips Field.pre_save, which is what sets auto_now fields.
         auto_now = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
         self.auto_now = {f.attname: _NOW[f.get_internal_type()] for f in auto_now}
@@ -495,8 +535,9 @@ class _SyncStore:
         plan = self.planner.plan(query)
         values = {name: _plain(value) for name, value in Planner.values(query).items()}
         vendor = connection.vendor
-        matching = self._all().filter(_q(plan.where, values, vendor, self.text))
-        page = matching if plan.after is None else matching.filter(_q(plan.after, values, vendor, self.text))
+        matching = self._all().filter(_q(plan.where, values, vendor, self.text, self.times))
+        after = plan.after
+        page = matching if after is None else matching.filter(_q(after, values, vendor, self.text, self.times))
         page = page.order_by(*map(_order, plan.order))
         rows = list(page.values(*query.fields)[query.offset : query.offset + query.limit + 1])
         return Page(rows, matching.count() if query.count else None)

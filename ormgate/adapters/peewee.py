@@ -50,7 +50,6 @@ from ..plan import (
     PatternSyntax,
     Plan,
     Planner,
-    fold,
     shape,
 )
 from ..query import Query
@@ -60,8 +59,10 @@ from ._drivers import classify, dropped
 from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
 from ._session import UnitOfWork
+from ._sqlite import TEXT_TIME
+from ._sqlite import prepare as prepare_sqlite
 from ._threaded import Gate, ThreadedStore, _pool, loop_budget, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, ShapeCache, memory_sqlite
+from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
 
@@ -249,15 +250,6 @@ def _match(syntax: PatternSyntax, column: Any, pattern: Any) -> Any:
     return pw.NodeList([column, pw.SQL(syntax.operator), pattern, *escape], parens=True)
 
 
-def _prepare_sqlite(connection: Any) -> None:
-    # SQLite's lower() only knows ASCII: icontains would differ from PostgreSQL and MariaDB on "Ä".
-    connection.create_function("lower", 1, fold, deterministic=True)
-    # Foreign keys are unenforced unless each connection asks (a no-op inside a transaction,
-    # hence before the unit of work's BEGIN).
-    connection.execute("PRAGMA foreign_keys=ON")
-    connection.execute(SQLITE_WAL)  # for a Database made without the pragmas ``connect`` gives
-
-
 def _utf8_bytes(column: Any) -> Any:
     # Bytes compare without a collation: no case or accent folding, and no padding,
     # which even utf8mb4_bin has ('a' = 'a '). Through utf8mb4 first, whatever the
@@ -285,11 +277,12 @@ class _Dialect:
     # Settings each DBAPI connection needs, whoever opened it and whenever (see _Prepared).
     prepare: Callable[[Any], None] | None = None
     in_process: bool = False  # a GET by key may skip the thread hop (_threaded.may_run_inline)
+    text_times: bool = False  # timestamps are text, compared as the instants they name (see _sqlite)
 
 
 _DIALECTS: dict[Any, _Dialect] = {
     pw.SqliteDatabase: _Dialect(
-        match=GLOB, write_begin={"lock_type": "IMMEDIATE"}, prepare=_prepare_sqlite, in_process=True
+        match=GLOB, write_begin={"lock_type": "IMMEDIATE"}, prepare=prepare_sqlite, in_process=True, text_times=True
     ),
     pw.PostgresqlDatabase: _Dialect(),
     pw.MySQLDatabase: _Dialect(
@@ -308,6 +301,7 @@ _COMPARE: dict[str, Callable[[Any, Any, Any], Any]] = {
     "gte": lambda c, x, v: c >= v,
 }
 _TEXT = (pw.CharField, pw.TextField)
+_TIMES = (pw.DateTimeField, pw.TimeField)
 # Operators whose value shapes the SQL (one placeholder per item): not a parameter.
 _SHAPING = frozenset({"in"})
 _KEY = ("key",)  # the slot of the primary key in an UPDATE; field names are strings
@@ -448,6 +442,13 @@ class _SyncStore:
         if isinstance(c, In):
             value = values[c.param]
             return column.in_(value) if exact is column else column.in_(value) & exact.in_(value)
+        if dialect.text_times and isinstance(column, _TIMES):
+            value = Slot(c.param, converter=column.db_value)
+            bounds = TEXT_TIME["eq" if c.op == "ne" else c.op]
+            met = functools.reduce(
+                operator.and_, (_COMPARE[op](column, column, getattr(pw.fn, b)(value)) for op, b in bounds)
+            )
+            return ~met if c.op == "ne" else met
         return _COMPARE[c.op](column, exact, Slot(c.param))
 
     def _order(self, term: Order) -> Any:

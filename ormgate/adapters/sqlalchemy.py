@@ -25,14 +25,17 @@ from sqlalchemy.orm import Session
 from .. import redaction
 from ..errors import NotFound, OrmgateError, Unavailable
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
-from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Plan, Planner, fold, shape
+from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Plan, Planner, shape
 from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
+from ._sa_times import whole_seconds
+from ._sqlite import TEXT_TIME
+from ._sqlite import prepare as prepare_sqlite
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
-from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, OnWrite, Page, Row, ShapeCache, memory_sqlite
+from .base import IN_MEMORY_SQLITE, Check, OnWrite, Page, Row, ShapeCache, memory_sqlite
 
 T = TypeVar("T")
 
@@ -245,6 +248,8 @@ _AUTOCOMMIT_READS = frozenset({"postgresql"})
 # (FOR UPDATE is dropped): without the write lock taken first, a write from another
 # process could land between an If-Match check and the UPDATE, and be overwritten.
 _BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE"}
+# Where a timestamp is text, compared as the instant it names (see _sqlite).
+_TEXT_TIMES = frozenset({"sqlite"})
 # Where tables ormgate creates are given the exact collation (see _collation).
 _TEXT_TABLE_OPTIONS = frozenset({"mysql", "mariadb"})
 
@@ -279,6 +284,11 @@ def _compiler(columns: dict[str, sa.Column[Any]], dialect: str) -> Callable[[Con
             value = param(c.param, column.type, expanding=True)
             return sa.and_(column.in_(value), exact.in_(value)) if exact is not column else column.in_(value)
         value = param(c.param, column.type)
+        if dialect in _TEXT_TIMES and isinstance(_stored(column.type), (sa.DateTime, sa.Time)):
+            # A timestamp kept as text: each bound compares as the instant, whatever its text (see _sqlite).
+            bounds = TEXT_TIME["eq" if c.op == "ne" else c.op]
+            met = sa.and_(*(_COMPARE[op](column, getattr(sa.func, bound)(value)) for op, bound in bounds))
+            return sa.not_(met) if c.op == "ne" else met
         if c.op == "eq" and exact is not column:  # the plain comparison stays, so that an index still serves it
             return sa.and_(column == value, exact == value)
         return _COMPARE[c.op](exact if c.op == "ne" else column, value)
@@ -654,15 +664,8 @@ class _AsyncStore:
 
 
 def _prepare_sqlite(dbapi_connection: Any) -> None:
-    # SQLite leaves foreign keys unenforced and makes LIKE ignore ASCII case unless
-    # each connection asks otherwise; its lower() only knows ASCII, so icontains
-    # would differ from PostgreSQL and MariaDB on "É" without Python's.
-    dbapi_connection.create_function("lower", 1, fold, deterministic=True)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA case_sensitive_like=ON")
-    cursor.execute(SQLITE_WAL)
-    cursor.close()
+    # SQLite's LIKE ignores ASCII case unless asked otherwise (see _sqlite.prepare for the rest).
+    prepare_sqlite(dbapi_connection, pragmas=("PRAGMA case_sensitive_like=ON",))
 
 
 # What each DBAPI connection needs before its first use, by dialect.
@@ -763,6 +766,8 @@ class SQLAlchemyAdapter:
         self.waiting = waiting
         self.gate = Gate(lambda: pool_size(sync_engine.pool), waiting)
         self.writes = one_writer(waiting) if sync_engine.dialect.name in _IN_PROCESS else self.gate
+        if sync_engine.dialect.name in _TEXT_TIMES:
+            whole_seconds(sync_engine.dialect)
         prepare = _PREPARE.get(sync_engine.dialect.name)
         if prepare is not None and not sa.event.contains(sync_engine.pool, "checkout", _CHECKOUT[prepare]):
             sa.event.listen(sync_engine.pool, "checkout", _CHECKOUT[prepare])

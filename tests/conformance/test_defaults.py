@@ -161,9 +161,59 @@ def test_a_timestamp_keeps_its_microseconds(api: Served) -> None:
 
 
 def test_a_whole_second_round_trips_and_is_found_by_equality(api: Served) -> None:
-    """On SQLite the text of a whole second differs by ORM (docs/resources.md); each finds its own."""
     created = api.client.post("/items", json={"name": "whole", "seen_at": "2024-03-01T12:34:56"})
     assert created.status_code == 201, created.text
     assert created.json()["seen_at"] == "2024-03-01T12:34:56Z"
     found = api.client.get("/items", params={"seen_at": "2024-03-01T12:34:56"}).json()["items"]
     assert [row["name"] for row in found] == ["whole"]
+    stored = api.scalar("SELECT seen_at FROM items WHERE id = :id", id=created.json()["id"])
+    if isinstance(stored, str):  # SQLite: as Python writes it, and CURRENT_TIMESTAMP: no fraction
+        assert stored == "2024-03-01 12:34:56", stored
+
+
+# -- a cursor walk over a timestamp returns every row once, whoever wrote each ------------------
+
+
+def _walk(api: Served, sort: str) -> list[int]:
+    ids: list[int] = []
+    url = f"/items?sort={sort}&limit=2&fields=id"
+    for _ in range(20):
+        body = api.client.get(url).json()
+        ids += [row["id"] for row in body["items"]]
+        if body["next_cursor"] is None:
+            return ids
+        url = f"/items?sort={sort}&limit=2&fields=id&cursor={body['next_cursor']}"
+    raise AssertionError(f"the walk on {sort} did not end: {ids}")
+
+
+def _created(api: Served, count: int, **values: Any) -> list[int]:
+    made = [api.client.post("/items", json={"name": f"n{n}", **values}) for n in range(count)]
+    assert all(r.status_code == 201 for r in made), [r.text for r in made]
+    return [r.json()["id"] for r in made]
+
+
+def test_a_cursor_walk_over_a_server_default_timestamp_returns_every_row_once(api: Served) -> None:
+    # CURRENT_TIMESTAMP on SQLite writes whole seconds ("2024-01-02 12:34:56"): the rows share
+    # a second, and the cursor's value must compare equal to the text stored.
+    ids = _created(api, 7)
+    for sort in ("created_at", "-created_at", "created_at,-id", "-created_at,-id"):
+        walked = _walk(api, sort)
+        assert sorted(walked) == ids, (sort, walked)
+
+
+def test_a_timestamp_written_by_the_server_and_by_the_orm_compares_as_one(api: Served) -> None:
+    server = _created(api, 3)
+    api.execute("UPDATE items SET seen_at = CURRENT_TIMESTAMP")  # the database's own text
+    moment = api.client.get(f"/items/{server[0]}").json()["seen_at"]
+    ids = server + _created(api, 3, seen_at=moment)  # the same instant, as the ORM writes it
+    for sort in ("seen_at", "-seen_at", "seen_at,-id", "-seen_at,-id"):
+        assert sorted(_walk(api, sort)) == ids, sort
+    if api.pair.database == "sqlite":  # rows kept as older SQLAlchemy wrote whole seconds, and with millis
+        text = api.scalar("SELECT seen_at FROM items WHERE id = :id", id=server[0])
+        legacy = _created(api, 2)
+        api.execute("UPDATE items SET seen_at = :t WHERE id = :id", t=text + ".000000", id=legacy[0])
+        api.execute("UPDATE items SET seen_at = :t WHERE id = :id", t=text + ".000", id=legacy[1])
+        ids += legacy
+    for op, expected in (("", ids), ("__gte", ids), ("__lte", ids), ("__gt", []), ("__lt", []), ("__ne", [])):
+        found = api.client.get("/items", params={f"seen_at{op}": moment, "limit": 50}).json()["items"]
+        assert sorted(row["id"] for row in found) == expected, (op, found)

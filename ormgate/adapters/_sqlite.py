@@ -1,0 +1,64 @@
+"""What every adapter does to a SQLite connection, and how it compares timestamps, which SQLite keeps as text.
+
+SQLite has no date or time type: a timestamp is the text its writer chose, and compares as text.
+Python's ``str(datetime)`` (Django, Peewee, and SQLAlchemy once ormgate has its engine, see
+docs/sqlalchemy.md) and ``CURRENT_TIMESTAMP`` write a whole second without a fraction
+(``2024-01-02 12:34:56``), a fraction with six digits; Django's ``Now()`` writes three
+(``…:56.120``), SQLAlchemy wrote six zeros before ormgate (``…:56.000000``). One instant's texts
+are then a run of neighbours in text order, from the shortest (trailing zeros dropped) to the
+six-digit one, whatever was stored: ``=`` is a range between the two, ``>`` compares with the
+longest, ``<`` with the shortest. An index on the column still serves each (the bounds are
+constants), and the value bound may be in any of those forms (each ORM binds its own).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..plan import fold
+from .base import SQLITE_WAL
+
+LOWEST = "ormgate_time_lowest"  # the shortest text of the instant a text names
+HIGHEST = "ormgate_time_highest"  # its six-digit text
+
+# ``column <op> value`` on a timestamp kept as text: (operator, bound of the value) pairs that
+# must all hold. ``ne`` is the negation of ``eq`` (a NULL matching neither).
+TEXT_TIME: dict[str, tuple[tuple[str, str], ...]] = {
+    "eq": (("gte", LOWEST), ("lte", HIGHEST)),
+    "gt": (("gt", HIGHEST),),
+    "gte": (("gte", LOWEST),),
+    "lt": (("lt", LOWEST),),
+    "lte": (("lte", HIGHEST),),
+}
+
+
+def _highest(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(6, '0')}"
+
+
+def _lowest(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0")
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def prepare(connection: Any, *, lower: str = "lower", pragmas: tuple[str, ...] = ()) -> None:
+    """Give a DBAPI SQLite connection ormgate's settings, before its first use.
+
+    Foreign keys enforced (each connection must ask; a no-op inside a transaction), WAL (see
+    base.SQLITE_WAL), ``lower`` (or the name given) folding case with Python's Unicode rules
+    (SQLite's own knows ASCII only: icontains would differ from PostgreSQL and MariaDB on "Ä"),
+    the timestamp bounds above, then ``pragmas``.
+    """
+    connection.create_function(lower, 1, fold, deterministic=True)
+    connection.create_function(LOWEST, 1, _lowest, deterministic=True)
+    connection.create_function(HIGHEST, 1, _highest, deterministic=True)
+    cursor = connection.cursor()
+    for pragma in ("PRAGMA foreign_keys=ON", *pragmas, SQLITE_WAL):
+        cursor.execute(pragma)
+    cursor.close()
