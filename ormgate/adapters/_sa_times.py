@@ -35,7 +35,7 @@ class DATETIME(sqlite.DATETIME):
     cache_ok = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.own_format = "storage_format" in kwargs
 
     def bind_processor(self, dialect: sa.Dialect) -> Any:
@@ -46,16 +46,21 @@ class TIME(sqlite.TIME):
     cache_ok = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.own_format = "storage_format" in kwargs
 
     def bind_processor(self, dialect: sa.Dialect) -> Any:
-        return _whole(super().bind_processor(dialect), self.own_format)
+        return _whole(super().bind_processor(dialect), self.own_format)  # type: ignore[no-untyped-call]
 
 
 def whole_seconds(dialect: sa.Dialect) -> None:
     """Make ``dialect`` (a SQLite engine's) write whole seconds as Python does; once per dialect."""
     if dialect.colspecs.get(sa.DateTime) is not DATETIME:
         # The generic types, and SQLite's own (a reflected table's columns have those).
-        kinds = {sa.DateTime: DATETIME, sqlite.DATETIME: DATETIME, sa.Time: TIME, sqlite.TIME: TIME}
+        kinds: dict[type[Any], type[Any]] = {
+            sa.DateTime: DATETIME,
+            sqlite.DATETIME: DATETIME,
+            sa.Time: TIME,
+            sqlite.TIME: TIME,
+        }
         dialect.colspecs = {**dialect.colspecs, **kinds}

@@ -354,7 +354,9 @@ _LOOKUP_CLASSES = {"lt": LessThan, "lte": LessThanOrEqual, "gt": GreaterThan, "g
 _TEXT_TIME_VENDORS = frozenset({"sqlite"})
 
 
-def _q(c: Condition, values: Mapping[str, Any], vendor: str, text: set[str], times: Mapping[str, Field] = {}) -> Q:
+def _q(
+    c: Condition, values: Mapping[str, Any], vendor: str, text: set[str], times: Mapping[str, Field[Any, Any]] = {}
+) -> Q:
     """A plan's condition as a ``Q``, each parameter replaced by its value.
 
     ``text``: the text fields; ``times``: the datetime and time fields, by name.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +219,35 @@ def test_a_timestamp_written_by_the_server_and_by_the_orm_compares_as_one(api: S
     for op, expected in (("", ids), ("__gte", ids), ("__lte", ids), ("__gt", []), ("__lt", []), ("__ne", [])):
         found = api.client.get("/items", params={f"seen_at{op}": moment, "limit": 50}).json()["items"]
         assert sorted(row["id"] for row in found) == expected, (op, found)
+
+
+STAMPS = ("2024-03-01T12:34:56", "2024-03-01T12:34:56.000001", "2024-03-01T12:34:56.5")
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize(
+    ("writer", "reader"),
+    [("sqlalchemy", "peewee"), ("sqlalchemy", "django"), ("peewee", "sqlalchemy"), ("django", "sqlalchemy")],
+)
+def test_orms_sharing_a_sqlite_file_write_and_find_the_same_timestamps(
+    writer: str, reader: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "shared.sqlite3"
+    apps = [
+        importlib.import_module(f"tests.conformance.models.{orm}").create_app(f"sqlite:///{path}")
+        for orm in (writer, reader)
+    ]
+    with TestClient(apps[0]) as written, TestClient(apps[1]) as read:
+        for stamp in STAMPS:
+            made = written.post("/items", json={"name": stamp, "seen_at": stamp, "starts_at": stamp[11:]})
+            assert made.status_code == 201, made.text
+        for stamp in STAMPS:
+            for client in (written, read):
+                found = client.get("/items", params={"seen_at": stamp, "starts_at": stamp[11:]}).json()["items"]
+                assert [row["name"] for row in found] == [stamp], (client is read, stamp, found)
+        stored = sqlite3.connect(path).execute("SELECT seen_at, starts_at FROM items ORDER BY id").fetchall()
+    assert stored == [
+        ("2024-03-01 12:34:56", "12:34:56"),
+        ("2024-03-01 12:34:56.000001", "12:34:56.000001"),
+        ("2024-03-01 12:34:56.500000", "12:34:56.500000"),
+    ]
