@@ -221,6 +221,19 @@ def dropped(exc: BaseException) -> bool:
     return unavailable(exc) == "down"
 
 
+# The drivers whose own errors may escape an ORM's wrapping (by their top-level module).
+_DRIVERS = frozenset({"asyncpg", "aiomysql", "pymysql", "psycopg", "psycopg2", "MySQLdb", "sqlite3", "aiosqlite"})
+
+
+def unwrapped_unavailable(exc: BaseException) -> Unavailable | None:
+    """The 503 for a driver's own error that its ORM let through unwrapped, when it says the database
+    is unavailable; None for anything else (another driver error, an error not a driver's, ormgate's)."""
+    if isinstance(exc, OrmgateError) or type(exc).__module__.partition(".")[0] not in _DRIVERS:
+        return None
+    error = classify(exc)
+    return error if isinstance(error, Unavailable) else None
+
+
 def _causes(exc: BaseException) -> list[Any]:
     # ORM wrappers keep the driver error on .orig or as the cause; asyncpg's is one level deeper.
     seen: list[Any] = []

@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from .. import redaction
-from ..errors import NotFound, OrmgateError, Unavailable
+from ..errors import NotFound
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
 from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Plan, Planner, shape
 from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
-from ._drivers import classify, dropped
+from ._drivers import classify, dropped, unwrapped_unavailable
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._sa_times import whole_seconds
 from ._sqlite import TEXT_TIME
@@ -471,8 +471,6 @@ class _Operations:
 # SQLAlchemy, the pool's timeout, and a socket error a driver raises as it is (asyncpg's
 # connection refused).
 _DATABASE_ERRORS = (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError)
-# The drivers whose own errors may escape SQLAlchemy's wrapping (by their top-level module).
-_DRIVERS = frozenset({"asyncpg", "aiomysql", "pymysql", "psycopg", "psycopg2", "MySQLdb", "sqlite3", "aiosqlite"})
 
 
 @contextlib.contextmanager
@@ -488,9 +486,8 @@ def _translated(constraint_fields: dict[str, str], *, deleting: bool = False) ->
         # A driver's own error that SQLAlchemy let through unwrapped: asyncpg's "connection is
         # closed" reached a session route whose connection the server ended (seen under load,
         # never in isolation). Only an unavailable database is translated; anything else is not ours.
-        driver = type(exc).__module__.partition(".")[0] in _DRIVERS
-        error = classify(exc) if driver and not isinstance(exc, OrmgateError) else None
-        if not isinstance(error, Unavailable):
+        error = unwrapped_unavailable(exc)
+        if error is None:
             raise
         raise error from exc
 
