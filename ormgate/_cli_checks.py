@@ -193,23 +193,25 @@ def listen(host: str, port: int) -> socket.socket:
 # -- a real connection, before the banner says the API is up ---------------------------------
 
 
+def _pg_login(db: DatabaseURL) -> dict[str, Any]:
+    """The server and login a PostgreSQL URL names, as psycopg's and asyncpg's ``connect`` take them."""
+    p = db.parts
+    return {
+        "host": p.hostname,
+        "port": p.port,
+        "user": unquote(p.username or "") or None,
+        "password": unquote(p.password or "") or None,
+    }
+
+
 def _psycopg(db: DatabaseURL) -> None:
     import psycopg
 
-    p = db.parts
     # The URL's libpq settings (sslmode=require, ...) apply to this connection as to the app's;
     # an ORM's own options (Peewee's max_connections) are not libpq's and stay out.
     libpq = {d.keyword.decode() for d in psycopg.pq.Conninfo.get_defaults()}
-    settings: dict[str, Any] = {key: value for key, value in parse_qsl(p.query) if key in libpq}
-    conn = psycopg.connect(
-        **settings,
-        host=p.hostname,
-        port=p.port,
-        user=unquote(p.username or "") or None,
-        password=unquote(p.password or "") or None,
-        dbname=db.database,
-        connect_timeout=CONNECT_TIMEOUT,
-    )
+    settings: dict[str, Any] = {key: value for key, value in parse_qsl(db.parts.query) if key in libpq}
+    conn = psycopg.connect(**settings, **_pg_login(db), dbname=db.database, connect_timeout=CONNECT_TIMEOUT)
     conn.close()
 
 
@@ -217,15 +219,7 @@ def _asyncpg(db: DatabaseURL) -> None:
     import asyncpg  # type: ignore[import-untyped]
 
     async def connect() -> None:
-        p = db.parts
-        conn = await asyncpg.connect(
-            host=p.hostname,
-            port=p.port,
-            user=unquote(p.username or "") or None,
-            password=unquote(p.password or "") or None,
-            database=db.database,
-            timeout=CONNECT_TIMEOUT,
-        )
+        conn = await asyncpg.connect(**_pg_login(db), database=db.database, timeout=CONNECT_TIMEOUT)
         await conn.close()
 
     asyncio.run(connect())

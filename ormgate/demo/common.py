@@ -1,6 +1,6 @@
 """What the users service is, whichever ORM stores it: its schema options and its app."""
 
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI reads the endpoints' local annotations.
 
 import contextlib
 import os
@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import email_validator
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 from pwdlib import PasswordHash
 from pydantic import AfterValidator, Field
+from starlette.concurrency import run_in_threadpool
 
 import ormgate
 from ormgate.resource import RESPONSES, JSONRoute, key_parameter
@@ -119,3 +120,37 @@ def route_docs(schemas: ormgate.ModelSchemas) -> tuple[dict[str, Any], dict[str,
     get = {**shared, "responses": RESPONSES["get"]}
     post = {**shared, "status_code": 201, "responses": RESPONSES["create"]}
     return get, post
+
+
+Row = dict[str, Any]
+
+
+def session_routes(
+    app: FastAPI,
+    session: Callable[..., Any],
+    schemas: ormgate.ModelSchemas,
+    load_user: Callable[[int], Row],
+    add_user: Callable[[Row], Row],
+) -> None:
+    """The hand-written GET /users/{id} and POST /users of a synchronous ORM (Django, Peewee), on its session.
+
+    ``load_user(id)`` and ``add_user(values)`` are the ORM's database work, plain functions: the
+    session (``session``, the adapter's dependency) runs each as one transaction in one worker
+    thread, where the ORM keeps its connection (a dependency's set-up and tear-down may run in
+    different threads; this hop does not).
+    """
+    Create: Any = schemas.create
+    UserId: Any = id_parameter(schemas)
+    get_doc, post_doc = route_docs(schemas)
+    Session = Annotated[ormgate.UnitOfWork, Depends(session)]
+
+    @app.get("/users/{id}", **get_doc)
+    async def get_user(user_id: UserId, session: Session, request: Request) -> Response:
+        return ormgate.item_response(await session.run(load_user, user_id, write=False), request)
+
+    @app.post("/users", **post_doc)
+    async def create_user(body: Create, session: Session, request: Request) -> Response:
+        # Hashing the password takes a quarter of a second: not on the event loop, nor in the transaction.
+        values = await run_in_threadpool(schemas.write_values, body)
+        row = await session.run(add_user, values)
+        return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})

@@ -1,19 +1,16 @@
 """The users service on the Django ORM, standalone: no Django project needed."""
 
-# No "from __future__ import annotations": FastAPI reads the endpoints' local annotations.
-
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from django.db import models
 from django.db.models.functions import Now
-from fastapi import Depends, FastAPI, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import FastAPI
 
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, new_app, session_routes
 
 setup()  # the app registry must be ready before models are declared
 
@@ -40,14 +37,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
     def users() -> "models.QuerySet[User, dict[str, Any]]":
         return User._default_manager.using(db.alias).values(*schemas.read_fields)
 
-    Create: Any = schemas.create
-    UserId: Any = id_parameter(schemas)
-    get_doc, post_doc = route_docs(schemas)
-
-    # The hand-written part, on the session and schema layers. Each endpoint hands its
-    # database work, a plain function, to the session: one transaction in one worker
-    # thread, where Django's connection lives (a dependency's set-up and tear-down may
-    # run in different threads; this hop does not).
+    # The hand-written part, on the session and schema layers: the database work of each route.
     def load_user(user_id: int) -> dict[str, Any]:
         row = users().filter(pk=user_id).first()
         if row is None:
@@ -58,18 +48,6 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         user = User._default_manager.using(db.alias).create(**values)  # the unique constraints answer here
         return users().get(pk=user.pk)  # created_at as the database set it
 
-    Session = Annotated[ormgate.UnitOfWork, Depends(db.session)]
-
-    @app.get("/users/{id}", **get_doc)
-    async def get_user(user_id: UserId, session: Session, request: Request) -> Response:
-        return ormgate.item_response(await session.run(load_user, user_id, write=False), request)
-
-    @app.post("/users", **post_doc)
-    async def create_user(body: Create, session: Session, request: Request) -> Response:
-        # Hashing the password takes a quarter of a second: not on the event loop, nor in the transaction.
-        values = await run_in_threadpool(schemas.write_values, body)
-        row = await session.run(add_user, values)
-        return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
-
+    session_routes(app, db.session, schemas, load_user, add_user)
     ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
     return app

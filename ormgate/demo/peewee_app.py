@@ -1,17 +1,14 @@
 """The users service on Peewee: a plain model, bound by the adapter to each app's database."""
 
-# No "from __future__ import annotations": FastAPI reads the endpoints' local annotations.
-
-from typing import Annotated, Any
+from typing import Any
 
 import peewee as pw
-from fastapi import Depends, FastAPI, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import FastAPI
 
 import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, new_app, session_routes
 
 
 class User(pw.Model):
@@ -31,14 +28,7 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
     readable = [getattr(users, name) for name in schemas.read_fields]
     app = new_app("peewee", (lambda: db.create_tables([User])) if create_tables else None)
 
-    # The hand-written part, on the session and schema layers. Each endpoint hands its
-    # database work, a plain function, to the session: one transaction in one worker
-    # thread, where Peewee keeps its connection (a dependency's set-up and tear-down may
-    # run in different threads; this hop does not).
-    Create: Any = schemas.create
-    UserId: Any = id_parameter(schemas)
-    get_doc, post_doc = route_docs(schemas)
-
+    # The hand-written part, on the session and schema layers: the database work of each route.
     def load_user(user_id: int) -> dict[str, Any]:
         row: dict[str, Any] | None = users.select(*readable).where(users.id == user_id).dicts().get_or_none()
         if row is None:
@@ -51,18 +41,6 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         row: dict[str, Any] = users.select(*readable).where(users.id == user.id).dicts().get()
         return row
 
-    Session = Annotated[ormgate.UnitOfWork, Depends(db.session)]
-
-    @app.get("/users/{id}", **get_doc)
-    async def get_user(user_id: UserId, session: Session, request: Request) -> Response:
-        return ormgate.item_response(await session.run(load_user, user_id, write=False), request)
-
-    @app.post("/users", **post_doc)
-    async def create_user(body: Create, session: Session, request: Request) -> Response:
-        # Hashing the password takes a quarter of a second: not on the event loop, nor in the transaction.
-        values = await run_in_threadpool(schemas.write_values, body)
-        row = await session.run(add_user, values)
-        return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
-
+    session_routes(app, db.session, schemas, load_user, add_user)
     ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
     return app

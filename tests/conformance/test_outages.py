@@ -405,18 +405,13 @@ def test_a_server_refusing_a_login_with_an_error_of_its_own_is_a_503(limited: tu
 # -- (c) no free connection within the wait, (d) load shedding ---------------------------------
 
 
-@dataclass(frozen=True)
-class Bounds:
-    slots: int  # what a blocked write holds: a connection of the pool, or SQLite's one writer
-    waiting: ormgate.Waiting
-
-
-def _bounded_app(pair: Pair, bounds: Bounds) -> Callable[[str], FastAPI]:
-    # The pool's size on every database; SQLite's writes pass one at a time whatever it is.
-    return lambda url: categories_app(pair, url, 2, bounds.waiting)
+def _bounded(pair: Pair, tmp_path: Path, waiting: ormgate.Waiting) -> Iterator[Service]:
+    # A pool of 2 on every database; SQLite's writes pass one at a time whatever it is.
+    yield from _service(pair, tmp_path, app=lambda url: categories_app(pair, url, 2, waiting))
 
 
 def _slots(pair: Pair) -> int:
+    """What blocked writes hold: the pool's connections, or SQLite's one writer."""
     return 1 if pair.database == "sqlite" else 2
 
 
@@ -478,8 +473,7 @@ WAIT = 1.0  # the bounded wait of test (c)
 
 @pytest.fixture(params=_params(lambda pair: True))
 def bounded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
-    bounds = Bounds(_slots(request.param), ormgate.Waiting(timeout=WAIT, max_waiting=16))
-    yield from _service(request.param, tmp_path, app=_bounded_app(request.param, bounds))
+    yield from _bounded(request.param, tmp_path, ormgate.Waiting(timeout=WAIT, max_waiting=16))
 
 
 def test_no_free_connection_within_the_wait_is_a_503_within_the_bound(bounded: Service) -> None:
@@ -510,8 +504,7 @@ SHED_WAIT = 5.0  # long enough that a request which waits is told apart from one
 
 @pytest.fixture(params=_params(lambda pair: True))
 def shedding(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
-    bounds = Bounds(_slots(request.param), ormgate.Waiting(timeout=SHED_WAIT, max_waiting=2))
-    yield from _service(request.param, tmp_path, app=_bounded_app(request.param, bounds))
+    yield from _bounded(request.param, tmp_path, ormgate.Waiting(timeout=SHED_WAIT, max_waiting=2))
 
 
 def test_more_requests_than_may_wait_are_refused_at_once(shedding: Service) -> None:

@@ -8,8 +8,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +17,9 @@ import httpx
 import jwt
 import pytest
 
+from tests.console import closed_port, error, run, running
 from tests.serve.chinook import DATA, ROWS, extras
-from tests.unit.test_cli import closed_port, error, run
 
-ORMGATE = Path(sys.executable).parent / "ormgate"
 SECRET = "a-test-secret-of-at-least-32-bytes-long"
 
 pytestmark = [pytest.mark.sqlite, pytest.mark.sqlalchemy, pytest.mark.xdist_group("serve-cli")]
@@ -44,37 +41,8 @@ def chinook_file(tmp_path: Path) -> Path:
 @contextlib.contextmanager
 def serving(*args: str, env: dict[str, str] | None = None, ready: str = "/Genre") -> Iterator[tuple[str, str, int]]:
     """``ormgate serve`` running until it answers: its summary, its base URL and its pid."""
-    port = closed_port()
-    proc = subprocess.Popen(
-        [str(ORMGATE), "serve", "--port", str(port), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-    )
-    try:
-        summary = ""
-        assert proc.stdout is not None
-        while "docs  http" not in summary:
-            line = proc.stdout.readline()
-            assert line, f"ormgate serve stopped: {summary}"
-            summary += line
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + ready, timeout=2).status_code in (200, 401):
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, summary
-            time.sleep(0.1)
-        yield summary, base, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    with running("serve", *args, banner_end="docs  http", ready=ready, env=env) as (proc, summary, port):
+        yield summary, f"http://127.0.0.1:{port}", proc.pid
 
 
 def line_of(summary: str, name: str) -> str:
@@ -348,8 +316,8 @@ def test_the_summary_on_a_server(
 def test_another_schema(tmp_path: Path) -> None:
     import sqlalchemy as sa
 
+    from tests.console import need
     from tests.databases import TestDatabase
-    from tests.unit.test_cli import need
 
     need("postgresql")
     db = TestDatabase("postgresql", "serve_schema", tmp_path)

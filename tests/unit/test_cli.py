@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
-import sys
 import textwrap
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,43 +14,10 @@ import pytest
 
 import ormgate
 from tests import databases
-from tests.conftest import NOT_TESTED
-from tests.databases import MY, PG, REQUIRED, unavailable
+from tests.console import closed_port, error, need, run, running
+from tests.databases import MY, PG
 
-ORMGATE = Path(sys.executable).parent / "ormgate"
 NO_SUCH_DATABASE = f"ormgate_missing_{uuid.uuid4().hex[:8]}"
-
-
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    assert ORMGATE.exists(), f"the console script is not installed at {ORMGATE}"
-    return subprocess.run(
-        [str(ORMGATE), *args], capture_output=True, text=True, timeout=60, cwd=cwd, env={**os.environ, **(env or {})}
-    )
-
-
-def error(result: subprocess.CompletedProcess[str]) -> list[str]:
-    """The error lines, after checking what every user error has in common."""
-    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert 1 <= len(lines) <= 2, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def need(database: str) -> None:
-    why = unavailable(database)
-    if why is not None:
-        if REQUIRED:
-            pytest.fail(f"{why}; ORMGATE_REQUIRE_DATABASES=1 requires it")
-        pytest.skip(NOT_TESTED + why)
 
 
 def test_version() -> None:
@@ -236,39 +199,9 @@ def test_a_busy_port(tmp_path: Path) -> None:
 # -- ormgate demo: serving -----------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def serve(*args: str, cwd: Path) -> Iterator[tuple[subprocess.Popen[str], str, int]]:
-    """``ormgate demo`` running until its banner is out: the process, the banner and the port."""
-    port = closed_port()
-    proc = subprocess.Popen(
-        [str(ORMGATE), "demo", "--port", str(port), *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        banner = ""
-        assert proc.stdout is not None
-        while "docs" not in banner:
-            line = proc.stdout.readline()
-            assert line, f"ormgate demo stopped: {banner}"
-            banner += line
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/users", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, banner
-            time.sleep(0.1)
-        yield proc, banner, port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        if proc.stdout is not None:
-            proc.stdout.close()
+def serve(*args: str, cwd: Path) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[str], str, int]]:
+    """``ormgate demo`` running until its banner is out and it answers: the process, the banner and the port."""
+    return running("demo", *args, banner_end="docs", ready="/users", cwd=cwd)
 
 
 def test_the_demo_serves_on_sqlite(tmp_path: Path) -> None:

@@ -14,31 +14,20 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import ormgate
 from ormgate import query as query_module
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Note(Base):
-    __tablename__ = "notes"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    text: Mapped[str] = mapped_column(sa.String(20))
-    rank: Mapped[int] = mapped_column(default=0)
+from tests.docs_models import Note, notes
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> SQLAlchemyAdapter:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'notes.sqlite3'}")
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
+    adapter = notes(tmp_path)
+    assert isinstance(adapter.engine, sa.Engine)
+    with adapter.engine.begin() as conn:
         conn.execute(sa.insert(Note), [{"text": t, "rank": i % 2} for i, t in enumerate("abcde")])
-    return SQLAlchemyAdapter(engine)
+    return adapter
 
 
 @pytest.fixture

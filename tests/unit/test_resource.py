@@ -10,21 +10,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 from ormgate.resource import JSONRoute
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Note(Base):
-    __tablename__ = "notes"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    text: Mapped[str] = mapped_column(sa.String(20))
+from tests.docs_models import Base, Note, notes
 
 
 class Renamed(Base):
@@ -40,9 +31,7 @@ def require_token(request: Request) -> None:
 
 @pytest.fixture
 def db(tmp_path: Path) -> SQLAlchemyAdapter:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'notes.sqlite3'}")
-    Base.metadata.create_all(engine)
-    return SQLAlchemyAdapter(engine)
+    return notes(tmp_path)
 
 
 def included_with_dependencies(app: FastAPI, resource: ormgate.Resource) -> None:
