@@ -13,44 +13,37 @@ type sets its own ``storage_format`` keeps it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 
-def _whole(process: Callable[[Any], Any] | None, own: bool) -> Callable[[Any], Any] | None:
-    if process is None or own:
-        return process
-
-    def bind(value: Any) -> Any:
-        text = process(value)
-        return text[:-7] if isinstance(text, str) and text.endswith(".000000") else text
-
-    return bind
-
-
-class DATETIME(sqlite.DATETIME):
-    cache_ok = True
+class _WholeSeconds(sa.types.TypeEngine[Any]):
+    """A whole second without the ``.000000`` the default storage format writes; a format of one's own kept."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        super().__init__(*args, **kwargs)
         self.own_format = "storage_format" in kwargs
 
     def bind_processor(self, dialect: sa.Dialect) -> Any:
-        return _whole(super().bind_processor(dialect), self.own_format)
+        process = super().bind_processor(dialect)
+        if process is None or self.own_format:
+            return process
+
+        def bind(value: Any) -> Any:
+            text = process(value)
+            return text[:-7] if isinstance(text, str) and text.endswith(".000000") else text
+
+        return bind
 
 
-class TIME(sqlite.TIME):
+class DATETIME(_WholeSeconds, sqlite.DATETIME):
     cache_ok = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
-        self.own_format = "storage_format" in kwargs
 
-    def bind_processor(self, dialect: sa.Dialect) -> Any:
-        return _whole(super().bind_processor(dialect), self.own_format)  # type: ignore[no-untyped-call]
+class TIME(_WholeSeconds, sqlite.TIME):
+    cache_ok = True
 
 
 def whole_seconds(dialect: sa.Dialect) -> None:
