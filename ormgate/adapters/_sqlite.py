@@ -13,6 +13,7 @@ constants), and the value bound may be in any of those forms (each ORM binds its
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..plan import fold
@@ -32,19 +33,21 @@ TEXT_TIME: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# A time of day at its end, and the fraction of its second if any: "2024-01-02 12:34:56.5".
+_SECOND = re.compile(r"(.*:\d\d)(?:\.(\d*))?")
+
+
 def _highest(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(6, '0')}"
+    found = _SECOND.fullmatch(text) if isinstance(text, str) else None
+    return text if found is None else f"{found[1]}.{(found[2] or '').ljust(6, '0')}"
 
 
 def _lowest(text: Any) -> Any:
-    if not isinstance(text, str):
+    found = _SECOND.fullmatch(text) if isinstance(text, str) else None
+    if found is None:
         return text
-    whole, _, fraction = text.partition(".")
-    fraction = fraction.rstrip("0")
-    return f"{whole}.{fraction}" if fraction else whole
+    fraction = (found[2] or "").rstrip("0")
+    return f"{found[1]}.{fraction}" if fraction else found[1]
 
 
 def prepare(connection: Any, *, lower: str = "lower", pragmas: tuple[str, ...] = ()) -> None:
