@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,23 @@ def test_millis_and_times_of_day(conn: sqlite3.Connection) -> None:
 def test_an_index_on_the_column_serves_the_comparison(conn: sqlite3.Connection, op: str) -> None:
     plan = conn.execute(f"EXPLAIN QUERY PLAN SELECT id FROM t WHERE {where(op)}", {"v": WHOLE[0]}).fetchall()
     assert "USING COVERING INDEX t_at (at" in plan[0][3], plan
+
+
+def test_the_documented_conversion_of_older_rows() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "query.md").read_text()
+    section = page[page.index("## Timestamps on SQLite") :]
+    sql = section[section.index("```sql") + len("```sql") : section.index("```", section.index("```sql") + 6)]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, seen_at DATETIME, starts_at TIME)")
+    rows = [
+        ("2024-01-02 12:34:56.000000", "12:34:56.000000"),
+        ("2024-01-02 12:34:56.000001", "12:34:56.500000"),
+        ("2024-01-02 12:34:50", "12:34:50"),
+        (None, None),
+    ]
+    conn.executemany("INSERT INTO items (seen_at, starts_at) VALUES (?, ?)", rows)
+    conn.executescript(sql)
+    assert conn.execute("SELECT seen_at, starts_at FROM items ORDER BY id").fetchall() == [
+        ("2024-01-02 12:34:56", "12:34:56"),
+        *rows[1:],
+    ]
