@@ -20,6 +20,7 @@ from .problems import install as install_problem_handlers
 from .query import Filter, Limits, Query, Sort
 from .resource import Resource, item_response
 from .schemas import ModelSchemas, derive
+from .scope import Scope
 from .waiting import Waiting
 
 __version__ = "0.1.0"
@@ -40,6 +41,7 @@ __all__ = [
     "PreconditionFailed",
     "Query",
     "Resource",
+    "Scope",
     "Sort",
     "Unavailable",
     "UniqueViolation",

@@ -4,6 +4,7 @@ import contextvars
 import email.message
 import functools
 import hashlib
+import inspect
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -16,7 +17,7 @@ import fastapi.routing
 import orjson
 import pydantic
 import pydantic_core
-from fastapi import APIRouter, FastAPI, Header, Path, Request, Response, params
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response, params
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -30,6 +31,7 @@ from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
 from .schemas import ModelSchemas, derive, to_base64, value_annotation
+from .scope import Scope as RowScope
 
 
 def _default(value: Any) -> Any:
@@ -205,6 +207,9 @@ class Resource:
     by default ORMGATE_SECRET_KEY (see ``ormgate.query.signing_key``).
     ``max_body_size`` bounds the body a POST, PUT or PATCH may send (413
     beyond it); by default the app's ``ormgate.BodyLimit``, or 1 MiB.
+    ``scope`` is a FastAPI dependency returning each request's ``ormgate.Scope``
+    (or None: every row), ``write_scope`` the one of its writes (by default
+    ``scope``'s); see docs/scoping.md.
     """
 
     def __init__(
@@ -220,8 +225,12 @@ class Resource:
         cursor_key: bytes | str | None = None,
         routes: Collection[str] = ROUTES,
         max_body_size: int | None = None,
+        scope: Callable[..., Any] | None = None,
+        write_scope: Callable[..., Any] | None = None,
     ) -> None:
         info = adapter.describe(model)
+        self.scope = scope
+        self.write_scope = write_scope or scope
         self.schemas = schemas or derive(info)
         self.store: Store = adapter.store(model, self.schemas.read_fields)
         self.info = info
@@ -242,7 +251,8 @@ class Resource:
 
     async def list(self, request: Request) -> Response:
         """One page of rows: the body, the next cursor and its ``Link``."""
-        query = self.query.parse_query_string(request.scope["query_string"])
+        scope = self._scope(request)
+        query = self.query.parse_query_string(request.scope["query_string"], () if scope is None else scope.filters())
         # The cursor needs the sort values of the last row, asked for or not.
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
         page = await self.store.list(replace(query, fields=needed))
@@ -257,7 +267,8 @@ class Resource:
         return Response(body, media_type="application/json", headers=headers)
 
     async def get(self, request: Request, pk: Any) -> Response:
-        row = await self.store.get(pk)
+        where = self._where(request)
+        row = await self.store.get(pk) if where is None else await self.store.get(pk, where)
         if row is None:
             raise self.not_found(pk)
         return item_response(row, request)
@@ -273,24 +284,73 @@ class Resource:
         context = contextvars.copy_context()
         return lambda values: context.run(hook, values)
 
+    # -- scopes (ormgate.scope): resolved by the route's dependency, kept in the request --------
+
+    def _scope(self, request: Request) -> RowScope | None:
+        if self.scope is None:
+            return None
+        found = request.scope.get(_SCOPE_KEY, _UNRESOLVED)
+        if found is _UNRESOLVED:  # a route that lost its dependency must not serve every row
+            raise RuntimeError(f"{self.info.name}: the scope dependency did not run for this route")
+        if found is not None and not isinstance(found, RowScope):
+            raise TypeError(f"{self.info.name}: a scope dependency returns an ormgate.Scope or None, not {found!r}")
+        if found is not None:
+            found.check(self.info)
+        return found
+
+    def _where(self, request: Request) -> Mapping[str, Any] | None:
+        scope = self._scope(request)
+        return None if scope is None or not scope.where else scope.where
+
+    def _fixed(self, request: Request, body: pydantic.BaseModel, values: dict[str, Any], creating: bool) -> None:
+        """``values`` with the scope's fixed values; a client's different value for one of them is a 422."""
+        scope = self._scope(request)
+        if scope is None:
+            return
+        errors = []
+        for name, fixed in scope.fixed.items():
+            if name in body.model_fields_set and values.get(name) != fixed:
+                message = "Value error, not a value this request may write"
+                errors.append({"type": "value_error", "loc": ("body", name), "msg": message})
+            if creating or name in values:
+                values[name] = fixed
+        if errors:
+            raise RequestValidationError(errors)
+
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
-        row = await self.store.create(self.schemas.sent_values(body), self._on_write())
+        values = self.schemas.sent_values(body)
+        self._fixed(request, body, values, creating=True)
+        row = await self.store.create(values, self._on_write())
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
         return item_response(row, request, 201, {"Location": location})
 
     async def replace(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = if_match_check(request.headers.get("if-match"))
         values = self.schemas.sent_values(body, replace=True)
-        row = await self.store.update(pk, values, check, self._on_write())
-        return item_response(row, request)
+        return await self._update(request, pk, body, values, check)
 
     async def patch(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = if_match_check(request.headers.get("if-match"))
-        row = await self.store.update(pk, self.schemas.sent_values(body), check, self._on_write())
+        return await self._update(request, pk, body, self.schemas.sent_values(body), check)
+
+    async def _update(
+        self, request: Request, pk: Any, body: pydantic.BaseModel, values: dict[str, Any], check: Any
+    ) -> Response:
+        self._fixed(request, body, values, creating=False)
+        where = self._where(request)
+        if where is None:
+            row = await self.store.update(pk, values, check, self._on_write())
+        else:
+            row = await self.store.update(pk, values, check, self._on_write(), where=where)
         return item_response(row, request)
 
     async def delete(self, request: Request, pk: Any) -> Response:
-        await self.store.delete(pk, if_match_check(request.headers.get("if-match")))
+        check = if_match_check(request.headers.get("if-match"))
+        where = self._where(request)
+        if where is None:
+            await self.store.delete(pk, check)
+        else:
+            await self.store.delete(pk, check, where=where)
         return Response(status_code=204)
 
     # -- parsing for the lean path: the same models, the same 422s as FastAPI's ------------
@@ -404,6 +464,9 @@ class Resource:
         for route in ROUTES:
             if route in self.routes:
                 method, path, endpoint, lean, options = table[route]
+                dependency = self.scope if route in ("list", "get") else self.write_scope
+                if dependency is not None:
+                    endpoint = _scoped(endpoint, dependency)
                 endpoint.__dict__["ormgate_lean"] = lean
                 endpoint.__dict__["ormgate_max_body_size"] = self.max_body_size
                 options = {
@@ -415,6 +478,31 @@ class Resource:
                 }
                 operations += ((path, endpoint, options),)
         return operations
+
+
+# Where a route's scope dependency leaves the request's scope (in the ASGI scope of the request).
+_SCOPE_KEY = "ormgate.scope"
+_SCOPE_PARAMETER = "ormgate_scope"
+_UNRESOLVED = object()
+
+
+def _scoped(endpoint: Callable[..., Any], dependency: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint`` with ``dependency`` among its parameters: FastAPI runs it (with its own dependencies,
+    its security schemes documented) and the endpoint finds the ``Scope`` it returned in the request."""
+    signature = inspect.signature(endpoint)
+    parameter = inspect.Parameter(
+        _SCOPE_PARAMETER, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Any, Depends(dependency)]
+    )
+
+    async def scoped(**values: Any) -> Response:
+        request: Request = values["request"]
+        request.scope[_SCOPE_KEY] = values.pop(_SCOPE_PARAMETER)
+        response: Response = await endpoint(**values)
+        return response
+
+    scoped.__signature__ = signature.replace(parameters=[*signature.parameters.values(), parameter])  # type: ignore[attr-defined]
+    scoped.__name__ = endpoint.__name__
+    return scoped
 
 
 def _located(exc: pydantic.ValidationError, *prefix: str) -> list[Any]:

@@ -47,12 +47,13 @@ from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..plan import GLOB, And, Condition, IsNull, Match, Not, Or, Order, Planner, fold
 from ..plan import In as InList
 from ..query import Query
+from ..scope import condition as scope_condition
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
 from ._drivers import classify, dropped
 from ._session import UnitOfWork
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, memory_sqlite
+from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, Where, memory_sqlite
 
 # -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
 
@@ -478,8 +479,17 @@ class _SyncStore:
     def _all(self) -> QuerySet[Model]:
         return self.model._default_manager.using(self.adapter.alias)
 
-    def _locked_row(self, pk: Any) -> Row | None:
-        found = list(self._all().filter(pk=pk).values(*self.fields).select_for_update())
+    def _in_scope(self, pk: Any, where: Where) -> QuerySet[Model]:
+        """The row ``pk``, if it has ``where``'s values (ormgate.scope), as a ``QuerySet``."""
+        rows = self._all().filter(pk=pk)
+        if not where:
+            return rows
+        condition, values = scope_condition(where)
+        vendor = connections[self.adapter.alias].vendor
+        return rows.filter(_q(condition, {name: _plain(v) for name, v in values.items()}, vendor, self.text))
+
+    def _locked_row(self, pk: Any, where: Where = None) -> Row | None:
+        found = list(self._in_scope(pk, where).values(*self.fields).select_for_update())
         return found[0] if found else None
 
     def _found(self, pk: Any, row: Row | None) -> Row:
@@ -487,9 +497,13 @@ class _SyncStore:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
         return row
 
-    def _lock(self, pk: Any, check: Check | None) -> None:
-        if check is not None:
-            check(self._found(pk, self._locked_row(pk)))
+    def _lock(self, pk: Any, check: Check | None, where: Where = None) -> None:
+        # A scoped write locks the row in scope first: out of scope, nothing is written; in scope,
+        # no other transaction can move it out before this one commits.
+        if check is not None or where:
+            row = self._found(pk, self._locked_row(pk, where))
+            if check is not None:
+                check(row)
 
     def _page(self, connection: BaseDatabaseWrapper, query: Query) -> Page:
         plan = self.planner.plan(query)
@@ -561,7 +575,10 @@ class _SyncStore:
                 values[i] = convert(values[i], expression, connection)
         return dict(zip(self.fields, values, strict=True))
 
-    def get(self, pk: Any) -> Row | None:
+    def get(self, pk: Any, where: Where = None) -> Row | None:
+        if where:
+            # A scoped GET goes through values(), whose rows _get's compiled statement reproduces.
+            return self._run(lambda _: next(iter(self._in_scope(pk, where).values(*self.fields)), None), atomic=False)
         return self._run(lambda connection: self._get(connection, pk), atomic=False)
 
     def _create(self, connection: BaseDatabaseWrapper, values: Row) -> Row:
@@ -572,25 +589,27 @@ class _SyncStore:
     def create(self, values: Row) -> Row:
         return self._run(lambda connection: self._create(connection, values))
 
-    def _update(self, connection: BaseDatabaseWrapper, pk: Any, values: Row, check: Check | None) -> Row:
-        self._lock(pk, check)
+    def _update(
+        self, connection: BaseDatabaseWrapper, pk: Any, values: Row, check: Check | None, where: Where = None
+    ) -> Row:
+        self._lock(pk, check, where)
         if values:
             changes = {**{name: now() for name, now in self.auto_now.items()}, **values}
             self._all().filter(pk=pk).update(**{name: _plain(v) for name, v in changes.items()})
         return self._found(pk, self._get(connection, pk))
 
-    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        return self._run(lambda connection: self._update(connection, pk, values, check))
+    def update(self, pk: Any, values: Row, check: Check | None = None, where: Where = None) -> Row:
+        return self._run(lambda connection: self._update(connection, pk, values, check, where))
 
-    def _delete(self, pk: Any, check: Check | None) -> None:
-        self._lock(pk, check)
+    def _delete(self, pk: Any, check: Check | None, where: Where = None) -> None:
+        self._lock(pk, check, where)
         # QuerySet.delete() follows on_delete (CASCADE, PROTECT, ...) as any Django code would.
         _, deleted = self._all().filter(pk=pk).delete()
         if not deleted.get(self.model._meta.label):
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
 
-    def delete(self, pk: Any, check: Check | None = None) -> None:
-        self._run(lambda _: self._delete(pk, check), deleting=True)
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None) -> None:
+        self._run(lambda _: self._delete(pk, check, where), deleting=True)
 
 
 class DjangoAdapter:

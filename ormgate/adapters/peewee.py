@@ -54,6 +54,8 @@ from ..plan import (
     shape,
 )
 from ..query import Query
+from ..scope import condition as scope_condition
+from ..scope import shape as scope_shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
@@ -61,7 +63,7 @@ from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
 from ._session import UnitOfWork
 from ._threaded import Gate, ThreadedStore, _pool, loop_budget, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, ShapeCache, memory_sqlite
+from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, ShapeCache, Where, memory_sqlite
 
 T = TypeVar("T")
 
@@ -507,20 +509,38 @@ class _SyncStore:
         with self._work(write=False, transaction=False), loop_budget(self.db.connection()):
             return page()
 
-    def _get(self, pk: Any, *, lock: bool = False) -> Row | None:
-        rows = self._rows(self._by_pk(self.lock_sql if lock else self.get_sql, pk), self.names)
+    def _get(self, pk: Any, *, lock: bool = False, where: Where = None) -> Row | None:
+        by_pk = self._by_pk(self.lock_sql if lock else self.get_sql, pk) if not where else None
+        cursor = self._scoped(pk, where, lock) if by_pk is None else by_pk
+        rows = self._rows(cursor, self.names)
         return rows[0] if rows else None
+
+    def _scoped(self, pk: Any, where: Where, lock: bool) -> Any:
+        """Runs the SELECT by key with ``where``'s conditions (ormgate.scope), built once per scope shape."""
+        condition, values = scope_condition(where or {})
+
+        def build() -> tuple[Template, Template]:
+            select = self.model.select(*self.read).where(self.pk == Slot("pk"), self._condition(condition, values))
+            locked = select.for_update() if self.db.for_update else select
+            return Template(self.db, select), Template(self.db, locked)
+
+        get, locked = self.statements.get(("scoped", scope_shape(where)), build)
+        statement = locked if lock else get
+        return self.db.execute_sql(statement.sql, statement.bind({**values, "pk": pk}))
 
     def _not_found(self, pk: Any) -> NotFound:
         return NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
 
-    def _lock(self, pk: Any, check: Check | None) -> None:
-        if check is None:
+    def _lock(self, pk: Any, check: Check | None, where: Where = None) -> None:
+        # A scoped write locks the row in scope first: out of scope, nothing is written; in scope,
+        # no other transaction can move it out before this one commits.
+        if check is None and not where:
             return
-        row = self._get(pk, lock=True)
+        row = self._get(pk, lock=True, where=where)
         if row is None:
             raise self._not_found(pk)
-        check(row)
+        if check is not None:
+            check(row)
 
     def _run(
         self,
@@ -558,7 +578,9 @@ class _SyncStore:
         with self._work(write=write, transaction=transaction, deleting=deleting):
             return function(*args)
 
-    def get(self, pk: Any) -> Row | None:
+    def get(self, pk: Any, where: Where = None) -> Row | None:
+        if where:
+            return self._run(lambda: self._get(pk, where=where), write=False, transaction=False)
         return self._run(self._get, pk, write=False, transaction=False)
 
     def _written(self, names: Iterable[str], values: Row | None = None) -> dict[Any, Any]:
@@ -599,8 +621,8 @@ class _SyncStore:
         assert row is not None
         return row
 
-    def _update(self, pk: Any, values: Row, check: Check | None) -> Row | None:
-        self._lock(pk, check)
+    def _update(self, pk: Any, values: Row, check: Check | None, where: Where = None) -> Row | None:
+        self._lock(pk, check, where)
         if not values:
             return self._get(pk)
         names = tuple(sorted(values))
@@ -618,20 +640,21 @@ class _SyncStore:
             return next(iter(self._rows(cursor, self.names)), None)
         return self._get(pk)
 
-    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        one_statement = check is None and (not values or self.db.returning_clause)
-        row = self._run(self._update, pk, values, check, transaction=not one_statement)
+    def update(self, pk: Any, values: Row, check: Check | None = None, where: Where = None) -> Row:
+        one_statement = check is None and not where and (not values or self.db.returning_clause)
+        row = self._run(self._update, pk, values, check, where, transaction=not one_statement)
         if row is None:
             raise self._not_found(pk)
         return row
 
-    def _delete(self, pk: Any, check: Check | None) -> None:
-        self._lock(pk, check)
+    def _delete(self, pk: Any, check: Check | None, where: Where = None) -> None:
+        self._lock(pk, check, where)
         if self._by_pk(self.delete_sql, pk).rowcount == 0:
             raise self._not_found(pk)
 
-    def delete(self, pk: Any, check: Check | None = None) -> None:
-        self._run(self._delete, pk, check, transaction=check is not None, deleting=True)
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None) -> None:
+        locks = check is not None or bool(where)
+        self._run(self._delete, pk, check, where, transaction=locks, deleting=True)
 
 
 class _Prepared:

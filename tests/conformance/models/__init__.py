@@ -8,9 +8,9 @@ PostgreSQL only.
 
 import dataclasses
 import enum
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 
 import ormgate
 from ormgate.adapters.base import Adapter
@@ -51,4 +51,18 @@ def contract_app(orm: str, db: Adapter, category: Any, item: Any, ghost: Any, ar
     ).install(app)
     if arrays is not None:
         ormgate.Resource(arrays, db, limits=(20, 100)).install(app)
+    return app
+
+
+def tenant(x_tenant: Annotated[int | None, Header()] = None) -> ormgate.Scope | None:
+    """The scope of the scoped app's items: a tenant is a category, named by X-Tenant; none is an administrator."""
+    return None if x_tenant is None else ormgate.Scope({"category_id": x_tenant})
+
+
+def scoped_app(orm: str, db: Adapter, category: Any, item: Any) -> FastAPI:
+    """The items again, each request scoped to its tenant's (tests/conformance/test_scoping.py)."""
+    app = new_app(orm, lambda: db.create_tables([category, item]))
+    ormgate.Resource(category, db, limits=(20, 100)).install(app)
+    items = ormgate.derive(db.describe(item), read_only=["created_at"])
+    ormgate.Resource(item, db, schemas=items, limits=(20, 100), scope=tenant).install(app)
     return app

@@ -1,0 +1,210 @@
+"""Scopes (issue 16, item 1) on every pair: rows of another scope are invisible and untouchable.
+
+The scoped app (tests/conformance/models, ``scoped_app``) serves the items with
+each request scoped to its tenant, a category named by ``X-Tenant``; a request
+without it is an administrator's, unscoped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests import databases as known
+from tests.conformance.test_contract import assert_problem
+from tests.conftest import Served, _database, _pair_params
+
+ONE = {"x-tenant": "1"}
+TWO = {"x-tenant": "2"}
+
+
+@pytest.fixture(scope="session", params=_pair_params())
+def scoped_service(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    databases: dict[tuple[str, str], known.TestDatabase],
+) -> Iterator[Served]:
+    pair: known.Pair = request.param
+    db = _database(databases, pair, tmp_path_factory.getbasetemp())
+    module = importlib.import_module(f"tests.conformance.models.{pair.models}")
+    served = Served(module.create_scoped_app(db.url(pair.scheme)), db, pair)
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def api(scoped_service: Served) -> Iterator[Served]:
+    """Categories 1 and 2 (the tenants) and 3, with no items; none left behind for the other tests."""
+    scoped_service.clear("items", "categories")
+    with scoped_service.engine.begin() as conn:
+        for n in (1, 2, 3):
+            conn.execute(sa.text("INSERT INTO categories (id, name) VALUES (:id, :name)"), {"id": n, "name": f"t{n}"})
+    yield scoped_service
+    scoped_service.clear("items", "categories")
+
+
+def add(api: Served, tenant: dict[str, str], name: str, **values: Any) -> dict[str, Any]:
+    response = api.client.post("/items", json={"name": name, **values}, headers=tenant)
+    assert response.status_code == 201, response.text
+    row: dict[str, Any] = response.json()
+    return row
+
+
+def stored(api: Served, pk: int) -> tuple[Any, ...] | None:
+    with api.engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT name, category_id, quantity FROM items WHERE id = :id"), {"id": pk}).first()
+    return None if row is None else tuple(row)
+
+
+def names(api: Served, url: str, tenant: dict[str, str] | None = None) -> list[str]:
+    response = api.client.get(url, headers=tenant or {})
+    assert response.status_code == 200, response.text
+    return [item["name"] for item in response.json()["items"]]
+
+
+def test_a_create_gets_the_scopes_values(api: Served) -> None:
+    row = add(api, ONE, "one")
+    assert row["category_id"] == 1
+    assert stored(api, row["id"]) == ("one", 1, 0)
+    # The same value as the scope's is no conflict.
+    assert add(api, TWO, "two", category_id=2)["category_id"] == 2
+
+
+def test_a_create_with_another_scopes_value_is_a_422_and_writes_nothing(api: Served) -> None:
+    response = api.client.post("/items", json={"name": "sneaky", "category_id": 2}, headers=ONE)
+    body = assert_problem(response, 422)
+    assert [e["field"] for e in body["errors"]] == ["category_id"]
+    assert api.scalar("SELECT COUNT(*) FROM items") == 0
+
+
+def test_a_list_and_its_count_see_the_scopes_rows_only(api: Served) -> None:
+    for n in range(3):
+        add(api, ONE, f"one-{n}", quantity=n)
+        add(api, TWO, f"two-{n}", quantity=n)
+    assert names(api, "/items", ONE) == ["one-0", "one-1", "one-2"]
+    assert names(api, "/items?quantity__gte=1&sort=-quantity", TWO) == ["two-2", "two-1"]
+    # A filter cannot widen the scope: it only narrows it further.
+    assert names(api, "/items?category_id=2", ONE) == []
+    assert names(api, "/items?name__startswith=two", ONE) == []
+    counted = api.client.get("/items?count=true", headers=ONE).json()
+    assert counted["total"] == 3
+    assert api.client.get("/items?count=true").json()["total"] == 6  # the administrator's
+    assert names(api, "/items?count=true", {"x-tenant": "3"}) == []
+
+
+def test_a_cursor_walks_its_scope_and_is_refused_in_another(api: Served) -> None:
+    for n in range(5):
+        add(api, ONE, f"one-{n}")
+        add(api, TWO, f"two-{n}")
+    seen: list[str] = []
+    url = "/items?limit=2"
+    while True:
+        body = api.client.get(url, headers=ONE).json()
+        seen += [item["name"] for item in body["items"]]
+        if body["next_cursor"] is None:
+            break
+        cursor = body["next_cursor"]
+        url = f"/items?limit=2&cursor={cursor}"
+    assert seen == [f"one-{n}" for n in range(5)]
+    first = api.client.get("/items?limit=2", headers=ONE).json()["next_cursor"]
+    for other in (TWO, {}):  # another tenant, the administrator: not a cursor of their list
+        body = assert_problem(api.client.get(f"/items?limit=2&cursor={first}", headers=other), 404)
+        assert body["errors"][0]["field"] == "cursor"
+
+
+def test_a_row_of_another_scope_is_not_found(api: Served) -> None:
+    theirs = add(api, TWO, "theirs", quantity=7)
+    pk = theirs["id"]
+    assert api.client.get(f"/items/{pk}", headers=TWO).status_code == 200
+    assert api.client.get(f"/items/{pk}").status_code == 200
+    assert_problem(api.client.get(f"/items/{pk}", headers=ONE), 404)
+    assert_problem(api.client.put(f"/items/{pk}", json={"name": "mine"}, headers=ONE), 404)
+    assert_problem(api.client.patch(f"/items/{pk}", json={"quantity": 1}, headers=ONE), 404)
+    assert_problem(api.client.delete(f"/items/{pk}", headers=ONE), 404)
+    # A precondition does not tell that the row exists: still a 404, not a 412.
+    star = {**ONE, "if-match": "*"}
+    assert_problem(api.client.patch(f"/items/{pk}", json={"quantity": 1}, headers=star), 404)
+    assert_problem(api.client.delete(f"/items/{pk}", headers={**ONE, "if-match": '"nope"'}), 404)
+    assert stored(api, pk) == ("theirs", 2, 7)  # changed nothing
+
+
+def test_writes_in_scope_work_and_keep_the_row_in_it(api: Served) -> None:
+    pk = add(api, ONE, "mine")["id"]
+    patched = api.client.patch(f"/items/{pk}", json={"quantity": 3}, headers=ONE)
+    assert patched.status_code == 200, patched.text
+    # PUT resets what it omits, but not the scope's fields: the row stays in scope.
+    replaced = api.client.put(f"/items/{pk}", json={"name": "renamed"}, headers=ONE)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["category_id"] == 1
+    assert stored(api, pk) == ("renamed", 1, 0)
+    matched = {**ONE, "if-match": replaced.headers["etag"]}
+    assert api.client.patch(f"/items/{pk}", json={"quantity": 5}, headers=matched).status_code == 200
+    assert api.client.delete(f"/items/{pk}", headers=ONE).status_code == 204
+    assert stored(api, pk) is None
+
+
+def test_moving_a_row_out_of_scope_is_a_422_and_changes_nothing(api: Served) -> None:
+    pk = add(api, ONE, "mine", quantity=4)["id"]
+    for method in ("put", "patch"):
+        response = api.client.request(method, f"/items/{pk}", json={"name": "gone", "category_id": 2}, headers=ONE)
+        body = assert_problem(response, 422)
+        assert [e["field"] for e in body["errors"]] == ["category_id"]
+    assert stored(api, pk) == ("mine", 1, 4)
+
+
+ROWS = 12
+
+
+def _race(api: Served, first: Any, second: Any) -> list[tuple[int, int]]:
+    """Runs ``first(i)`` and ``second(i)`` for each of ROWS, the pairs at once; their status codes."""
+    start = threading.Barrier(2)
+
+    def both(i: int, call: Any) -> int:
+        start.wait()
+        return int(call(i).status_code)
+
+    results = []
+    with ThreadPoolExecutor(2) as pool:
+        for i in range(ROWS):
+            a = pool.submit(both, i, first)
+            b = pool.submit(both, i, second)
+            results.append((a.result(), b.result()))
+    return results
+
+
+def test_a_scoped_update_racing_a_move_out_of_scope_never_writes_outside_it(api: Served) -> None:
+    pks = [add(api, ONE, f"row-{i}")["id"] for i in range(ROWS)]
+
+    def move(i: int) -> Any:  # the administrator moves the row to tenant 2, naming it so
+        return api.client.patch(f"/items/{pks[i]}", json={"category_id": 2, "name": "moved"})
+
+    def write(i: int) -> Any:  # tenant 1 writes the row, as long as it is its own
+        return api.client.patch(f"/items/{pks[i]}", json={"name": "tenant one"}, headers=ONE)
+
+    for moved, wrote in _race(api, move, write):
+        assert moved == 200
+        assert wrote in (200, 404)
+    # Had tenant 1 written after a move, a row of tenant 2 would carry its name.
+    for pk in pks:
+        assert stored(api, pk) == ("moved", 2, 0)
+
+
+def test_a_scoped_delete_racing_a_move_out_of_scope_never_deletes_outside_it(api: Served) -> None:
+    pks = [add(api, ONE, f"row-{i}")["id"] for i in range(ROWS)]
+
+    def move(i: int) -> Any:
+        return api.client.patch(f"/items/{pks[i]}", json={"category_id": 2})
+
+    def delete(i: int) -> Any:
+        return api.client.delete(f"/items/{pks[i]}", headers=ONE)
+
+    for i, (moved, deleted) in enumerate(_race(api, move, delete)):
+        # Exactly one of them found the row: a delete after the move would have deleted tenant 2's row.
+        assert (moved, deleted) in ((200, 404), (404, 204)), (moved, deleted)
+        assert stored(api, pks[i]) == (None if deleted == 204 else (f"row-{i}", 2, 0))
