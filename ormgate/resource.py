@@ -4,7 +4,6 @@ import contextvars
 import email.message
 import functools
 import hashlib
-import inspect
 from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -17,13 +16,14 @@ import fastapi.routing
 import orjson
 import pydantic
 import pydantic_core
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response, params
+from fastapi import APIRouter, FastAPI, Header, Path, Request, Response, params
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import access
 from .adapters.base import Adapter, OnWrite, Row, Store
 from .bodies import bounded, check_max_size
 from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
@@ -284,38 +284,17 @@ class Resource:
         context = contextvars.copy_context()
         return lambda values: context.run(hook, values)
 
-    # -- scopes (ormgate.scope): resolved by the route's dependency, kept in the request --------
+    # -- scopes (ormgate.scope, ormgate.access) ------------------------------------------------
 
     def _scope(self, request: Request) -> RowScope | None:
-        if self.scope is None:
-            return None
-        found = request.scope.get(_SCOPE_KEY, _UNRESOLVED)
-        if found is _UNRESOLVED:  # a route that lost its dependency must not serve every row
-            raise RuntimeError(f"{self.info.name}: the scope dependency did not run for this route")
-        if found is not None and not isinstance(found, RowScope):
-            raise TypeError(f"{self.info.name}: a scope dependency returns an ormgate.Scope or None, not {found!r}")
-        if found is not None:
-            found.check(self.info)
-        return found
+        return None if self.scope is None else access.request_scope(request, self.info)
 
     def _where(self, request: Request) -> Mapping[str, Any] | None:
-        scope = self._scope(request)
-        return None if scope is None or not scope.where else scope.where
+        return None if self.scope is None else access.where(self._scope(request))
 
     def _fixed(self, request: Request, body: pydantic.BaseModel, values: dict[str, Any], creating: bool) -> None:
-        """``values`` with the scope's fixed values; a client's different value for one of them is a 422."""
-        scope = self._scope(request)
-        if scope is None:
-            return
-        errors = []
-        for name, fixed in scope.fixed.items():
-            if name in body.model_fields_set and values.get(name) != fixed:
-                message = "Value error, not a value this request may write"
-                errors.append({"type": "value_error", "loc": ("body", name), "msg": message})
-            if creating or name in values:
-                values[name] = fixed
-        if errors:
-            raise RequestValidationError(errors)
+        if self.scope is not None:
+            access.fix(self._scope(request), body, values, creating=creating)
 
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
         values = self.schemas.sent_values(body)
@@ -466,7 +445,7 @@ class Resource:
                 method, path, endpoint, lean, options = table[route]
                 dependency = self.scope if route in ("list", "get") else self.write_scope
                 if dependency is not None:
-                    endpoint = _scoped(endpoint, dependency)
+                    endpoint = access.with_scope(endpoint, dependency)
                 endpoint.__dict__["ormgate_lean"] = lean
                 endpoint.__dict__["ormgate_max_body_size"] = self.max_body_size
                 options = {
@@ -478,31 +457,6 @@ class Resource:
                 }
                 operations += ((path, endpoint, options),)
         return operations
-
-
-# Where a route's scope dependency leaves the request's scope (in the ASGI scope of the request).
-_SCOPE_KEY = "ormgate.scope"
-_SCOPE_PARAMETER = "ormgate_scope"
-_UNRESOLVED = object()
-
-
-def _scoped(endpoint: Callable[..., Any], dependency: Callable[..., Any]) -> Callable[..., Any]:
-    """``endpoint`` with ``dependency`` among its parameters: FastAPI runs it (with its own dependencies,
-    its security schemes documented) and the endpoint finds the ``Scope`` it returned in the request."""
-    signature = inspect.signature(endpoint)
-    parameter = inspect.Parameter(
-        _SCOPE_PARAMETER, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Any, Depends(dependency)]
-    )
-
-    async def scoped(**values: Any) -> Response:
-        request: Request = values["request"]
-        request.scope[_SCOPE_KEY] = values.pop(_SCOPE_PARAMETER)
-        response: Response = await endpoint(**values)
-        return response
-
-    scoped.__signature__ = signature.replace(parameters=[*signature.parameters.values(), parameter])  # type: ignore[attr-defined]
-    scoped.__name__ = endpoint.__name__
-    return scoped
 
 
 def _located(exc: pydantic.ValidationError, *prefix: str) -> list[Any]:

@@ -19,6 +19,7 @@ def test_the_public_api_is_exactly_this() -> None:
         "PreconditionFailed",
         "Query",
         "Resource",
+        "Scope",
         "Sort",
         "Unavailable",
         "UniqueViolation",

@@ -1,0 +1,77 @@
+"""The HTTP side of scopes (ormgate.scope): each request's scope, from the route's dependency to the resource.
+
+A scoped route declares the resource's scope dependency as one more parameter
+of its endpoint, so FastAPI runs it as any dependency (its own sub-dependencies,
+its security scheme in the OpenAPI document, its 401) and the endpoint leaves the
+``Scope`` it returned in the request for the resource's operations.
+"""
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+import pydantic
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+
+from .model import ModelInfo
+from .scope import Scope
+
+# Where the scope is left, in the request's ASGI scope.
+_KEY = "ormgate.scope"
+_PARAMETER = "ormgate_scope"
+_UNRESOLVED = object()
+
+
+def with_scope(endpoint: Callable[..., Any], dependency: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint`` (which takes the ``request``) with ``dependency`` among its parameters."""
+    signature = inspect.signature(endpoint)
+    parameter = inspect.Parameter(
+        _PARAMETER, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Any, Depends(dependency)]
+    )
+
+    async def scoped(**values: Any) -> Response:
+        request: Request = values["request"]
+        request.scope[_KEY] = values.pop(_PARAMETER)
+        response: Response = await endpoint(**values)
+        return response
+
+    scoped.__signature__ = signature.replace(parameters=[*signature.parameters.values(), parameter])  # type: ignore[attr-defined]
+    scoped.__name__ = endpoint.__name__
+    return scoped
+
+
+def request_scope(request: Request, info: ModelInfo) -> Scope | None:
+    """The scope the route's dependency returned for ``request``: a ``Scope``, or None for every row."""
+    found = request.scope.get(_KEY, _UNRESOLVED)
+    if found is _UNRESOLVED:  # a route that lost its dependency must not serve every row
+        raise RuntimeError(f"{info.name}: the scope dependency did not run for this route")
+    if found is None:
+        return None
+    if not isinstance(found, Scope):
+        raise TypeError(f"{info.name}: a scope dependency returns an ormgate.Scope or None, not {type(found).__name__}")
+    found.check(info)
+    return found
+
+
+def where(scope: Scope | None) -> Mapping[str, Any] | None:
+    """The conditions a store adds to its statement by key, or None."""
+    return None if scope is None or not scope.where else scope.where
+
+
+def fix(scope: Scope | None, body: pydantic.BaseModel, values: dict[str, Any], *, creating: bool) -> None:
+    """Puts the scope's fixed values into ``values``; a different one the client sent is a 422, before any write.
+
+    A create always gets them; an update where it writes the field (a PUT resetting it to its default).
+    """
+    if scope is None:
+        return
+    errors = []
+    for name, fixed in scope.fixed.items():
+        if name in body.model_fields_set and values.get(name) != fixed:
+            # The value the scope wants is not told: it is the scope's, not the client's.
+            errors.append({"type": "value_error", "loc": ("body", name), "msg": "not a value this request may write"})
+        if creating or name in values:
+            values[name] = fixed
+    if errors:
+        raise RequestValidationError(errors)
