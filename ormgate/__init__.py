@@ -14,6 +14,7 @@ from .errors import (
     UniqueViolation,
     UnsupportedMediaType,
 )
+from .hooks import Event, Hooks
 from .model import FieldInfo, ModelInfo
 from .offline import offline_docs
 from .problems import install as install_problem_handlers
@@ -29,9 +30,11 @@ __all__ = [
     "BadQuery",
     "BodyLimit",
     "Conflict",
+    "Event",
     "FieldInfo",
     "Filter",
     "ForeignKeyViolation",
+    "Hooks",
     "InvalidData",
     "Limits",
     "ModelInfo",

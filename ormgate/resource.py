@@ -24,9 +24,11 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import access
-from .adapters.base import Adapter, OnWrite, Row, Store
+from . import hooks as hooking
+from .adapters.base import Adapter, Hook, OnWrite, Row, Store
 from .bodies import bounded, check_max_size
 from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
+from .hooks import Hooks
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
@@ -209,7 +211,8 @@ class Resource:
     beyond it); by default the app's ``ormgate.BodyLimit``, or 1 MiB.
     ``scope`` is a FastAPI dependency returning each request's ``ormgate.Scope``
     (or None: every row), ``write_scope`` the one of its writes (by default
-    ``scope``'s); see docs/scoping.md.
+    ``scope``'s); ``hooks`` (``ormgate.Hooks``) run around each write, in its
+    transaction; see docs/scoping.md.
     """
 
     def __init__(
@@ -227,10 +230,12 @@ class Resource:
         max_body_size: int | None = None,
         scope: Callable[..., Any] | None = None,
         write_scope: Callable[..., Any] | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         info = adapter.describe(model)
         self.scope = scope
         self.write_scope = write_scope or scope
+        self.hooks = hooks
         self.schemas = schemas or derive(info)
         self.store: Store = adapter.store(model, self.schemas.read_fields)
         self.info = info
@@ -292,6 +297,9 @@ class Resource:
     def _where(self, request: Request) -> Mapping[str, Any] | None:
         return None if self.scope is None else access.where(self._scope(request))
 
+    def _hook(self, request: Request, operation: hooking.Operation, pk: Any) -> Hook | None:
+        return None if self.hooks is None else self.hooks.bind(request, operation, pk, self.info.pk.name)
+
     def _fixed(self, request: Request, body: pydantic.BaseModel, values: dict[str, Any], creating: bool) -> None:
         if self.scope is not None:
             access.fix(self._scope(request), body, values, creating=creating)
@@ -299,7 +307,11 @@ class Resource:
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
         values = self.schemas.sent_values(body)
         self._fixed(request, body, values, creating=True)
-        row = await self.store.create(values, self._on_write())
+        hook = self._hook(request, "create", None)
+        if hook is None:
+            row = await self.store.create(values, self._on_write())
+        else:
+            row = await self.store.create(values, self._on_write(), hook=hook)
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
         return item_response(row, request, 201, {"Location": location})
 
@@ -316,20 +328,20 @@ class Resource:
         self, request: Request, pk: Any, body: pydantic.BaseModel, values: dict[str, Any], check: Any
     ) -> Response:
         self._fixed(request, body, values, creating=False)
-        where = self._where(request)
-        if where is None:
+        where, hook = self._where(request), self._hook(request, "update", pk)
+        if where is None and hook is None:
             row = await self.store.update(pk, values, check, self._on_write())
         else:
-            row = await self.store.update(pk, values, check, self._on_write(), where=where)
+            row = await self.store.update(pk, values, check, self._on_write(), where=where, hook=hook)
         return item_response(row, request)
 
     async def delete(self, request: Request, pk: Any) -> Response:
         check = if_match_check(request.headers.get("if-match"))
-        where = self._where(request)
-        if where is None:
+        where, hook = self._where(request), self._hook(request, "delete", pk)
+        if where is None and hook is None:
             await self.store.delete(pk, check)
         else:
-            await self.store.delete(pk, check, where=where)
+            await self.store.delete(pk, check, where=where, hook=hook)
         return Response(status_code=204)
 
     # -- parsing for the lean path: the same models, the same 422s as FastAPI's ------------

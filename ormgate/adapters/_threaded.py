@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 from ..errors import Unavailable
 from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
-from .base import Check, OnWrite, Page, Row, SyncStore, Where
+from .base import Check, Hook, OnWrite, Page, Row, SyncStore, Where
 
 T = TypeVar("T")
 
@@ -252,17 +252,23 @@ class ThreadedStore:
     # in the write's hop it held a place at the gate meanwhile, so five hashes on a pool of
     # five stalled every read, and one on SQLite every write. Writes without a hook hop once.
 
-    async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
+    async def create(self, values: Row, on_write: OnWrite | None = None, hook: Hook | None = None) -> Row:
         if on_write is not None:
             values = await run_sync(on_write, values, threads=self.threads)
-        return await self._hop(self.writes, self.sync.create, values)
+        return await self._hop(self.writes, self.sync.create, values, hook)
 
     async def update(
-        self, pk: Any, values: Row, check: Check | None = None, on_write: OnWrite | None = None, where: Where = None
+        self,
+        pk: Any,
+        values: Row,
+        check: Check | None = None,
+        on_write: OnWrite | None = None,
+        where: Where = None,
+        hook: Hook | None = None,
     ) -> Row:
         if on_write is not None:
             values = await run_sync(on_write, values, threads=self.threads)
-        return await self._hop(self.writes, self.sync.update, pk, values, check, where)
+        return await self._hop(self.writes, self.sync.update, pk, values, check, where, hook)
 
-    async def delete(self, pk: Any, check: Check | None = None, where: Where = None) -> None:
-        await self._hop(self.writes, self.sync.delete, pk, check, where)
+    async def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        await self._hop(self.writes, self.sync.delete, pk, check, where, hook)

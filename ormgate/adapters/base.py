@@ -17,6 +17,10 @@ from ..model import ModelInfo
 from ..query import Query
 
 Row = dict[str, Any]
+# Run inside a write's unit of work (ormgate.hooks): ``hook("before", unit, values)`` before the
+# write (it may change ``values``), ``hook("after", unit, row)`` after it, ``unit`` being the ORM's
+# handle on that transaction (SQLAlchemy's ``Connection``, Django's connection, Peewee's ``Database``).
+Hook = Callable[[str, Any, Row], None]
 # A scope's conditions (ormgate.scope): the row must have these values too, or it is not found.
 Where = Mapping[str, Any] | None
 Check = Callable[[Row], None]
@@ -83,24 +87,34 @@ class Store(Protocol):
     async def get(self, pk: Any, where: Where = None) -> Row | None:
         """The row's readable fields, or None (also when it lacks a value of ``where``)."""
 
-    async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
+    async def create(self, values: Row, on_write: OnWrite | None = None, hook: Hook | None = None) -> Row:
         """Insert ``on_write(values)`` (``values`` without it) and return the row as stored, generated values included.
 
         ``on_write`` may be slow (it hashes passwords): it runs in a worker thread, never on the event loop.
+        ``hook`` runs in the unit of work, before and after the write (off the loop for a sync ORM).
         """
 
     async def update(
-        self, pk: Any, values: Row, check: Check | None = None, on_write: OnWrite | None = None, where: Where = None
+        self,
+        pk: Any,
+        values: Row,
+        check: Check | None = None,
+        on_write: OnWrite | None = None,
+        where: Where = None,
+        hook: Hook | None = None,
     ) -> Row:
         """Lock the row, pass it to ``check`` (which may raise), write ``on_write(values)``, return it.
 
         Raises ``NotFound`` when there is no such row, or the locked row lacks a value of ``where``
         (decided by the lock itself, so a concurrent change of those values cannot slip between).
-        ``on_write`` runs as in ``create``.
+        ``on_write`` and ``hook`` run as in ``create`` (``hook`` after the lock and ``check``).
         """
 
-    async def delete(self, pk: Any, check: Check | None = None, where: Where = None) -> None:
-        """Lock the row, pass it to ``check``, delete it; ``NotFound`` when it is absent (or out of ``where``)."""
+    async def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        """Lock the row, pass it to ``check``, delete it; ``NotFound`` when it is absent (or out of ``where``).
+
+        ``hook`` runs as in ``update``, given the key alone (``{pk name: pk}``) before and after.
+        """
 
 
 class SyncStore(Protocol):
@@ -115,9 +129,11 @@ class SyncStore(Protocol):
 
     def list(self, query: Query) -> Page: ...
     def get(self, pk: Any, where: Where = None) -> Row | None: ...
-    def create(self, values: Row) -> Row: ...
-    def update(self, pk: Any, values: Row, check: Check | None = None, where: Where = None) -> Row: ...
-    def delete(self, pk: Any, check: Check | None = None, where: Where = None) -> None: ...
+    def create(self, values: Row, hook: Hook | None = None) -> Row: ...
+    def update(
+        self, pk: Any, values: Row, check: Check | None = None, where: Where = None, hook: Hook | None = None
+    ) -> Row: ...
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None: ...
 
 
 class Adapter(Protocol):

@@ -53,7 +53,7 @@ from ._collation import exact_collation
 from ._drivers import classify, dropped
 from ._session import UnitOfWork
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, Where, memory_sqlite
+from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Hook, Page, Row, Where, memory_sqlite
 
 # -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
 
@@ -581,35 +581,61 @@ class _SyncStore:
             return self._run(lambda _: next(iter(self._in_scope(pk, where).values(*self.fields)), None), atomic=False)
         return self._run(lambda connection: self._get(connection, pk), atomic=False)
 
-    def _create(self, connection: BaseDatabaseWrapper, values: Row) -> Row:
+    def _create(self, connection: BaseDatabaseWrapper, values: Row, hook: Hook | None = None) -> Row:
+        if hook is not None:
+            values = dict(values)  # the hook's to change; a repeated unit of work starts from the request's
+            hook("before", connection, values)
         # Through save(): defaults, auto_now_add and signals apply as in any Django code.
         created = self._all().create(**{name: _plain(value) for name, value in values.items()})
-        return self._found(created.pk, self._get(connection, created.pk))  # as stored: defaults, rounding
+        row = self._found(created.pk, self._get(connection, created.pk))  # as stored: defaults, rounding
+        if hook is not None:
+            hook("after", connection, row)
+        return row
 
-    def create(self, values: Row) -> Row:
-        return self._run(lambda connection: self._create(connection, values))
+    def create(self, values: Row, hook: Hook | None = None) -> Row:
+        return self._run(lambda connection: self._create(connection, values, hook))
 
     def _update(
-        self, connection: BaseDatabaseWrapper, pk: Any, values: Row, check: Check | None, where: Where = None
+        self,
+        connection: BaseDatabaseWrapper,
+        pk: Any,
+        values: Row,
+        check: Check | None,
+        where: Where = None,
+        hook: Hook | None = None,
     ) -> Row:
         self._lock(pk, check, where)
+        if hook is not None:
+            values = dict(values)
+            hook("before", connection, values)
         if values:
             changes = {**{name: now() for name, now in self.auto_now.items()}, **values}
             self._all().filter(pk=pk).update(**{name: _plain(v) for name, v in changes.items()})
-        return self._found(pk, self._get(connection, pk))
+        row = self._found(pk, self._get(connection, pk))
+        if hook is not None:
+            hook("after", connection, row)
+        return row
 
-    def update(self, pk: Any, values: Row, check: Check | None = None, where: Where = None) -> Row:
-        return self._run(lambda connection: self._update(connection, pk, values, check, where))
+    def update(
+        self, pk: Any, values: Row, check: Check | None = None, where: Where = None, hook: Hook | None = None
+    ) -> Row:
+        return self._run(lambda connection: self._update(connection, pk, values, check, where, hook))
 
-    def _delete(self, pk: Any, check: Check | None, where: Where = None) -> None:
+    def _delete(
+        self, pk: Any, check: Check | None, where: Where = None, hook: Hook | None = None, connection: Any = None
+    ) -> None:
         self._lock(pk, check, where)
+        if hook is not None:
+            hook("before", connection, {self.info.pk.name: pk})
         # QuerySet.delete() follows on_delete (CASCADE, PROTECT, ...) as any Django code would.
         _, deleted = self._all().filter(pk=pk).delete()
         if not deleted.get(self.model._meta.label):
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+        if hook is not None:
+            hook("after", connection, {self.info.pk.name: pk})
 
-    def delete(self, pk: Any, check: Check | None = None, where: Where = None) -> None:
-        self._run(lambda _: self._delete(pk, check, where), deleting=True)
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        self._run(lambda connection: self._delete(pk, check, where, hook, connection), deleting=True)
 
 
 class DjangoAdapter:

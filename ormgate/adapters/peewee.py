@@ -63,7 +63,7 @@ from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
 from ._session import UnitOfWork
 from ._threaded import Gate, ThreadedStore, _pool, loop_budget, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Page, Row, ShapeCache, Where, memory_sqlite
+from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Hook, Page, Row, ShapeCache, Where, memory_sqlite
 
 T = TypeVar("T")
 
@@ -595,7 +595,7 @@ class _SyncStore:
     def _returning(self, query: Any) -> Template:
         return Template(self.db, query.returning(*self.read) if self.db.returning_clause else query)
 
-    def create(self, values: Row) -> Row:
+    def create(self, values: Row, hook: Hook | None = None) -> Row:
         # The fields' Python defaults, drawn here as Model.create would (a built INSERT would
         # keep the first ones), the key's too: the row is read back by it where the database
         # returns no key (MySQL).
@@ -607,7 +607,7 @@ class _SyncStore:
                 ("insert", names), lambda: self._returning(self.model.insert(self._written(names)))
             )
 
-        def create() -> Row | None:
+        def insert_row(values: Row, names: tuple[str, ...], insert: Template | None) -> Row | None:
             # A statement for these values is built here, connected: how Peewee writes an
             # expression may depend on the server (MariaDB's JSON).
             built = insert or self._returning(self.model.insert(self._written(names, values)))
@@ -616,13 +616,36 @@ class _SyncStore:
                 return self._rows(cursor, self.names)[0]
             return self._get(values.get(self.info.pk.name, self.db.last_insert_id(cursor)))
 
+        def create() -> Row | None:
+            if hook is None:
+                return insert_row(values, names, insert)
+            changed = dict(values)  # the hook's to change; a repeated unit of work starts from the request's
+            hook("before", self.db, changed)
+            now = tuple(sorted(changed))
+            row = insert_row(changed, now, insert if now == names else None)
+            assert row is not None
+            hook("after", self.db, row)
+            return row
+
         # INSERT ... RETURNING is one statement: atomic without a transaction, two round trips fewer.
-        row = self._run(create, transaction=not self.db.returning_clause)
+        row = self._run(create, transaction=hook is not None or not self.db.returning_clause)
         assert row is not None
         return row
 
-    def _update(self, pk: Any, values: Row, check: Check | None, where: Where = None) -> Row | None:
+    def _update(
+        self, pk: Any, values: Row, check: Check | None, where: Where = None, hook: Hook | None = None
+    ) -> Row | None:
         self._lock(pk, check, where)
+        if hook is None:
+            return self._write(pk, values)
+        values = dict(values)
+        hook("before", self.db, values)
+        row = self._write(pk, values)
+        if row is not None:
+            hook("after", self.db, row)
+        return row
+
+    def _write(self, pk: Any, values: Row) -> Row | None:
         if not values:
             return self._get(pk)
         names = tuple(sorted(values))
@@ -640,21 +663,27 @@ class _SyncStore:
             return next(iter(self._rows(cursor, self.names)), None)
         return self._get(pk)
 
-    def update(self, pk: Any, values: Row, check: Check | None = None, where: Where = None) -> Row:
-        one_statement = check is None and not where and (not values or self.db.returning_clause)
-        row = self._run(self._update, pk, values, check, where, transaction=not one_statement)
+    def update(
+        self, pk: Any, values: Row, check: Check | None = None, where: Where = None, hook: Hook | None = None
+    ) -> Row:
+        one_statement = check is None and not where and hook is None and (not values or self.db.returning_clause)
+        row = self._run(self._update, pk, values, check, where, hook, transaction=not one_statement)
         if row is None:
             raise self._not_found(pk)
         return row
 
-    def _delete(self, pk: Any, check: Check | None, where: Where = None) -> None:
+    def _delete(self, pk: Any, check: Check | None, where: Where = None, hook: Hook | None = None) -> None:
         self._lock(pk, check, where)
+        if hook is not None:
+            hook("before", self.db, {self.info.pk.name: pk})
         if self._by_pk(self.delete_sql, pk).rowcount == 0:
             raise self._not_found(pk)
+        if hook is not None:
+            hook("after", self.db, {self.info.pk.name: pk})
 
-    def delete(self, pk: Any, check: Check | None = None, where: Where = None) -> None:
-        locks = check is not None or bool(where)
-        self._run(self._delete, pk, check, where, transaction=locks, deleting=True)
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        locks = check is not None or bool(where) or hook is not None
+        self._run(self._delete, pk, check, where, hook, transaction=locks, deleting=True)
 
 
 class _Prepared:

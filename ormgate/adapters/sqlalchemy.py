@@ -34,7 +34,7 @@ from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
-from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, OnWrite, Page, Row, ShapeCache, Where, memory_sqlite
+from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, Hook, OnWrite, Page, Row, ShapeCache, Where, memory_sqlite
 
 T = TypeVar("T")
 
@@ -450,8 +450,17 @@ class _Operations:
         if begin is not None:
             conn.exec_driver_sql(begin)
 
-    def create(self, conn: sa.Connection, values: Row) -> Row:
+    def create(self, conn: sa.Connection, values: Row, hook: Hook | None = None) -> Row:
         self._begin_write(conn)
+        if hook is None:
+            return self._insert(conn, values)
+        values = dict(values)  # the hook's to change; a retried unit of work starts from the request's
+        hook("before", conn, values)
+        row = self._insert(conn, values)
+        hook("after", conn, row)
+        return row
+
+    def _insert(self, conn: sa.Connection, values: Row) -> Row:
         # The statements are built once; the parameters' keys make the column list, and
         # SQLAlchemy caches the compiled form per key set (building one per request was
         # most of a write's own CPU).
@@ -477,9 +486,26 @@ class _Operations:
         if check is not None:
             check(row[0])
 
-    def update(self, conn: sa.Connection, pk: Any, values: Row, check: Check | None, where: Where = None) -> Row:
+    def update(
+        self,
+        conn: sa.Connection,
+        pk: Any,
+        values: Row,
+        check: Check | None,
+        where: Where = None,
+        hook: Hook | None = None,
+    ) -> Row:
         self._begin_write(conn)
         self._lock(conn, pk, check, where)
+        if hook is None:
+            return self._write(conn, pk, values)
+        values = dict(values)
+        hook("before", conn, values)
+        row = self._write(conn, pk, values)
+        hook("after", conn, row)
+        return row
+
+    def _write(self, conn: sa.Connection, pk: Any, values: Row) -> Row:
         if values:
             params = {**self._values(values), _KEY: pk}
             if conn.dialect.update_returning:
@@ -493,11 +519,17 @@ class _Operations:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
         return row
 
-    def delete(self, conn: sa.Connection, pk: Any, check: Check | None, where: Where = None) -> None:
+    def delete(
+        self, conn: sa.Connection, pk: Any, check: Check | None, where: Where = None, hook: Hook | None = None
+    ) -> None:
         self._begin_write(conn)
         self._lock(conn, pk, check, where)
+        if hook is not None:
+            hook("before", conn, {self.info.pk.name: pk})
         if conn.execute(sa.delete(self.table).where(self.pk == pk, *self.only)).rowcount == 0:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+        if hook is not None:
+            hook("after", conn, {self.info.pk.name: pk})
 
 
 # What may reach an adapter's boundary from the database: the driver's errors wrapped by
@@ -619,14 +651,16 @@ class _SyncStore:
                 return rows[0] if rows else None
         return self._run(self.ops.get, pk, where, read=True)
 
-    def create(self, values: Row) -> Row:
-        return self._run(self.ops.create, values)
+    def create(self, values: Row, hook: Hook | None = None) -> Row:
+        return self._run(self.ops.create, values, hook)
 
-    def update(self, pk: Any, values: Row, check: Check | None = None, where: Where = None) -> Row:
-        return self._run(self.ops.update, pk, values, check, where)
+    def update(
+        self, pk: Any, values: Row, check: Check | None = None, where: Where = None, hook: Hook | None = None
+    ) -> Row:
+        return self._run(self.ops.update, pk, values, check, where, hook)
 
-    def delete(self, pk: Any, check: Check | None = None, where: Where = None) -> None:
-        self._run(self.ops.delete, pk, check, where, deleting=True)
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        self._run(self.ops.delete, pk, check, where, hook, deleting=True)
 
 
 class _AsyncStore:
@@ -688,20 +722,29 @@ class _AsyncStore:
 
     # on_write may be slow (a password hash): a worker thread makes the values, outside the gate.
 
-    async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
+    # A hook runs inside run_sync, as the operation does: SQLAlchemy's greenlet on the event loop,
+    # whose database calls through the sync Connection wait without blocking it.
+
+    async def create(self, values: Row, on_write: OnWrite | None = None, hook: Hook | None = None) -> Row:
         if on_write is not None:
             values = await run_sync(on_write, values)
-        return await self._run(self.ops.create, values)
+        return await self._run(self.ops.create, values, hook)
 
     async def update(
-        self, pk: Any, values: Row, check: Check | None = None, on_write: OnWrite | None = None, where: Where = None
+        self,
+        pk: Any,
+        values: Row,
+        check: Check | None = None,
+        on_write: OnWrite | None = None,
+        where: Where = None,
+        hook: Hook | None = None,
     ) -> Row:
         if on_write is not None:
             values = await run_sync(on_write, values)
-        return await self._run(self.ops.update, pk, values, check, where)
+        return await self._run(self.ops.update, pk, values, check, where, hook)
 
-    async def delete(self, pk: Any, check: Check | None = None, where: Where = None) -> None:
-        await self._run(self.ops.delete, pk, check, where, deleting=True)
+    async def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        await self._run(self.ops.delete, pk, check, where, hook, deleting=True)
 
 
 def _prepare_sqlite(dbapi_connection: Any) -> None:

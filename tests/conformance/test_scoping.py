@@ -7,46 +7,25 @@ without it is an administrator's, unscoped.
 
 from __future__ import annotations
 
-import importlib
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from tests import databases as known
 from tests.conformance.test_contract import assert_problem
-from tests.conftest import Served, _database, _pair_params
+from tests.conftest import Served
 
-ONE = {"x-tenant": "1"}
-TWO = {"x-tenant": "2"}
-
-
-@pytest.fixture(scope="session", params=_pair_params())
-def scoped_service(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    databases: dict[tuple[str, str], known.TestDatabase],
-) -> Iterator[Served]:
-    pair: known.Pair = request.param
-    db = _database(databases, pair, tmp_path_factory.getbasetemp())
-    module = importlib.import_module(f"tests.conformance.models.{pair.models}")
-    served = Served(module.create_scoped_app(db.url(pair.scheme)), db, pair)
-    yield served
-    served.close()
+# The tenants' categories, far beyond the ids a sequence gives the audit rows (the hooks' tests).
+T1, T2, T3 = 1001, 1002, 1003
+ONE = {"x-tenant": str(T1)}
+TWO = {"x-tenant": str(T2)}
 
 
 @pytest.fixture
-def api(scoped_service: Served) -> Iterator[Served]:
-    """Categories 1 and 2 (the tenants) and 3, with no items; none left behind for the other tests."""
-    scoped_service.clear("items", "categories")
-    with scoped_service.engine.begin() as conn:
-        for n in (1, 2, 3):
-            conn.execute(sa.text("INSERT INTO categories (id, name) VALUES (:id, :name)"), {"id": n, "name": f"t{n}"})
-    yield scoped_service
-    scoped_service.clear("items", "categories")
+def api(tenants: Served) -> Served:
+    return tenants
 
 
 def add(api: Served, tenant: dict[str, str], name: str, **values: Any) -> dict[str, Any]:
@@ -70,14 +49,14 @@ def names(api: Served, url: str, tenant: dict[str, str] | None = None) -> list[s
 
 def test_a_create_gets_the_scopes_values(api: Served) -> None:
     row = add(api, ONE, "one")
-    assert row["category_id"] == 1
-    assert stored(api, row["id"]) == ("one", 1, 0)
+    assert row["category_id"] == T1
+    assert stored(api, row["id"]) == ("one", T1, 0)
     # The same value as the scope's is no conflict.
-    assert add(api, TWO, "two", category_id=2)["category_id"] == 2
+    assert add(api, TWO, "two", category_id=T2)["category_id"] == T2
 
 
 def test_a_create_with_another_scopes_value_is_a_422_and_writes_nothing(api: Served) -> None:
-    response = api.client.post("/items", json={"name": "sneaky", "category_id": 2}, headers=ONE)
+    response = api.client.post("/items", json={"name": "sneaky", "category_id": T2}, headers=ONE)
     body = assert_problem(response, 422)
     assert [e["field"] for e in body["errors"]] == ["category_id"]
     assert api.scalar("SELECT COUNT(*) FROM items") == 0
@@ -90,12 +69,12 @@ def test_a_list_and_its_count_see_the_scopes_rows_only(api: Served) -> None:
     assert names(api, "/items", ONE) == ["one-0", "one-1", "one-2"]
     assert names(api, "/items?quantity__gte=1&sort=-quantity", TWO) == ["two-2", "two-1"]
     # A filter cannot widen the scope: it only narrows it further.
-    assert names(api, "/items?category_id=2", ONE) == []
+    assert names(api, f"/items?category_id={T2}", ONE) == []
     assert names(api, "/items?name__startswith=two", ONE) == []
     counted = api.client.get("/items?count=true", headers=ONE).json()
     assert counted["total"] == 3
     assert api.client.get("/items?count=true").json()["total"] == 6  # the administrator's
-    assert names(api, "/items?count=true", {"x-tenant": "3"}) == []
+    assert names(api, "/items?count=true", {"x-tenant": str(T3)}) == []
 
 
 def test_a_cursor_walks_its_scope_and_is_refused_in_another(api: Served) -> None:
@@ -131,7 +110,7 @@ def test_a_row_of_another_scope_is_not_found(api: Served) -> None:
     star = {**ONE, "if-match": "*"}
     assert_problem(api.client.patch(f"/items/{pk}", json={"quantity": 1}, headers=star), 404)
     assert_problem(api.client.delete(f"/items/{pk}", headers={**ONE, "if-match": '"nope"'}), 404)
-    assert stored(api, pk) == ("theirs", 2, 7)  # changed nothing
+    assert stored(api, pk) == ("theirs", T2, 7)  # changed nothing
 
 
 def test_writes_in_scope_work_and_keep_the_row_in_it(api: Served) -> None:
@@ -141,8 +120,8 @@ def test_writes_in_scope_work_and_keep_the_row_in_it(api: Served) -> None:
     # PUT resets what it omits, but not the scope's fields: the row stays in scope.
     replaced = api.client.put(f"/items/{pk}", json={"name": "renamed"}, headers=ONE)
     assert replaced.status_code == 200, replaced.text
-    assert replaced.json()["category_id"] == 1
-    assert stored(api, pk) == ("renamed", 1, 0)
+    assert replaced.json()["category_id"] == T1
+    assert stored(api, pk) == ("renamed", T1, 0)
     matched = {**ONE, "if-match": replaced.headers["etag"]}
     assert api.client.patch(f"/items/{pk}", json={"quantity": 5}, headers=matched).status_code == 200
     assert api.client.delete(f"/items/{pk}", headers=ONE).status_code == 204
@@ -152,10 +131,10 @@ def test_writes_in_scope_work_and_keep_the_row_in_it(api: Served) -> None:
 def test_moving_a_row_out_of_scope_is_a_422_and_changes_nothing(api: Served) -> None:
     pk = add(api, ONE, "mine", quantity=4)["id"]
     for method in ("put", "patch"):
-        response = api.client.request(method, f"/items/{pk}", json={"name": "gone", "category_id": 2}, headers=ONE)
+        response = api.client.request(method, f"/items/{pk}", json={"name": "gone", "category_id": T2}, headers=ONE)
         body = assert_problem(response, 422)
         assert [e["field"] for e in body["errors"]] == ["category_id"]
-    assert stored(api, pk) == ("mine", 1, 4)
+    assert stored(api, pk) == ("mine", T1, 4)
 
 
 ROWS = 12
@@ -182,7 +161,7 @@ def test_a_scoped_update_racing_a_move_out_of_scope_never_writes_outside_it(api:
     pks = [add(api, ONE, f"row-{i}")["id"] for i in range(ROWS)]
 
     def move(i: int) -> Any:  # the administrator moves the row to tenant 2, naming it so
-        return api.client.patch(f"/items/{pks[i]}", json={"category_id": 2, "name": "moved"})
+        return api.client.patch(f"/items/{pks[i]}", json={"category_id": T2, "name": "moved"})
 
     def write(i: int) -> Any:  # tenant 1 writes the row, as long as it is its own
         return api.client.patch(f"/items/{pks[i]}", json={"name": "tenant one"}, headers=ONE)
@@ -192,14 +171,14 @@ def test_a_scoped_update_racing_a_move_out_of_scope_never_writes_outside_it(api:
         assert wrote in (200, 404)
     # Had tenant 1 written after a move, a row of tenant 2 would carry its name.
     for pk in pks:
-        assert stored(api, pk) == ("moved", 2, 0)
+        assert stored(api, pk) == ("moved", T2, 0)
 
 
 def test_a_scoped_delete_racing_a_move_out_of_scope_never_deletes_outside_it(api: Served) -> None:
     pks = [add(api, ONE, f"row-{i}")["id"] for i in range(ROWS)]
 
     def move(i: int) -> Any:
-        return api.client.patch(f"/items/{pks[i]}", json={"category_id": 2})
+        return api.client.patch(f"/items/{pks[i]}", json={"category_id": T2})
 
     def delete(i: int) -> Any:
         return api.client.delete(f"/items/{pks[i]}", headers=ONE)
@@ -207,4 +186,59 @@ def test_a_scoped_delete_racing_a_move_out_of_scope_never_deletes_outside_it(api
     for i, (moved, deleted) in enumerate(_race(api, move, delete)):
         # Exactly one of them found the row: a delete after the move would have deleted tenant 2's row.
         assert (moved, deleted) in ((200, 404), (404, 204)), (moved, deleted)
-        assert stored(api, pks[i]) == (None if deleted == 204 else (f"row-{i}", 2, 0))
+        assert stored(api, pks[i]) == (None if deleted == 204 else (f"row-{i}", T2, 0))
+
+
+# -- hooks (issue 16, item 2): in the write's unit of work ------------------------------------------
+
+
+def audited(api: Served, mark: str) -> list[str]:
+    with api.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT name FROM categories WHERE name LIKE :m"), {"m": f"% {mark}"})
+        return sorted(name for (name,) in rows)
+
+
+def test_hooks_write_an_audit_row_in_the_writes_transaction(api: Served) -> None:
+    audit = {**ONE, "x-audit": "a1"}
+    created = api.client.post("/items", json={"name": "audited"}, headers=audit)
+    assert created.status_code == 201, created.text
+    pk = created.json()["id"]
+    assert api.client.patch(f"/items/{pk}", json={"quantity": 2}, headers=audit).status_code == 200
+    # Category names are unique: this update marks its audit row otherwise.
+    assert api.client.put(f"/items/{pk}", json={"name": "again"}, headers={**ONE, "x-audit": "a2"}).status_code == 200
+    assert api.client.delete(f"/items/{pk}", headers=audit).status_code == 204
+    assert audited(api, "a1") == sorted([f"create {pk} a1", f"update {pk} a1", f"delete {pk} a1"])
+    assert audited(api, "a2") == [f"update {pk} a2"]
+
+
+def test_a_before_hook_may_change_the_values(api: Served) -> None:
+    created = api.client.post("/items", json={"name": "shout: hello"}, headers=ONE)
+    assert created.json()["name"] == "SHOUT: HELLO"
+    pk = created.json()["id"]
+    patched = api.client.patch(f"/items/{pk}", json={"name": "shout: again"}, headers=ONE)
+    assert patched.json()["name"] == "SHOUT: AGAIN"
+    assert stored(api, pk) == ("SHOUT: AGAIN", T1, 0)
+
+
+def test_a_hook_that_raises_leaves_nothing_written(api: Served) -> None:
+    body = assert_problem(api.client.post("/items", json={"name": "refused"}, headers=ONE), 422)
+    assert "refused by a hook" in body["detail"]
+    failing = {**ONE, "x-audit": "f1", "x-fail-after": "1"}
+    assert_problem(api.client.post("/items", json={"name": "late"}, headers=failing), 409)
+    assert api.scalar("SELECT COUNT(*) FROM items") == 0
+    pk = add(api, ONE, "kept", quantity=1)["id"]
+    assert_problem(api.client.patch(f"/items/{pk}", json={"name": "refused"}, headers=ONE), 422)
+    assert_problem(api.client.patch(f"/items/{pk}", json={"quantity": 9}, headers=failing), 409)
+    assert_problem(api.client.delete(f"/items/{pk}", headers={**ONE, "x-refuse": "1"}), 422)
+    assert_problem(api.client.delete(f"/items/{pk}", headers=failing), 409)
+    assert stored(api, pk) == ("kept", T1, 1)
+    # The after hooks wrote their audit rows before raising: rolled back with the write.
+    assert audited(api, "f1") == []
+
+
+def test_hooks_do_not_run_for_a_row_out_of_scope(api: Served) -> None:
+    pk = add(api, TWO, "theirs")["id"]
+    audit = {**ONE, "x-audit": "o1"}
+    assert_problem(api.client.patch(f"/items/{pk}", json={"name": "x"}, headers=audit), 404)
+    assert_problem(api.client.delete(f"/items/{pk}", headers=audit), 404)
+    assert audited(api, "o1") == []

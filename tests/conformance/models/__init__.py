@@ -8,6 +8,7 @@ PostgreSQL only.
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header
@@ -59,10 +60,39 @@ def tenant(x_tenant: Annotated[int | None, Header()] = None) -> ormgate.Scope | 
     return None if x_tenant is None else ormgate.Scope({"category_id": x_tenant})
 
 
-def scoped_app(orm: str, db: Adapter, category: Any, item: Any) -> FastAPI:
-    """The items again, each request scoped to its tenant's (tests/conformance/test_scoping.py)."""
+Audit = Callable[[Any, str], None]  # writes a category of this name through a hook's unit of work
+
+
+def audit_hooks(audit: Audit) -> ormgate.Hooks:
+    """Hooks that act only on requests that ask (so that the scoping tests see none):
+
+    ``X-Audit``: every write adds a category "<operation> <key> <X-Audit>" in its transaction;
+    ``X-Fail-After``: the after hook raises once it has; a name "refused" is refused before
+    a create or update, and ``X-Refuse`` a delete; a name "shout: ..." is written upper-case.
+    """
+
+    def before(event: ormgate.Event) -> None:
+        if event.request.headers.get("x-refuse") or event.values.get("name") == "refused":
+            raise ormgate.InvalidData("refused by a hook", field="name")
+        name = event.values.get("name")
+        if isinstance(name, str) and name.startswith("shout: "):
+            event.values["name"] = name.upper()
+
+    def after(event: ormgate.Event) -> None:
+        mark = event.request.headers.get("x-audit")
+        if mark is not None:
+            audit(event.unit, f"{event.operation} {event.pk} {mark}")
+        if event.request.headers.get("x-fail-after"):
+            raise ormgate.Conflict("refused by a hook after the write")
+
+    return ormgate.Hooks(before, after, before, after, before, after)
+
+
+def scoped_app(orm: str, db: Adapter, category: Any, item: Any, audit: Audit) -> FastAPI:
+    """The items again, each request scoped to its tenant's, with hooks (tests/conformance/test_scoping.py)."""
     app = new_app(orm, lambda: db.create_tables([category, item]))
     ormgate.Resource(category, db, limits=(20, 100)).install(app)
     items = ormgate.derive(db.describe(item), read_only=["created_at"])
-    ormgate.Resource(item, db, schemas=items, limits=(20, 100), scope=tenant).install(app)
+    hooks = audit_hooks(audit)
+    ormgate.Resource(item, db, schemas=items, limits=(20, 100), scope=tenant, hooks=hooks).install(app)
     return app

@@ -91,5 +91,9 @@ def create_app(url: str) -> FastAPI:
     return contract_app("django", DjangoAdapter(configure(url)), Category, Item, Ghost, arrays)
 
 
+def audit(unit: Any, name: str) -> None:
+    Category.objects.using(unit.alias).create(name=name)
+
+
 def create_scoped_app(url: str) -> FastAPI:
-    return scoped_app("django", DjangoAdapter(configure(url)), Category, Item)
+    return scoped_app("django", DjangoAdapter(configure(url)), Category, Item, audit)

@@ -86,5 +86,9 @@ def create_app(url: str) -> FastAPI:
     return contract_app("peewee", PeeweeAdapter(connect(url)), Category, Item, Ghost, arrays)
 
 
+def audit(unit: Any, name: str) -> None:
+    unit.execute_sql(f"INSERT INTO categories (name) VALUES ({unit.param})", (name,))
+
+
 def create_scoped_app(url: str) -> FastAPI:
-    return scoped_app("peewee", PeeweeAdapter(connect(url)), Category, Item)
+    return scoped_app("peewee", PeeweeAdapter(connect(url)), Category, Item, audit)

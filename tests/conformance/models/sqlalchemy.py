@@ -69,5 +69,9 @@ def create_app(url: str) -> FastAPI:
     return contract_app("sqlalchemy", SQLAlchemyAdapter(create_engine(url)), Category, Item, Ghost, arrays)
 
 
+def audit(unit: Any, name: str) -> None:
+    unit.execute(sa.insert(sa.table("categories", sa.column("name"))).values(name=name))
+
+
 def create_scoped_app(url: str) -> FastAPI:
-    return scoped_app("sqlalchemy", SQLAlchemyAdapter(create_engine(url)), Category, Item)
+    return scoped_app("sqlalchemy", SQLAlchemyAdapter(create_engine(url)), Category, Item, audit)
