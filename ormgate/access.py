@@ -7,7 +7,7 @@ its security scheme in the OpenAPI document, its 401) and the endpoint leaves th
 """
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any
 
 import pydantic
@@ -41,7 +41,7 @@ def with_scope(endpoint: Callable[..., Any], dependency: Callable[..., Any]) -> 
     return scoped
 
 
-def request_scope(request: Request, info: ModelInfo) -> Scope | None:
+def request_scope(request: Request, info: ModelInfo, restricted: Collection[str] = ()) -> Scope | None:
     """The scope the route's dependency returned for ``request``: a ``Scope``, or None for every row."""
     found = request.scope.get(_KEY, _UNRESOLVED)
     if found is _UNRESOLVED:  # a route that lost its dependency must not serve every row
@@ -50,7 +50,7 @@ def request_scope(request: Request, info: ModelInfo) -> Scope | None:
         return None
     if not isinstance(found, Scope):
         raise TypeError(f"{info.name}: a scope dependency returns an ormgate.Scope or None, not {type(found).__name__}")
-    found.check(info)
+    found.check(info, restricted)
     return found
 
 
@@ -67,6 +67,13 @@ def fix(scope: Scope | None, body: pydantic.BaseModel, values: dict[str, Any], *
     if scope is None:
         return
     errors = []
+    for name in sorted(set(scope.read_only) & body.model_fields_set):
+        # A hidden field is one the request does not know: refused as any unknown field is.
+        unknown = name in scope.hidden
+        kind, message = ("extra_forbidden", "unknown field") if unknown else ("read_only", "field is read-only")
+        errors.append({"type": kind, "loc": ("body", name), "msg": message})
+    for name in scope.read_only:
+        values.pop(name, None)  # a PUT does not reset what the request may not write either
     for name, fixed in scope.fixed.items():
         if name in body.model_fields_set and values.get(name) != fixed:
             # The value the scope wants is not told: it is the scope's, not the client's.
@@ -75,3 +82,26 @@ def fix(scope: Scope | None, body: pydantic.BaseModel, values: dict[str, Any], *
             values[name] = fixed
     if errors:
         raise RequestValidationError(errors)
+
+
+def visible(row: dict[str, Any], scope: Scope | None) -> dict[str, Any]:
+    """``row`` without the fields ``scope`` hides."""
+    if scope is None or not scope.hidden:
+        return row
+    return {name: value for name, value in row.items() if name not in scope.hidden}
+
+
+def optional(read: type[pydantic.BaseModel], names: Collection[str]) -> type[pydantic.BaseModel]:
+    """The read schema as documented when ``names`` may be hidden: the same fields, those not required."""
+    if not names:
+        return read
+
+    def extra(schema: dict[str, Any]) -> None:
+        required = [name for name in schema.get("required", []) if name not in names]
+        schema["required"] = required
+        if not required:
+            del schema["required"]
+
+    config = pydantic.ConfigDict(**{**read.model_config, "json_schema_extra": extra})
+    namespace = {"model_config": config, "__module__": read.__module__, "__doc__": read.__doc__}
+    return type(f"{read.__name__}Restricted", (read,), namespace)

@@ -212,7 +212,8 @@ class Resource:
     ``scope`` is a FastAPI dependency returning each request's ``ormgate.Scope``
     (or None: every row), ``write_scope`` the one of its writes (by default
     ``scope``'s); ``hooks`` (``ormgate.Hooks``) run around each write, in its
-    transaction; see docs/scoping.md.
+    transaction; ``restricted`` names the fields a scope may hide (documented
+    as optional); see docs/scoping.md.
     """
 
     def __init__(
@@ -231,11 +232,15 @@ class Resource:
         scope: Callable[..., Any] | None = None,
         write_scope: Callable[..., Any] | None = None,
         hooks: Hooks | None = None,
+        restricted: Collection[str] = (),
     ) -> None:
         info = adapter.describe(model)
         self.scope = scope
         self.write_scope = write_scope or scope
         self.hooks = hooks
+        self.restricted = frozenset(restricted)
+        self._cursor_key = cursor_key
+        self._parsers: dict[frozenset[str], QueryParser] = {}
         self.schemas = schemas or derive(info)
         self.store: Store = adapter.store(model, self.schemas.read_fields)
         self.info = info
@@ -246,6 +251,8 @@ class Resource:
         self.routes = frozenset(routes)
         self.max_body_size = None if max_body_size is None else check_max_size(max_body_size)
         self._pk_adapter = pydantic.TypeAdapter(value_annotation(info.pk))
+        if self.restricted - set(self.schemas.read_fields):
+            raise ValueError(f"restricted= names no readable field of {info.name}: {sorted(self.restricted)}")
         if self.routes - set(ROUTES):
             raise ValueError(f"unknown route(s) {sorted(self.routes - set(ROUTES))}; choose from {ROUTES}")
 
@@ -257,14 +264,15 @@ class Resource:
     async def list(self, request: Request) -> Response:
         """One page of rows: the body, the next cursor and its ``Link``."""
         scope = self._scope(request)
-        query = self.query.parse_query_string(request.scope["query_string"], () if scope is None else scope.filters())
+        parser = self._parser(scope)
+        query = parser.parse_query_string(request.scope["query_string"], () if scope is None else scope.filters())
         # The cursor needs the sort values of the last row, asked for or not.
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
         page = await self.store.list(replace(query, fields=needed))
         rows, headers, cursor = page.rows, {}, None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
-            cursor = self.query.next_cursor(query, rows[-1])
+            cursor = parser.next_cursor(query, rows[-1])
             headers["Link"] = f'<{_next_url(request, cursor)}>; rel="next"'
         if needed != query.fields:
             rows = [{name: row[name] for name in query.fields} for row in rows]
@@ -272,11 +280,12 @@ class Resource:
         return Response(body, media_type="application/json", headers=headers)
 
     async def get(self, request: Request, pk: Any) -> Response:
-        where = self._where(request)
+        scope = self._scope(request)
+        where = access.where(scope)
         row = await self.store.get(pk) if where is None else await self.store.get(pk, where)
         if row is None:
             raise self.not_found(pk)
-        return item_response(row, request)
+        return item_response(access.visible(row, scope), request)
 
     # The store runs on_write (which may hash a password) off the event loop, in a thread of
     # its own pool that does not carry the request's context: handed over in it, the hook notes
@@ -292,7 +301,36 @@ class Resource:
     # -- scopes (ormgate.scope, ormgate.access) ------------------------------------------------
 
     def _scope(self, request: Request) -> RowScope | None:
-        return None if self.scope is None else access.request_scope(request, self.info)
+        return None if self.scope is None else access.request_scope(request, self.info, self.restricted)
+
+    def _parser(self, scope: RowScope | None) -> QueryParser:
+        """The query parser of a request that does not know ``scope.hidden``: one per set of hidden fields."""
+        if scope is None or not scope.hidden:
+            return self.query
+        hidden = frozenset(scope.hidden)
+        found = self._parsers.get(hidden)
+        if found is None:  # at most one per subset of self.restricted
+            base = self.query
+            found = self._parsers[hidden] = QueryParser(
+                self.info,
+                [name for name in base.readable if name not in hidden],
+                filters={name: ops for name, ops in base.filters.items() if name not in hidden},
+                sortable=[name for name in base.sortable if name not in hidden],
+                limits=base.limits,
+                cursor_key=self._cursor_key,
+            )
+        return found
+
+    def _if_match(self, request: Request) -> Callable[[Row], None] | None:
+        """The If-Match check, on the row as this request sees it (its ETag is of that row)."""
+        check = if_match_check(request.headers.get("if-match"))
+        scope = self._scope(request) if check is not None else None
+        if check is None or scope is None or not scope.hidden:
+            return check
+        return lambda row: check(access.visible(row, scope))
+
+    def _shown(self, request: Request, row: Row) -> Row:
+        return row if self.scope is None else access.visible(row, self._scope(request))
 
     def _where(self, request: Request) -> Mapping[str, Any] | None:
         return None if self.scope is None else access.where(self._scope(request))
@@ -313,15 +351,15 @@ class Resource:
         else:
             row = await self.store.create(values, self._on_write(), hook=hook)
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
-        return item_response(row, request, 201, {"Location": location})
+        return item_response(self._shown(request, row), request, 201, {"Location": location})
 
     async def replace(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
-        check = if_match_check(request.headers.get("if-match"))
+        check = self._if_match(request)
         values = self.schemas.sent_values(body, replace=True)
         return await self._update(request, pk, body, values, check)
 
     async def patch(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
-        check = if_match_check(request.headers.get("if-match"))
+        check = self._if_match(request)
         return await self._update(request, pk, body, self.schemas.sent_values(body), check)
 
     async def _update(
@@ -333,10 +371,10 @@ class Resource:
             row = await self.store.update(pk, values, check, self._on_write())
         else:
             row = await self.store.update(pk, values, check, self._on_write(), where=where, hook=hook)
-        return item_response(row, request)
+        return item_response(self._shown(request, row), request)
 
     async def delete(self, request: Request, pk: Any) -> Response:
-        check = if_match_check(request.headers.get("if-match"))
+        check = self._if_match(request)
         where, hook = self._where(request), self._hook(request, "delete", pk)
         if where is None and hook is None:
             await self.store.delete(pk, check)
@@ -436,7 +474,7 @@ class Resource:
             return await self.delete(request, self._pk(request))
 
         item = "/{id}"
-        documented = {"response_model": s.read}
+        documented = {"response_model": access.optional(s.read, self.restricted)}
         table: dict[str, tuple[str, str, Callable[..., Any], Handler, dict[str, Any]]] = {
             "list": ("GET", "", list_rows, self.list, {
                 "response_model": listing,

@@ -7,12 +7,15 @@ scope's ``where`` becomes conditions of the statement itself: the list's plan
 row read or locked by key for a GET, PUT, PATCH or DELETE, so that a row out of
 scope is a 404 decided in the statement or lock that writes, never raced. A
 create or update gets ``values`` (by default ``where``'s): a client sending a
-different value for one of those fields is answered 422. See docs/scoping.md.
+different value for one of those fields is answered 422. ``hidden`` fields are
+neither readable nor writable for the request, and vanish from its responses,
+``?fields=``, filters, sorts and error messages; ``read_only`` ones are readable
+only. See docs/scoping.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,21 +31,33 @@ _PARAM = "ormgate_s{}"
 class Scope:
     """The rows of one request: those whose fields equal ``where``; ``values`` fixed on the rows it writes.
 
-    ``values`` defaults to ``where``: a row created or changed in a scope stays in it.
+    ``values`` defaults to ``where``: a row created or changed in a scope stays in it. ``hidden``
+    and ``read_only`` name fields this request may not see or write, and may not write: they must be
+    among the resource's ``restricted`` fields (the OpenAPI document shows those as optional).
     """
 
     where: Mapping[str, Any] = field(default_factory=dict)
     values: Mapping[str, Any] | None = None
+    hidden: Collection[str] = frozenset()
+    read_only: Collection[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", frozenset(self.hidden))
+        object.__setattr__(self, "read_only", frozenset(self.read_only) | frozenset(self.hidden))
 
     @property
     def fixed(self) -> Mapping[str, Any]:
         return self.where if self.values is None else self.values
 
-    def check(self, info: ModelInfo) -> None:
-        """Raises ``ValueError`` naming a field ``info`` does not have: a programming error, a 500."""
+    def check(self, info: ModelInfo, restricted: Collection[str] = ()) -> None:
+        """Raises ``ValueError`` naming a field ``info`` does not have, or hidden and not ``restricted``:
+        a programming error, a 500."""
         unknown = sorted({*self.where, *self.fixed} - set(info.by_name))
         if unknown:
             raise ValueError(f"scope names fields {info.name} does not have: {', '.join(unknown)}")
+        unrestricted = sorted(set(self.hidden) - set(restricted))
+        if unrestricted:
+            raise ValueError(f"scope hides {info.name} fields not restricted= on the resource: {unrestricted}")
 
     def filters(self) -> tuple[Filter, ...]:
         """``where`` as a list's filters: conditions of the plan, in a fixed order (the shape does not vary)."""

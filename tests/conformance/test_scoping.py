@@ -242,3 +242,63 @@ def test_hooks_do_not_run_for_a_row_out_of_scope(api: Served) -> None:
     assert_problem(api.client.patch(f"/items/{pk}", json={"name": "x"}, headers=audit), 404)
     assert_problem(api.client.delete(f"/items/{pk}", headers=audit), 404)
     assert audited(api, "o1") == []
+
+
+# -- field permissions (issue 16, item 3) -----------------------------------------------------------
+
+GUEST = {**ONE, "x-role": "guest"}
+
+
+def test_a_hidden_field_vanishes_from_every_response(api: Served) -> None:
+    pk = add(api, ONE, "priced", price="9.50", weight=1.5)["id"]
+    assert api.client.get(f"/items/{pk}", headers=ONE).json()["price"] == "9.50"
+    got = api.client.get(f"/items/{pk}", headers=GUEST)
+    assert got.status_code == 200
+    assert "price" not in got.json()
+    assert got.json()["weight"] == 1.5
+    listed = api.client.get("/items", headers=GUEST).json()["items"]
+    assert [sorted(item) for item in listed] == [sorted(got.json())]
+    patched = api.client.patch(f"/items/{pk}", json={"quantity": 2}, headers=GUEST)
+    assert patched.status_code == 200
+    assert "price" not in patched.json()
+    created = api.client.post("/items", json={"name": "guest's"}, headers=GUEST)
+    assert created.status_code == 201
+    assert "price" not in created.json()
+
+
+def test_a_hidden_field_cannot_be_asked_for_filtered_or_sorted_and_is_never_named(api: Served) -> None:
+    add(api, ONE, "priced", price="9.50")
+    for url in ("/items?fields=id,price", "/items?price=9.50", "/items?price__gt=1", "/items?sort=price"):
+        hidden = assert_problem(api.client.get(url, headers=GUEST), 400)
+        # The same answer as for a field the model does not have: it lists the others only.
+        unknown = assert_problem(api.client.get(url.replace("price", "nosuch"), headers=GUEST), 400)
+        assert hidden["detail"] == unknown["detail"].replace("nosuch", "price")
+        assert "price" not in str(hidden["errors"][0].get("allowed"))
+    assert api.client.get("/items?fields=id,price", headers=ONE).status_code == 200
+
+
+def test_a_field_a_request_may_not_write_is_refused_and_kept(api: Served) -> None:
+    pk = add(api, ONE, "priced", price="9.50", weight=1.5)["id"]
+    for body, kind in (
+        ({"name": "x", "price": "1.00"}, "extra_forbidden"),
+        ({"name": "x", "weight": 2.0}, "read_only"),
+    ):
+        for method, url in (("post", "/items"), ("put", f"/items/{pk}"), ("patch", f"/items/{pk}")):
+            problem = assert_problem(api.client.request(method, url, json=body, headers=GUEST), 422)
+            assert [(e["field"], e["type"]) for e in problem["errors"]] == [(next(iter(set(body) - {"name"})), kind)]
+    assert api.scalar("SELECT COUNT(*) FROM items") == 1
+    # A PUT resets what it omits, but not what this request may not write.
+    etag = api.client.get(f"/items/{pk}", headers=GUEST).headers["etag"]
+    replaced = api.client.put(f"/items/{pk}", json={"name": "renamed"}, headers={**GUEST, "if-match": etag})
+    assert replaced.status_code == 200, replaced.text
+    admin = api.client.get(f"/items/{pk}").json()
+    assert (admin["name"], admin["price"], admin["weight"]) == ("renamed", "9.50", 1.5)
+
+
+def test_openapi_shows_a_restricted_field_as_optional(api: Served) -> None:
+    spec = api.client.get("/openapi.json").json()
+    ref = spec["paths"]["/items/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][ref.rpartition("/")[2]]
+    assert "price" in schema["properties"]
+    assert "price" not in schema["required"]
+    assert "name" in schema["required"]

@@ -55,9 +55,17 @@ def contract_app(orm: str, db: Adapter, category: Any, item: Any, ghost: Any, ar
     return app
 
 
-def tenant(x_tenant: Annotated[int | None, Header()] = None) -> ormgate.Scope | None:
-    """The scope of the scoped app's items: a tenant is a category, named by X-Tenant; none is an administrator."""
-    return None if x_tenant is None else ormgate.Scope({"category_id": x_tenant})
+def tenant(
+    x_tenant: Annotated[int | None, Header()] = None, x_role: Annotated[str | None, Header()] = None
+) -> ormgate.Scope | None:
+    """The scope of the scoped app's items: a tenant is a category, named by X-Tenant; none is an administrator.
+
+    ``X-Role: guest`` may not see the price, nor write the weight.
+    """
+    where = {} if x_tenant is None else {"category_id": x_tenant}
+    if x_role == "guest":
+        return ormgate.Scope(where, hidden={"price"}, read_only={"weight"})
+    return ormgate.Scope(where) if where else None
 
 
 Audit = Callable[[Any, str], None]  # writes a category of this name through a hook's unit of work
@@ -94,5 +102,7 @@ def scoped_app(orm: str, db: Adapter, category: Any, item: Any, audit: Audit) ->
     ormgate.Resource(category, db, limits=(20, 100)).install(app)
     items = ormgate.derive(db.describe(item), read_only=["created_at"])
     hooks = audit_hooks(audit)
-    ormgate.Resource(item, db, schemas=items, limits=(20, 100), scope=tenant, hooks=hooks).install(app)
+    ormgate.Resource(
+        item, db, schemas=items, limits=(20, 100), scope=tenant, hooks=hooks, restricted=["price"]
+    ).install(app)
     return app
