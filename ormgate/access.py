@@ -15,6 +15,7 @@ from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from .model import ModelInfo
+from .query import QueryParser
 from .scope import Scope
 
 # Where the scope is left, in the request's ASGI scope.
@@ -105,3 +106,22 @@ def optional(read: type[pydantic.BaseModel], names: Collection[str]) -> type[pyd
     config = pydantic.ConfigDict(**{**read.model_config, "json_schema_extra": extra})
     namespace = {"model_config": config, "__module__": read.__module__, "__doc__": read.__doc__}
     return type(f"{read.__name__}Restricted", (read,), namespace)
+
+
+def seen_by(check: Callable[[dict[str, Any]], None], scope: Scope | None) -> Callable[[dict[str, Any]], None]:
+    """An If-Match ``check`` on the row as ``scope`` sees it: the ETag the request was given is of that row."""
+    if scope is None or not scope.hidden:
+        return check
+    return lambda row: check(visible(row, scope))
+
+
+def parser_without(base: QueryParser, hidden: frozenset[str], cursor_key: bytes | str | None) -> QueryParser:
+    """``base`` for a request that does not know the ``hidden`` fields: their parameters are unknown ones."""
+    return QueryParser(
+        base.info,
+        [name for name in base.readable if name not in hidden],
+        filters={name: ops for name, ops in base.filters.items() if name not in hidden},
+        sortable=[name for name in base.sortable if name not in hidden],
+        limits=base.limits,
+        cursor_key=cursor_key,
+    )

@@ -300,8 +300,10 @@ class Resource:
 
     # -- scopes (ormgate.scope, ormgate.access) ------------------------------------------------
 
-    def _scope(self, request: Request) -> RowScope | None:
-        return None if self.scope is None else access.request_scope(request, self.info, self.restricted)
+    def _scope(self, request: Request, write: bool = False) -> RowScope | None:
+        """The request's scope: ``scope``'s for a read, ``write_scope``'s for a write."""
+        dependency = self.write_scope if write else self.scope
+        return None if dependency is None else access.request_scope(request, self.info, self.restricted)
 
     def _parser(self, scope: RowScope | None) -> QueryParser:
         """The query parser of a request that does not know ``scope.hidden``: one per set of hidden fields."""
@@ -310,37 +312,25 @@ class Resource:
         hidden = frozenset(scope.hidden)
         found = self._parsers.get(hidden)
         if found is None:  # at most one per subset of self.restricted
-            base = self.query
-            found = self._parsers[hidden] = QueryParser(
-                self.info,
-                [name for name in base.readable if name not in hidden],
-                filters={name: ops for name, ops in base.filters.items() if name not in hidden},
-                sortable=[name for name in base.sortable if name not in hidden],
-                limits=base.limits,
-                cursor_key=self._cursor_key,
-            )
+            found = self._parsers[hidden] = access.parser_without(self.query, hidden, self._cursor_key)
         return found
 
     def _if_match(self, request: Request) -> Callable[[Row], None] | None:
         """The If-Match check, on the row as this request sees it (its ETag is of that row)."""
         check = if_match_check(request.headers.get("if-match"))
-        scope = self._scope(request) if check is not None else None
-        if check is None or scope is None or not scope.hidden:
-            return check
-        return lambda row: check(access.visible(row, scope))
+        return check if check is None else access.seen_by(check, self._scope(request, write=True))
 
     def _shown(self, request: Request, row: Row) -> Row:
-        return row if self.scope is None else access.visible(row, self._scope(request))
+        return access.visible(row, self._scope(request, write=True))
 
     def _where(self, request: Request) -> Mapping[str, Any] | None:
-        return None if self.scope is None else access.where(self._scope(request))
+        return access.where(self._scope(request, write=True))
 
     def _hook(self, request: Request, operation: hooking.Operation, pk: Any) -> Hook | None:
         return None if self.hooks is None else self.hooks.bind(request, operation, pk, self.info.pk.name)
 
     def _fixed(self, request: Request, body: pydantic.BaseModel, values: dict[str, Any], creating: bool) -> None:
-        if self.scope is not None:
-            access.fix(self._scope(request), body, values, creating=creating)
+        access.fix(self._scope(request, write=True), body, values, creating=creating)
 
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
         values = self.schemas.sent_values(body)

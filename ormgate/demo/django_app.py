@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, install_auth, new_app, route_docs
 
 setup()  # the app registry must be ready before models are declared
 
@@ -32,7 +32,7 @@ class User(models.Model):
         db_table = "users"
 
 
-def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
+def create_app(database_url: str, *, create_tables: bool = True, auth: bool = False) -> FastAPI:
     db = DjangoAdapter(configure(database_url))
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
     app = new_app("django", (lambda: db.create_tables([User])) if create_tables else None)
@@ -71,5 +71,9 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         row = await session.run(add_user, values)
         return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
 
-    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
+    # With --auth, a PUT, PATCH or DELETE changes the account of the token's user only.
+    own_account = install_auth(app, db, User) if auth else None
+    ormgate.Resource(
+        User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS, write_scope=own_account
+    ).install(app)
     return app

@@ -36,3 +36,18 @@ def tenants(scoped_service: Served) -> Iterator[Served]:
             conn.execute(sa.text("INSERT INTO categories (id, name) VALUES (:id, :name)"), {"id": n, "name": f"t{n}"})
     yield scoped_service
     scoped_service.clear("items", "categories")
+
+
+@pytest.fixture(scope="session", params=_pair_params())
+def auth_service(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    databases: dict[tuple[str, str], known.TestDatabase],
+) -> Iterator[Served]:
+    """The users service of ormgate/demo with ``--auth`` on every pair."""
+    pair: known.Pair = request.param
+    db = _database(databases, pair, tmp_path_factory.getbasetemp())
+    module = importlib.import_module(f"ormgate.demo.{pair.orm}_app")
+    served = Served(module.create_app(db.url(pair.scheme), auth=True), db, pair)
+    yield served
+    served.close()
