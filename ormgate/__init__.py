@@ -14,12 +14,14 @@ from .errors import (
     UniqueViolation,
     UnsupportedMediaType,
 )
+from .hooks import Event, Hooks
 from .model import FieldInfo, ModelInfo
 from .offline import offline_docs
 from .problems import install as install_problem_handlers
 from .query import Filter, Limits, Query, Sort
 from .resource import Resource, item_response
 from .schemas import ModelSchemas, derive
+from .scope import Scope
 from .waiting import Waiting
 
 __version__ = "0.1.0"
@@ -28,9 +30,11 @@ __all__ = [
     "BadQuery",
     "BodyLimit",
     "Conflict",
+    "Event",
     "FieldInfo",
     "Filter",
     "ForeignKeyViolation",
+    "Hooks",
     "InvalidData",
     "Limits",
     "ModelInfo",
@@ -40,6 +44,7 @@ __all__ = [
     "PreconditionFailed",
     "Query",
     "Resource",
+    "Scope",
     "Sort",
     "Unavailable",
     "UniqueViolation",

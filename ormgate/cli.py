@@ -64,11 +64,14 @@ def main(
     """FastAPI resources for SQLAlchemy, Django and Peewee models."""
 
 
-def _users_app(orm: str, url: str) -> Any:
+def _users_app(orm: str, url: str, auth: bool = False) -> Any:
     require("pwdlib", "users", "the demo's password hashing (pwdlib)")
+    if auth:
+        require("jwt", "users", "the demo's tokens (PyJWT)")
+        require("multipart", "users", "the demo's sign-in form (python-multipart)")
     module = importlib.import_module(f"ormgate.demo.{orm}_app")
     try:
-        return module.create_app(url)
+        return module.create_app(url, auth=True) if auth else module.create_app(url)
     except ValueError as exc:  # what an adapter refuses in a URL (an in-memory SQLite, ...)
         raise Problem(str(exc)) from None
 
@@ -81,6 +84,9 @@ def demo(
     ] = DEMO_DATABASE,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    auth: Annotated[
+        bool, typer.Option("--auth", help="POST /token signs in; PUT, PATCH, DELETE change one's own account only")
+    ] = False,
 ) -> None:
     """Serve the users service (ormgate/demo), creating its table if absent."""
     import uvicorn
@@ -93,7 +99,7 @@ def demo(
         fail(problem)
     try:
         connect(db)
-        api = _users_app(orm.value, db.url)
+        api = _users_app(orm.value, db.url, auth)
     except Problem as problem:
         sock.close()
         fail(problem)
@@ -103,6 +109,8 @@ def demo(
     )
     console.print(f"  API   http://{shown}:{port}/users")
     console.print(f"  docs  http://{shown}:{port}/docs")
+    if auth:
+        console.print(f"  token http://{shown}:{port}/token (username, password)")
     server = uvicorn.Server(uvicorn.Config(api, log_level="warning"))
     server.run(sockets=[sock])
 

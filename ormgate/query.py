@@ -383,16 +383,23 @@ class QueryParser:
             raise _invalid(parameter, f"must be between {low} and {high}", "less_than_equal")
         return value
 
-    def parse_query_string(self, raw: bytes) -> Query:
-        """The ``Query`` for a raw query string (``scope["query_string"]``), its length checked before parsing."""
+    def parse_query_string(self, raw: bytes, scope: tuple[Filter, ...] = ()) -> Query:
+        """The ``Query`` for a raw query string (``scope["query_string"]``), its length checked before parsing.
+
+        ``scope``: filters the request's scope adds (ormgate.scope), before the client's.
+        """
         cap = self.max_query
         if len(raw) > cap:
             raise _over("query_string", f"{len(raw)} bytes, at most {cap}", cap)
         # As Starlette's QueryParams parses it.
-        return self.parse(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+        return self.parse(parse_qsl(raw.decode("latin-1"), keep_blank_values=True), scope)
 
-    def parse(self, items: Iterable[tuple[str, str]]) -> Query:
-        """The ``Query`` for a query string given as (name, value) pairs."""
+    def parse(self, items: Iterable[tuple[str, str]], scope: tuple[Filter, ...] = ()) -> Query:
+        """The ``Query`` for a query string given as (name, value) pairs, ``scope``'s filters first.
+
+        The scope's filters are signed into a cursor with the client's: a cursor of one scope is
+        no cursor in another.
+        """
         seen: dict[str, str] = {}
         for name, value in items:
             if name in seen:
@@ -403,7 +410,7 @@ class QueryParser:
         given = [(k, v) for k, v in seen.items() if k not in RESERVED]
         if len(given) > self.max_filters:
             raise _over(given[self.max_filters][0], f"at most {self.max_filters} filters", self.max_filters)
-        filters = tuple(self._filter(k, v) for k, v in given)
+        filters = (*scope, *(self._filter(k, v) for k, v in given))
         sort = self._sort(seen["sort"]) if "sort" in seen else []
         pk = self.info.pk.name
         if pk not in [s.field for s in sort]:

@@ -23,13 +23,17 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .adapters.base import Adapter, OnWrite, Row, Store
+from . import access
+from . import hooks as hooking
+from .adapters.base import Adapter, Hook, OnWrite, Row, Store
 from .bodies import bounded, check_max_size
 from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
+from .hooks import Hooks
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
 from .schemas import ModelSchemas, derive, to_base64, value_annotation
+from .scope import Scope as RowScope
 
 
 def _default(value: Any) -> Any:
@@ -205,6 +209,11 @@ class Resource:
     by default ORMGATE_SECRET_KEY (see ``ormgate.query.signing_key``).
     ``max_body_size`` bounds the body a POST, PUT or PATCH may send (413
     beyond it); by default the app's ``ormgate.BodyLimit``, or 1 MiB.
+    ``scope`` is a FastAPI dependency returning each request's ``ormgate.Scope``
+    (or None: every row), ``write_scope`` the one of its writes (by default
+    ``scope``'s); ``hooks`` (``ormgate.Hooks``) run around each write, in its
+    transaction; ``restricted`` names the fields a scope may hide (documented
+    as optional); see docs/scoping.md.
     """
 
     def __init__(
@@ -220,8 +229,18 @@ class Resource:
         cursor_key: bytes | str | None = None,
         routes: Collection[str] = ROUTES,
         max_body_size: int | None = None,
+        scope: Callable[..., Any] | None = None,
+        write_scope: Callable[..., Any] | None = None,
+        hooks: Hooks | None = None,
+        restricted: Collection[str] = (),
     ) -> None:
         info = adapter.describe(model)
+        self.scope = scope
+        self.write_scope = write_scope or scope
+        self.hooks = hooks
+        self.restricted = frozenset(restricted)
+        self._cursor_key = cursor_key
+        self._parsers: dict[frozenset[str], QueryParser] = {}
         self.schemas = schemas or derive(info)
         self.store: Store = adapter.store(model, self.schemas.read_fields)
         self.info = info
@@ -232,6 +251,8 @@ class Resource:
         self.routes = frozenset(routes)
         self.max_body_size = None if max_body_size is None else check_max_size(max_body_size)
         self._pk_adapter = pydantic.TypeAdapter(value_annotation(info.pk))
+        if self.restricted - set(self.schemas.read_fields):
+            raise ValueError(f"restricted= names no readable field of {info.name}: {sorted(self.restricted)}")
         if self.routes - set(ROUTES):
             raise ValueError(f"unknown route(s) {sorted(self.routes - set(ROUTES))}; choose from {ROUTES}")
 
@@ -242,14 +263,16 @@ class Resource:
 
     async def list(self, request: Request) -> Response:
         """One page of rows: the body, the next cursor and its ``Link``."""
-        query = self.query.parse_query_string(request.scope["query_string"])
+        scope = self._scope(request)
+        parser = self._parser(scope)
+        query = parser.parse_query_string(request.scope["query_string"], () if scope is None else scope.filters())
         # The cursor needs the sort values of the last row, asked for or not.
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
         page = await self.store.list(replace(query, fields=needed))
         rows, headers, cursor = page.rows, {}, None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
-            cursor = self.query.next_cursor(query, rows[-1])
+            cursor = parser.next_cursor(query, rows[-1])
             headers["Link"] = f'<{_next_url(request, cursor)}>; rel="next"'
         if needed != query.fields:
             rows = [{name: row[name] for name in query.fields} for row in rows]
@@ -257,10 +280,12 @@ class Resource:
         return Response(body, media_type="application/json", headers=headers)
 
     async def get(self, request: Request, pk: Any) -> Response:
-        row = await self.store.get(pk)
+        scope = self._scope(request)
+        where = access.where(scope)
+        row = await self.store.get(pk) if where is None else await self.store.get(pk, where)
         if row is None:
             raise self.not_found(pk)
-        return item_response(row, request)
+        return item_response(access.visible(row, scope), request)
 
     # The store runs on_write (which may hash a password) off the event loop, in a thread of
     # its own pool that does not carry the request's context: handed over in it, the hook notes
@@ -273,24 +298,78 @@ class Resource:
         context = contextvars.copy_context()
         return lambda values: context.run(hook, values)
 
+    # -- scopes (ormgate.scope, ormgate.access) ------------------------------------------------
+
+    def _scope(self, request: Request, write: bool = False) -> RowScope | None:
+        """The request's scope: ``scope``'s for a read, ``write_scope``'s for a write."""
+        dependency = self.write_scope if write else self.scope
+        return None if dependency is None else access.request_scope(request, self.info, self.restricted)
+
+    def _parser(self, scope: RowScope | None) -> QueryParser:
+        """The query parser of a request that does not know ``scope.hidden``: one per set of hidden fields."""
+        if scope is None or not scope.hidden:
+            return self.query
+        hidden = frozenset(scope.hidden)
+        found = self._parsers.get(hidden)
+        if found is None:  # at most one per subset of self.restricted
+            found = self._parsers[hidden] = access.parser_without(self.query, hidden, self._cursor_key)
+        return found
+
+    def _if_match(self, request: Request) -> Callable[[Row], None] | None:
+        """The If-Match check, on the row as this request sees it (its ETag is of that row)."""
+        check = if_match_check(request.headers.get("if-match"))
+        return check if check is None else access.seen_by(check, self._scope(request, write=True))
+
+    def _shown(self, request: Request, row: Row) -> Row:
+        return access.visible(row, self._scope(request, write=True))
+
+    def _where(self, request: Request) -> Mapping[str, Any] | None:
+        return access.where(self._scope(request, write=True))
+
+    def _hook(self, request: Request, operation: hooking.Operation, pk: Any) -> Hook | None:
+        return None if self.hooks is None else self.hooks.bind(request, operation, pk, self.info.pk.name)
+
+    def _fixed(self, request: Request, body: pydantic.BaseModel, values: dict[str, Any], creating: bool) -> None:
+        access.fix(self._scope(request, write=True), body, values, creating=creating)
+
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
-        row = await self.store.create(self.schemas.sent_values(body), self._on_write())
+        values = self.schemas.sent_values(body)
+        self._fixed(request, body, values, creating=True)
+        hook = self._hook(request, "create", None)
+        if hook is None:
+            row = await self.store.create(values, self._on_write())
+        else:
+            row = await self.store.create(values, self._on_write(), hook=hook)
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
-        return item_response(row, request, 201, {"Location": location})
+        return item_response(self._shown(request, row), request, 201, {"Location": location})
 
     async def replace(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
-        check = if_match_check(request.headers.get("if-match"))
+        check = self._if_match(request)
         values = self.schemas.sent_values(body, replace=True)
-        row = await self.store.update(pk, values, check, self._on_write())
-        return item_response(row, request)
+        return await self._update(request, pk, body, values, check)
 
     async def patch(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
-        check = if_match_check(request.headers.get("if-match"))
-        row = await self.store.update(pk, self.schemas.sent_values(body), check, self._on_write())
-        return item_response(row, request)
+        check = self._if_match(request)
+        return await self._update(request, pk, body, self.schemas.sent_values(body), check)
+
+    async def _update(
+        self, request: Request, pk: Any, body: pydantic.BaseModel, values: dict[str, Any], check: Any
+    ) -> Response:
+        self._fixed(request, body, values, creating=False)
+        where, hook = self._where(request), self._hook(request, "update", pk)
+        if where is None and hook is None:
+            row = await self.store.update(pk, values, check, self._on_write())
+        else:
+            row = await self.store.update(pk, values, check, self._on_write(), where=where, hook=hook)
+        return item_response(self._shown(request, row), request)
 
     async def delete(self, request: Request, pk: Any) -> Response:
-        await self.store.delete(pk, if_match_check(request.headers.get("if-match")))
+        check = self._if_match(request)
+        where, hook = self._where(request), self._hook(request, "delete", pk)
+        if where is None and hook is None:
+            await self.store.delete(pk, check)
+        else:
+            await self.store.delete(pk, check, where=where, hook=hook)
         return Response(status_code=204)
 
     # -- parsing for the lean path: the same models, the same 422s as FastAPI's ------------
@@ -385,7 +464,7 @@ class Resource:
             return await self.delete(request, self._pk(request))
 
         item = "/{id}"
-        documented = {"response_model": s.read}
+        documented = {"response_model": access.optional(s.read, self.restricted)}
         table: dict[str, tuple[str, str, Callable[..., Any], Handler, dict[str, Any]]] = {
             "list": ("GET", "", list_rows, self.list, {
                 "response_model": listing,
@@ -404,6 +483,9 @@ class Resource:
         for route in ROUTES:
             if route in self.routes:
                 method, path, endpoint, lean, options = table[route]
+                dependency = self.scope if route in ("list", "get") else self.write_scope
+                if dependency is not None:
+                    endpoint = access.with_scope(endpoint, dependency)
                 endpoint.__dict__["ormgate_lean"] = lean
                 endpoint.__dict__["ormgate_max_body_size"] = self.max_body_size
                 options = {

@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 from ..errors import Unavailable
 from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
-from .base import Check, OnWrite, Page, Row, SyncStore
+from .base import Check, Hook, OnWrite, Page, Row, SyncStore, Where
 
 T = TypeVar("T")
 
@@ -243,24 +243,32 @@ class ThreadedStore:
                 return page
         return await self._hop(self.gate, self.sync.list, query)
 
-    async def get(self, pk: Any) -> Row | None:
+    async def get(self, pk: Any, where: Where = None) -> Row | None:
         if self.inline_get:
-            return self.sync.get(pk)
-        return await self._hop(self.gate, self.sync.get, pk)
+            return self.sync.get(pk, where)
+        return await self._hop(self.gate, self.sync.get, pk, where)
 
     # on_write (a password hash: ~0.3 s of CPU) runs in a hop of its own, outside the gate:
     # in the write's hop it held a place at the gate meanwhile, so five hashes on a pool of
     # five stalled every read, and one on SQLite every write. Writes without a hook hop once.
 
-    async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
+    async def create(self, values: Row, on_write: OnWrite | None = None, hook: Hook | None = None) -> Row:
         if on_write is not None:
             values = await run_sync(on_write, values, threads=self.threads)
-        return await self._hop(self.writes, self.sync.create, values)
+        return await self._hop(self.writes, self.sync.create, values, hook)
 
-    async def update(self, pk: Any, values: Row, check: Check | None = None, on_write: OnWrite | None = None) -> Row:
+    async def update(
+        self,
+        pk: Any,
+        values: Row,
+        check: Check | None = None,
+        on_write: OnWrite | None = None,
+        where: Where = None,
+        hook: Hook | None = None,
+    ) -> Row:
         if on_write is not None:
             values = await run_sync(on_write, values, threads=self.threads)
-        return await self._hop(self.writes, self.sync.update, pk, values, check)
+        return await self._hop(self.writes, self.sync.update, pk, values, check, where, hook)
 
-    async def delete(self, pk: Any, check: Check | None = None) -> None:
-        await self._hop(self.writes, self.sync.delete, pk, check)
+    async def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        await self._hop(self.writes, self.sync.delete, pk, check, where, hook)

@@ -9,7 +9,7 @@ plain dicts and raising only ``ormgate.errors``. Adapters never import FastAPI.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -17,6 +17,12 @@ from ..model import ModelInfo
 from ..query import Query
 
 Row = dict[str, Any]
+# Run inside a write's unit of work (ormgate.hooks): ``hook("before", unit, values)`` before the
+# write (it may change ``values``), ``hook("after", unit, row)`` after it, ``unit`` being the ORM's
+# handle on that transaction (SQLAlchemy's ``Connection``, Django's connection, Peewee's ``Database``).
+Hook = Callable[[str, Any, Row], None]
+# A scope's conditions (ormgate.scope): the row must have these values too, or it is not found.
+Where = Mapping[str, Any] | None
 Check = Callable[[Row], None]
 OnWrite = Callable[[Row], Row]
 T = TypeVar("T")
@@ -78,23 +84,37 @@ class Store(Protocol):
     async def list(self, query: Query) -> Page:
         """Rows matching ``query`` (``limit + 1`` of them when there are more), ``total`` if asked."""
 
-    async def get(self, pk: Any) -> Row | None:
-        """The row's readable fields, or None."""
+    async def get(self, pk: Any, where: Where = None) -> Row | None:
+        """The row's readable fields, or None (also when it lacks a value of ``where``)."""
 
-    async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
+    async def create(self, values: Row, on_write: OnWrite | None = None, hook: Hook | None = None) -> Row:
         """Insert ``on_write(values)`` (``values`` without it) and return the row as stored, generated values included.
 
         ``on_write`` may be slow (it hashes passwords): it runs in a worker thread, never on the event loop.
+        ``hook`` runs in the unit of work, before and after the write (off the loop for a sync ORM).
         """
 
-    async def update(self, pk: Any, values: Row, check: Check | None = None, on_write: OnWrite | None = None) -> Row:
+    async def update(
+        self,
+        pk: Any,
+        values: Row,
+        check: Check | None = None,
+        on_write: OnWrite | None = None,
+        where: Where = None,
+        hook: Hook | None = None,
+    ) -> Row:
         """Lock the row, pass it to ``check`` (which may raise), write ``on_write(values)``, return it.
 
-        Raises ``NotFound`` when there is no such row. ``on_write`` runs as in ``create``.
+        Raises ``NotFound`` when there is no such row, or the locked row lacks a value of ``where``
+        (decided by the lock itself, so a concurrent change of those values cannot slip between).
+        ``on_write`` and ``hook`` run as in ``create`` (``hook`` after the lock and ``check``).
         """
 
-    async def delete(self, pk: Any, check: Check | None = None) -> None:
-        """Lock the row, pass it to ``check``, delete it; ``NotFound`` when it is absent."""
+    async def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        """Lock the row, pass it to ``check``, delete it; ``NotFound`` when it is absent (or out of ``where``).
+
+        ``hook`` runs as in ``update``, given the key alone (``{pk name: pk}``) before and after.
+        """
 
 
 class SyncStore(Protocol):
@@ -108,10 +128,12 @@ class SyncStore(Protocol):
     info: ModelInfo
 
     def list(self, query: Query) -> Page: ...
-    def get(self, pk: Any) -> Row | None: ...
-    def create(self, values: Row) -> Row: ...
-    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row: ...
-    def delete(self, pk: Any, check: Check | None = None) -> None: ...
+    def get(self, pk: Any, where: Where = None) -> Row | None: ...
+    def create(self, values: Row, hook: Hook | None = None) -> Row: ...
+    def update(
+        self, pk: Any, values: Row, check: Check | None = None, where: Where = None, hook: Hook | None = None
+    ) -> Row: ...
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None: ...
 
 
 class Adapter(Protocol):

@@ -70,6 +70,7 @@ from ..model import JSON, MISSING, FieldInfo, ModelInfo
 from ..plan import GLOB, And, Condition, IsNull, Match, Not, Or, Order, Planner
 from ..plan import In as InList
 from ..query import Query
+from ..scope import condition as scope_condition
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
 from ._drivers import classify, dropped
@@ -77,7 +78,7 @@ from ._session import UnitOfWork
 from ._sqlite import TEXT_TIME
 from ._sqlite import prepare as prepare_sqlite
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, Check, Page, Row, memory_sqlite
+from .base import IN_MEMORY_SQLITE, Check, Hook, Page, Row, Where, memory_sqlite
 
 # -- settings: a SQLAlchemy-style URL becomes a DATABASES entry -------------------------------
 
@@ -520,8 +521,17 @@ class _SyncStore:
     def _all(self) -> QuerySet[Model]:
         return self.model._default_manager.using(self.adapter.alias)
 
-    def _locked_row(self, pk: Any) -> Row | None:
-        found = list(self._all().filter(pk=pk).values(*self.fields).select_for_update())
+    def _in_scope(self, pk: Any, where: Where) -> QuerySet[Model]:
+        """The row ``pk``, if it has ``where``'s values (ormgate.scope), as a ``QuerySet``."""
+        rows = self._all().filter(pk=pk)
+        if not where:
+            return rows
+        condition, values = scope_condition(where)
+        vendor = connections[self.adapter.alias].vendor
+        return rows.filter(_q(condition, {name: _plain(v) for name, v in values.items()}, vendor, self.text))
+
+    def _locked_row(self, pk: Any, where: Where = None) -> Row | None:
+        found = list(self._in_scope(pk, where).values(*self.fields).select_for_update())
         return found[0] if found else None
 
     def _found(self, pk: Any, row: Row | None) -> Row:
@@ -529,9 +539,13 @@ class _SyncStore:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
         return row
 
-    def _lock(self, pk: Any, check: Check | None) -> None:
-        if check is not None:
-            check(self._found(pk, self._locked_row(pk)))
+    def _lock(self, pk: Any, check: Check | None, where: Where = None) -> None:
+        # A scoped write locks the row in scope first: out of scope, nothing is written; in scope,
+        # no other transaction can move it out before this one commits.
+        if check is not None or where:
+            row = self._found(pk, self._locked_row(pk, where))
+            if check is not None:
+                check(row)
 
     def _page(self, connection: BaseDatabaseWrapper, query: Query) -> Page:
         plan = self.planner.plan(query)
@@ -604,36 +618,67 @@ class _SyncStore:
                 values[i] = convert(values[i], expression, connection)
         return dict(zip(self.fields, values, strict=True))
 
-    def get(self, pk: Any) -> Row | None:
+    def get(self, pk: Any, where: Where = None) -> Row | None:
+        if where:
+            # A scoped GET goes through values(), whose rows _get's compiled statement reproduces.
+            return self._run(lambda _: next(iter(self._in_scope(pk, where).values(*self.fields)), None), atomic=False)
         return self._run(lambda connection: self._get(connection, pk), atomic=False)
 
-    def _create(self, connection: BaseDatabaseWrapper, values: Row) -> Row:
+    def _create(self, connection: BaseDatabaseWrapper, values: Row, hook: Hook | None = None) -> Row:
+        if hook is not None:
+            values = dict(values)  # the hook's to change; a repeated unit of work starts from the request's
+            hook("before", connection, values)
         # Through save(): defaults, auto_now_add and signals apply as in any Django code.
         created = self._all().create(**{name: _plain(value) for name, value in values.items()})
-        return self._found(created.pk, self._get(connection, created.pk))  # as stored: defaults, rounding
+        row = self._found(created.pk, self._get(connection, created.pk))  # as stored: defaults, rounding
+        if hook is not None:
+            hook("after", connection, row)
+        return row
 
-    def create(self, values: Row) -> Row:
-        return self._run(lambda connection: self._create(connection, values))
+    def create(self, values: Row, hook: Hook | None = None) -> Row:
+        return self._run(lambda connection: self._create(connection, values, hook))
 
-    def _update(self, connection: BaseDatabaseWrapper, pk: Any, values: Row, check: Check | None) -> Row:
-        self._lock(pk, check)
+    def _update(
+        self,
+        connection: BaseDatabaseWrapper,
+        pk: Any,
+        values: Row,
+        check: Check | None,
+        where: Where = None,
+        hook: Hook | None = None,
+    ) -> Row:
+        self._lock(pk, check, where)
+        if hook is not None:
+            values = dict(values)
+            hook("before", connection, values)
         if values:
             changes = {**{name: now() for name, now in self.auto_now.items()}, **values}
             self._all().filter(pk=pk).update(**{name: _plain(v) for name, v in changes.items()})
-        return self._found(pk, self._get(connection, pk))
+        row = self._found(pk, self._get(connection, pk))
+        if hook is not None:
+            hook("after", connection, row)
+        return row
 
-    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        return self._run(lambda connection: self._update(connection, pk, values, check))
+    def update(
+        self, pk: Any, values: Row, check: Check | None = None, where: Where = None, hook: Hook | None = None
+    ) -> Row:
+        return self._run(lambda connection: self._update(connection, pk, values, check, where, hook))
 
-    def _delete(self, pk: Any, check: Check | None) -> None:
-        self._lock(pk, check)
+    def _delete(
+        self, pk: Any, check: Check | None, where: Where = None, hook: Hook | None = None, connection: Any = None
+    ) -> None:
+        self._lock(pk, check, where)
+        if hook is not None:
+            hook("before", connection, {self.info.pk.name: pk})
         # QuerySet.delete() follows on_delete (CASCADE, PROTECT, ...) as any Django code would.
         _, deleted = self._all().filter(pk=pk).delete()
         if not deleted.get(self.model._meta.label):
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+        if hook is not None:
+            hook("after", connection, {self.info.pk.name: pk})
 
-    def delete(self, pk: Any, check: Check | None = None) -> None:
-        self._run(lambda _: self._delete(pk, check), deleting=True)
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        self._run(lambda connection: self._delete(pk, check, where, hook, connection), deleting=True)
 
 
 class DjangoAdapter:

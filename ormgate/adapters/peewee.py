@@ -53,6 +53,8 @@ from ..plan import (
     shape,
 )
 from ..query import Query
+from ..scope import condition as scope_condition
+from ..scope import shape as scope_shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
@@ -62,7 +64,7 @@ from ._session import UnitOfWork
 from ._sqlite import TEXT_TIME
 from ._sqlite import prepare as prepare_sqlite
 from ._threaded import Gate, ThreadedStore, _pool, loop_budget, one_writer, run_sync
-from .base import IN_MEMORY_SQLITE, Check, Page, Row, ShapeCache, memory_sqlite
+from .base import IN_MEMORY_SQLITE, Check, Hook, Page, Row, ShapeCache, Where, memory_sqlite
 
 T = TypeVar("T")
 
@@ -508,20 +510,38 @@ class _SyncStore:
         with self._work(write=False, transaction=False), loop_budget(self.db.connection()):
             return page()
 
-    def _get(self, pk: Any, *, lock: bool = False) -> Row | None:
-        rows = self._rows(self._by_pk(self.lock_sql if lock else self.get_sql, pk), self.names)
+    def _get(self, pk: Any, *, lock: bool = False, where: Where = None) -> Row | None:
+        by_pk = self._by_pk(self.lock_sql if lock else self.get_sql, pk) if not where else None
+        cursor = self._scoped(pk, where, lock) if by_pk is None else by_pk
+        rows = self._rows(cursor, self.names)
         return rows[0] if rows else None
+
+    def _scoped(self, pk: Any, where: Where, lock: bool) -> Any:
+        """Runs the SELECT by key with ``where``'s conditions (ormgate.scope), built once per scope shape."""
+        condition, values = scope_condition(where or {})
+
+        def build() -> tuple[Template, Template]:
+            select = self.model.select(*self.read).where(self.pk == Slot("pk"), self._condition(condition, values))
+            locked = select.for_update() if self.db.for_update else select
+            return Template(self.db, select), Template(self.db, locked)
+
+        get, locked = self.statements.get(("scoped", scope_shape(where)), build)
+        statement = locked if lock else get
+        return self.db.execute_sql(statement.sql, statement.bind({**values, "pk": pk}))
 
     def _not_found(self, pk: Any) -> NotFound:
         return NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
 
-    def _lock(self, pk: Any, check: Check | None) -> None:
-        if check is None:
+    def _lock(self, pk: Any, check: Check | None, where: Where = None) -> None:
+        # A scoped write locks the row in scope first: out of scope, nothing is written; in scope,
+        # no other transaction can move it out before this one commits.
+        if check is None and not where:
             return
-        row = self._get(pk, lock=True)
+        row = self._get(pk, lock=True, where=where)
         if row is None:
             raise self._not_found(pk)
-        check(row)
+        if check is not None:
+            check(row)
 
     def _run(
         self,
@@ -559,7 +579,9 @@ class _SyncStore:
         with self._work(write=write, transaction=transaction, deleting=deleting):
             return function(*args)
 
-    def get(self, pk: Any) -> Row | None:
+    def get(self, pk: Any, where: Where = None) -> Row | None:
+        if where:
+            return self._run(lambda: self._get(pk, where=where), write=False, transaction=False)
         return self._run(self._get, pk, write=False, transaction=False)
 
     def _written(self, names: Iterable[str], values: Row | None = None) -> dict[Any, Any]:
@@ -574,7 +596,7 @@ class _SyncStore:
     def _returning(self, query: Any) -> Template:
         return Template(self.db, query.returning(*self.read) if self.db.returning_clause else query)
 
-    def create(self, values: Row) -> Row:
+    def create(self, values: Row, hook: Hook | None = None) -> Row:
         # The fields' Python defaults, drawn here as Model.create would (a built INSERT would
         # keep the first ones), the key's too: the row is read back by it where the database
         # returns no key (MySQL).
@@ -586,7 +608,7 @@ class _SyncStore:
                 ("insert", names), lambda: self._returning(self.model.insert(self._written(names)))
             )
 
-        def create() -> Row | None:
+        def insert_row(values: Row, names: tuple[str, ...], insert: Template | None) -> Row | None:
             # A statement for these values is built here, connected: how Peewee writes an
             # expression may depend on the server (MariaDB's JSON).
             built = insert or self._returning(self.model.insert(self._written(names, values)))
@@ -595,13 +617,36 @@ class _SyncStore:
                 return self._rows(cursor, self.names)[0]
             return self._get(values.get(self.info.pk.name, self.db.last_insert_id(cursor)))
 
+        def create() -> Row | None:
+            if hook is None:
+                return insert_row(values, names, insert)
+            changed = dict(values)  # the hook's to change; a repeated unit of work starts from the request's
+            hook("before", self.db, changed)
+            now = tuple(sorted(changed))
+            row = insert_row(changed, now, insert if now == names else None)
+            assert row is not None
+            hook("after", self.db, row)
+            return row
+
         # INSERT ... RETURNING is one statement: atomic without a transaction, two round trips fewer.
-        row = self._run(create, transaction=not self.db.returning_clause)
+        row = self._run(create, transaction=hook is not None or not self.db.returning_clause)
         assert row is not None
         return row
 
-    def _update(self, pk: Any, values: Row, check: Check | None) -> Row | None:
-        self._lock(pk, check)
+    def _update(
+        self, pk: Any, values: Row, check: Check | None, where: Where = None, hook: Hook | None = None
+    ) -> Row | None:
+        self._lock(pk, check, where)
+        if hook is None:
+            return self._write(pk, values)
+        values = dict(values)
+        hook("before", self.db, values)
+        row = self._write(pk, values)
+        if row is not None:
+            hook("after", self.db, row)
+        return row
+
+    def _write(self, pk: Any, values: Row) -> Row | None:
         if not values:
             return self._get(pk)
         names = tuple(sorted(values))
@@ -619,20 +664,27 @@ class _SyncStore:
             return next(iter(self._rows(cursor, self.names)), None)
         return self._get(pk)
 
-    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        one_statement = check is None and (not values or self.db.returning_clause)
-        row = self._run(self._update, pk, values, check, transaction=not one_statement)
+    def update(
+        self, pk: Any, values: Row, check: Check | None = None, where: Where = None, hook: Hook | None = None
+    ) -> Row:
+        one_statement = check is None and not where and hook is None and (not values or self.db.returning_clause)
+        row = self._run(self._update, pk, values, check, where, hook, transaction=not one_statement)
         if row is None:
             raise self._not_found(pk)
         return row
 
-    def _delete(self, pk: Any, check: Check | None) -> None:
-        self._lock(pk, check)
+    def _delete(self, pk: Any, check: Check | None, where: Where = None, hook: Hook | None = None) -> None:
+        self._lock(pk, check, where)
+        if hook is not None:
+            hook("before", self.db, {self.info.pk.name: pk})
         if self._by_pk(self.delete_sql, pk).rowcount == 0:
             raise self._not_found(pk)
+        if hook is not None:
+            hook("after", self.db, {self.info.pk.name: pk})
 
-    def delete(self, pk: Any, check: Check | None = None) -> None:
-        self._run(self._delete, pk, check, transaction=check is not None, deleting=True)
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        locks = check is not None or bool(where) or hook is not None
+        self._run(self._delete, pk, check, where, hook, transaction=locks, deleting=True)
 
 
 class _Prepared:

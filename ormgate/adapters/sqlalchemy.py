@@ -27,6 +27,8 @@ from ..errors import NotFound
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
 from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Plan, Planner, shape
 from ..query import Query
+from ..scope import condition as scope_condition
+from ..scope import shape as scope_shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped, unwrapped_unavailable
@@ -35,7 +37,7 @@ from ._sa_times import whole_seconds
 from ._sqlite import TEXT_TIME
 from ._sqlite import prepare as prepare_sqlite
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
-from .base import IN_MEMORY_SQLITE, Check, OnWrite, Page, Row, ShapeCache, memory_sqlite
+from .base import IN_MEMORY_SQLITE, Check, Hook, OnWrite, Page, Row, ShapeCache, Where, memory_sqlite
 
 T = TypeVar("T")
 
@@ -322,6 +324,17 @@ class _Shape:
         self.fast: Compiled | bool | None = False  # False: not compiled yet
 
 
+class _Scoped:
+    """The statement by key of one scope shape (ormgate.scope), its locking twin, and its fast-path form."""
+
+    __slots__ = ("by_pk", "fast", "locked")
+
+    def __init__(self, by_pk: Any) -> None:
+        self.by_pk = by_pk
+        self.locked = by_pk.with_for_update()
+        self.fast: Compiled | bool | None = False  # False: not compiled yet
+
+
 class _Operations:
     """The five operations of one model, each on an open sync ``Connection``."""
 
@@ -342,6 +355,7 @@ class _Operations:
         self.update_plain = sa.update(self.table).where(self.pk == sa.bindparam(_KEY), *self.only)
         self.update_returning = self.update_plain.returning(*self.read)
         self._cache: ShapeCache[_Shape] = ShapeCache()
+        self._scoped: ShapeCache[_Scoped] = ShapeCache()
         self.planner = Planner(self.info)
         field_of_column = {column.name: key for key, column in self.columns.items()}
         self.constraint_fields = {
@@ -408,8 +422,32 @@ class _Operations:
         assert not isinstance(shape.fast, bool)
         return None if shape.fast is None else (shape.fast, self.parameters(query, shape))
 
-    def get(self, conn: sa.Connection, pk: Any) -> Row | None:
-        rows = self._rows(conn.execute(self.by_pk, {"pk": pk}))
+    def scoped(self, dialect: str, where: Where) -> tuple[_Scoped | None, dict[str, Any]]:
+        """The statements by key with ``where``'s conditions (built once per scope shape), and their parameters."""
+        if not where:
+            return None, {}
+        names = scope_shape(where)
+        condition, values = scope_condition(where)
+
+        def build() -> _Scoped:
+            return _Scoped(self.by_pk.where(_compiler(self.columns, dialect)(condition)))
+
+        return self._scoped.get((dialect, names), build), values
+
+    def fast_get(self, dialect: sa.Dialect, pk: Any, where: Where) -> tuple[Compiled | None, dict[str, Any]] | None:
+        """A scoped GET compiled for the fast path and its parameters; None without a scope."""
+        scoped, values = self.scoped(dialect.name, where)
+        if scoped is None:
+            return None
+        if scoped.fast is False:
+            scoped.fast = compile_read(scoped.by_pk, dialect)
+        assert not isinstance(scoped.fast, bool)
+        return scoped.fast, {**values, "pk": pk}
+
+    def get(self, conn: sa.Connection, pk: Any, where: Where = None) -> Row | None:
+        scoped, values = self.scoped(conn.dialect.name, where)
+        statement = self.by_pk if scoped is None else scoped.by_pk
+        rows = self._rows(conn.execute(statement, {**values, "pk": pk}))
         return rows[0] if rows else None
 
     def _values(self, values: Row) -> dict[str, Any]:
@@ -422,8 +460,17 @@ class _Operations:
         if begin is not None:
             conn.exec_driver_sql(begin)
 
-    def create(self, conn: sa.Connection, values: Row) -> Row:
+    def create(self, conn: sa.Connection, values: Row, hook: Hook | None = None) -> Row:
         self._begin_write(conn)
+        if hook is None:
+            return self._insert(conn, values)
+        values = dict(values)  # the hook's to change; a retried unit of work starts from the request's
+        hook("before", conn, values)
+        row = self._insert(conn, values)
+        hook("after", conn, row)
+        return row
+
+    def _insert(self, conn: sa.Connection, values: Row) -> Row:
         # The statements are built once; the parameters' keys make the column list, and
         # SQLAlchemy caches the compiled form per key set (building one per request was
         # most of a write's own CPU).
@@ -436,17 +483,39 @@ class _Operations:
         assert row is not None
         return row
 
-    def _lock(self, conn: sa.Connection, pk: Any, check: Check | None) -> None:
-        if check is None:
+    def _lock(self, conn: sa.Connection, pk: Any, check: Check | None, where: Where = None) -> None:
+        # A scoped write locks the row in scope first: out of scope, nothing is written; in scope,
+        # no other transaction can move it out before this one commits.
+        if check is None and not where:
             return
-        row = self._rows(conn.execute(self.by_pk.with_for_update(), {"pk": pk}))
+        scoped, values = self.scoped(conn.dialect.name, where)
+        statement = self.by_pk.with_for_update() if scoped is None else scoped.locked
+        row = self._rows(conn.execute(statement, {**values, "pk": pk}))
         if not row:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
-        check(row[0])
+        if check is not None:
+            check(row[0])
 
-    def update(self, conn: sa.Connection, pk: Any, values: Row, check: Check | None) -> Row:
+    def update(
+        self,
+        conn: sa.Connection,
+        pk: Any,
+        values: Row,
+        check: Check | None,
+        where: Where = None,
+        hook: Hook | None = None,
+    ) -> Row:
         self._begin_write(conn)
-        self._lock(conn, pk, check)
+        self._lock(conn, pk, check, where)
+        if hook is None:
+            return self._write(conn, pk, values)
+        values = dict(values)
+        hook("before", conn, values)
+        row = self._write(conn, pk, values)
+        hook("after", conn, row)
+        return row
+
+    def _write(self, conn: sa.Connection, pk: Any, values: Row) -> Row:
         if values:
             params = {**self._values(values), _KEY: pk}
             if conn.dialect.update_returning:
@@ -460,11 +529,17 @@ class _Operations:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
         return row
 
-    def delete(self, conn: sa.Connection, pk: Any, check: Check | None) -> None:
+    def delete(
+        self, conn: sa.Connection, pk: Any, check: Check | None, where: Where = None, hook: Hook | None = None
+    ) -> None:
         self._begin_write(conn)
-        self._lock(conn, pk, check)
+        self._lock(conn, pk, check, where)
+        if hook is not None:
+            hook("before", conn, {self.info.pk.name: pk})
         if conn.execute(sa.delete(self.table).where(self.pk == pk, *self.only)).rowcount == 0:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+        if hook is not None:
+            hook("after", conn, {self.info.pk.name: pk})
 
 
 # What may reach an adapter's boundary from the database: the driver's errors wrapped by
@@ -571,24 +646,28 @@ class _SyncStore:
         rows = None if compiled is None else self.fast.rows(*compiled, on_loop=True)
         return None if rows is None else Page(rows, None)
 
-    def get(self, pk: Any) -> Row | None:
+    def get(self, pk: Any, where: Where = None) -> Row | None:
         if self.fast is not None and self.fast_get is not None:
+            scoped = self.ops.fast_get(self.engine.dialect, pk, where)
+            compiled, params = (self.fast_get, {"pk": pk}) if scoped is None else scoped
             try:
-                rows = self.fast.rows(self.fast_get, {"pk": pk})
+                rows = None if compiled is None else self.fast.rows(compiled, params)
             except sa.exc.TimeoutError as exc:
                 raise _pool_timeout(exc) from exc
             if rows is not None:
                 return rows[0] if rows else None
-        return self._run(self.ops.get, pk, read=True)
+        return self._run(self.ops.get, pk, where, read=True)
 
-    def create(self, values: Row) -> Row:
-        return self._run(self.ops.create, values)
+    def create(self, values: Row, hook: Hook | None = None) -> Row:
+        return self._run(self.ops.create, values, hook)
 
-    def update(self, pk: Any, values: Row, check: Check | None = None) -> Row:
-        return self._run(self.ops.update, pk, values, check)
+    def update(
+        self, pk: Any, values: Row, check: Check | None = None, where: Where = None, hook: Hook | None = None
+    ) -> Row:
+        return self._run(self.ops.update, pk, values, check, where, hook)
 
-    def delete(self, pk: Any, check: Check | None = None) -> None:
-        self._run(self.ops.delete, pk, check, deleting=True)
+    def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        self._run(self.ops.delete, pk, check, where, hook, deleting=True)
 
 
 class _AsyncStore:
@@ -633,31 +712,46 @@ class _AsyncStore:
                 return Page(rows, None)
         return await self._run(self.ops.list, query, read=not query.count)
 
-    async def get(self, pk: Any) -> Row | None:
+    async def get(self, pk: Any, where: Where = None) -> Row | None:
         if self.fast is not None and self.fast_get is not None:
-            async with self.gate():
-                try:
-                    rows = await self.fast.rows(self.fast_get, {"pk": pk})
-                except sa.exc.TimeoutError as exc:
-                    raise _pool_timeout(exc) from exc
+            scoped = self.ops.fast_get(self.engine.sync_engine.dialect, pk, where)
+            compiled, params = (self.fast_get, {"pk": pk}) if scoped is None else scoped
+            rows = None
+            if compiled is not None:
+                async with self.gate():
+                    try:
+                        rows = await self.fast.rows(compiled, params)
+                    except sa.exc.TimeoutError as exc:
+                        raise _pool_timeout(exc) from exc
             if rows is not None:
                 return rows[0] if rows else None
-        return await self._run(self.ops.get, pk, read=True)
+        return await self._run(self.ops.get, pk, where, read=True)
 
     # on_write may be slow (a password hash): a worker thread makes the values, outside the gate.
 
-    async def create(self, values: Row, on_write: OnWrite | None = None) -> Row:
+    # A hook runs inside run_sync, as the operation does: SQLAlchemy's greenlet on the event loop,
+    # whose database calls through the sync Connection wait without blocking it.
+
+    async def create(self, values: Row, on_write: OnWrite | None = None, hook: Hook | None = None) -> Row:
         if on_write is not None:
             values = await run_sync(on_write, values)
-        return await self._run(self.ops.create, values)
+        return await self._run(self.ops.create, values, hook)
 
-    async def update(self, pk: Any, values: Row, check: Check | None = None, on_write: OnWrite | None = None) -> Row:
+    async def update(
+        self,
+        pk: Any,
+        values: Row,
+        check: Check | None = None,
+        on_write: OnWrite | None = None,
+        where: Where = None,
+        hook: Hook | None = None,
+    ) -> Row:
         if on_write is not None:
             values = await run_sync(on_write, values)
-        return await self._run(self.ops.update, pk, values, check)
+        return await self._run(self.ops.update, pk, values, check, where, hook)
 
-    async def delete(self, pk: Any, check: Check | None = None) -> None:
-        await self._run(self.ops.delete, pk, check, deleting=True)
+    async def delete(self, pk: Any, check: Check | None = None, where: Where = None, hook: Hook | None = None) -> None:
+        await self._run(self.ops.delete, pk, check, where, hook, deleting=True)
 
 
 def _prepare_sqlite(dbapi_connection: Any) -> None:

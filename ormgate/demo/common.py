@@ -3,20 +3,26 @@
 # No "from __future__ import annotations": FastAPI reads the endpoints' local annotations.
 
 import contextlib
+import hashlib
+import hmac
 import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import email_validator
-from fastapi import Depends, FastAPI, Request, Response
+import jwt
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from fastapi_offline import FastAPIOffline
 from pwdlib import PasswordHash
 from pydantic import AfterValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 import ormgate
-from ormgate.resource import RESPONSES, JSONRoute, key_parameter
+from ormgate.query import signing_key
+from ormgate.resource import RESPONSES, JSONRoute, key_parameter, problem_responses
 
 hasher = PasswordHash.recommended()  # Argon2id
 
@@ -154,3 +160,56 @@ def session_routes(
         values = await run_in_threadpool(schemas.write_values, body)
         row = await session.run(add_user, values)
         return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
+
+
+# -- --auth: each user changes their own account only --------------------------------------------
+
+TOKEN_LIFETIME = timedelta(hours=1)
+_ALGORITHM = "HS256"
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_bearer = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+_dummy: list[str] = []  # a hash to verify against when no such user: a wrong name takes as long
+
+
+def _verify(password: str, stored: str | None) -> bool:
+    with hashing:
+        if stored is None:
+            if not _dummy:
+                _dummy.append(hasher.hash("no such user"))
+            hasher.verify(password, _dummy[0])
+            return False
+        return bool(hasher.verify(password, stored))
+
+
+def install_auth(app: FastAPI, db: Any, model: Any) -> Callable[..., ormgate.Scope]:
+    """``POST /token`` (OAuth2's password flow) on ``app``, and the write scope it grants: one's own account.
+
+    The token is a JWT signed with a key drawn from ORMGATE_SECRET_KEY (or the process's random key).
+    The account is read through the adapter's store: the same code on every ORM.
+    """
+    key = hmac.new(signing_key(), b"ormgate demo tokens", hashlib.sha256).digest()
+    credentials = db.store(model, ["id", "password_hash"])
+
+    @app.post("/token", tags=["auth"], responses=problem_responses(401, 422))
+    async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+        """A bearer token for a username and password (form fields), valid for an hour."""
+        match = (ormgate.Filter("username", "eq", form.username),)
+        query = ormgate.Query(("id", "password_hash"), (ormgate.Sort("id"),), 1, match)
+        rows = (await credentials.list(query)).rows
+        # Argon2 takes a quarter of a second: not on the event loop.
+        if not await run_in_threadpool(_verify, form.password, rows[0]["password_hash"] if rows else None):
+            raise HTTPException(401, "wrong username or password", headers=_CHALLENGE)
+        claims = {"sub": str(rows[0]["id"]), "exp": datetime.now(UTC) + TOKEN_LIFETIME}
+        return {"access_token": jwt.encode(claims, key, algorithm=_ALGORITHM), "token_type": "bearer"}
+
+    def own_account(token: Annotated[str | None, Depends(_bearer)]) -> ormgate.Scope:
+        if token is None:
+            raise HTTPException(401, "sign in first: POST /token, then send its bearer token", headers=_CHALLENGE)
+        try:
+            claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options={"require": ["exp", "sub"]})
+            user_id = int(claims["sub"])
+        except (jwt.InvalidTokenError, ValueError):
+            raise HTTPException(401, "the token is invalid or has expired", headers=_CHALLENGE) from None
+        return ormgate.Scope({"id": user_id}, values={})
+
+    return own_account

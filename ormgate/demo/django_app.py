@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, new_app, session_routes
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, install_auth, new_app, session_routes
 
 setup()  # the app registry must be ready before models are declared
 
@@ -29,7 +29,7 @@ class User(models.Model):
         db_table = "users"
 
 
-def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
+def create_app(database_url: str, *, create_tables: bool = True, auth: bool = False) -> FastAPI:
     db = DjangoAdapter(configure(database_url))
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
     app = new_app("django", (lambda: db.create_tables([User])) if create_tables else None)
@@ -49,5 +49,10 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         return users().get(pk=user.pk)  # created_at as the database set it
 
     session_routes(app, db.session, schemas, load_user, add_user)
-    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
+
+    # With --auth, a PUT, PATCH or DELETE changes the account of the token's user only.
+    own_account = install_auth(app, db, User) if auth else None
+    ormgate.Resource(
+        User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS, write_scope=own_account
+    ).install(app)
     return app

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, new_app, session_routes
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, install_auth, new_app, session_routes
 
 
 class User(pw.Model):
@@ -21,7 +21,7 @@ class User(pw.Model):
         table_name = "users"
 
 
-def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
+def create_app(database_url: str, *, create_tables: bool = True, auth: bool = False) -> FastAPI:
     db = PeeweeAdapter(connect(database_url))
     users = db.bound(User)  # User on this app's database; User itself stays unbound
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
@@ -42,5 +42,10 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         return row
 
     session_routes(app, db.session, schemas, load_user, add_user)
-    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
+
+    # With --auth, a PUT, PATCH or DELETE changes the account of the token's user only.
+    own_account = install_auth(app, db, User) if auth else None
+    ormgate.Resource(
+        User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS, write_scope=own_account
+    ).install(app)
     return app

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, install_auth, new_app, route_docs
 
 
 class Base(DeclarativeBase):
@@ -39,7 +39,7 @@ def create_engine(url: str) -> sa.Engine | Any:
     return sa.create_engine(url)
 
 
-def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
+def create_app(database_url: str, *, create_tables: bool = True, auth: bool = False) -> FastAPI:
     engine = create_engine(database_url)
     db = SQLAlchemyAdapter(engine)
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
@@ -90,5 +90,9 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
             row = await session.run_sync(add_user, values)
             return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
 
-    ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
+    # With --auth, a PUT, PATCH or DELETE changes the account of the token's user only.
+    own_account = install_auth(app, db, User) if auth else None
+    ormgate.Resource(
+        User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS, write_scope=own_account
+    ).install(app)
     return app

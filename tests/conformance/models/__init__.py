@@ -8,9 +8,10 @@ PostgreSQL only.
 
 import dataclasses
 import enum
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 
 import ormgate
 from ormgate.adapters.base import Adapter
@@ -51,4 +52,57 @@ def contract_app(orm: str, db: Adapter, category: Any, item: Any, ghost: Any, ar
     ).install(app)
     if arrays is not None:
         ormgate.Resource(arrays, db, limits=(20, 100)).install(app)
+    return app
+
+
+def tenant(
+    x_tenant: Annotated[int | None, Header()] = None, x_role: Annotated[str | None, Header()] = None
+) -> ormgate.Scope | None:
+    """The scope of the scoped app's items: a tenant is a category, named by X-Tenant; none is an administrator.
+
+    ``X-Role: guest`` may not see the price, nor write the weight.
+    """
+    where = {} if x_tenant is None else {"category_id": x_tenant}
+    if x_role == "guest":
+        return ormgate.Scope(where, hidden={"price"}, read_only={"weight"})
+    return ormgate.Scope(where) if where else None
+
+
+Audit = Callable[[Any, str], None]  # writes a category of this name through a hook's unit of work
+
+
+def audit_hooks(audit: Audit) -> ormgate.Hooks:
+    """Hooks that act only on requests that ask (so that the scoping tests see none):
+
+    ``X-Audit``: every write adds a category "<operation> <key> <X-Audit>" in its transaction;
+    ``X-Fail-After``: the after hook raises once it has; a name "refused" is refused before
+    a create or update, and ``X-Refuse`` a delete; a name "shout: ..." is written upper-case.
+    """
+
+    def before(event: ormgate.Event) -> None:
+        if event.request.headers.get("x-refuse") or event.values.get("name") == "refused":
+            raise ormgate.InvalidData("refused by a hook", field="name")
+        name = event.values.get("name")
+        if isinstance(name, str) and name.startswith("shout: "):
+            event.values["name"] = name.upper()
+
+    def after(event: ormgate.Event) -> None:
+        mark = event.request.headers.get("x-audit")
+        if mark is not None:
+            audit(event.unit, f"{event.operation} {event.pk} {mark}")
+        if event.request.headers.get("x-fail-after"):
+            raise ormgate.Conflict("refused by a hook after the write")
+
+    return ormgate.Hooks(before, after, before, after, before, after)
+
+
+def scoped_app(orm: str, db: Adapter, category: Any, item: Any, audit: Audit) -> FastAPI:
+    """The items again, each request scoped to its tenant's, with hooks (tests/conformance/test_scoping.py)."""
+    app = new_app(orm, lambda: db.create_tables([category, item]))
+    ormgate.Resource(category, db, limits=(20, 100)).install(app)
+    items = ormgate.derive(db.describe(item), read_only=["created_at"])
+    hooks = audit_hooks(audit)
+    ormgate.Resource(
+        item, db, schemas=items, limits=(20, 100), scope=tenant, hooks=hooks, restricted=["price"]
+    ).install(app)
     return app

@@ -17,7 +17,7 @@ from django.db.models.functions import Now
 from fastapi import FastAPI
 
 from ormgate.adapters.django import DjangoAdapter, configure, setup
-from tests.conformance.models import Status, contract_app
+from tests.conformance.models import Status, contract_app, scoped_app
 
 setup()  # the app registry must be ready before models are declared
 
@@ -89,3 +89,11 @@ class Ghost(models.Model):
 def create_app(url: str) -> FastAPI:
     arrays = Arrays if url.startswith("postgresql") else None
     return contract_app("django", DjangoAdapter(configure(url)), Category, Item, Ghost, arrays)
+
+
+def audit(unit: Any, name: str) -> None:
+    Category.objects.using(unit.alias).create(name=name)
+
+
+def create_scoped_app(url: str) -> FastAPI:
+    return scoped_app("django", DjangoAdapter(configure(url)), Category, Item, audit)

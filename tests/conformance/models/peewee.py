@@ -12,7 +12,7 @@ from playhouse.fields import EnumField
 from playhouse.postgres_ext import ArrayField
 
 from ormgate.adapters.peewee import PeeweeAdapter, connect
-from tests.conformance.models import Status, contract_app
+from tests.conformance.models import Status, contract_app, scoped_app
 
 
 class DurationField(pw.Field):
@@ -84,3 +84,11 @@ class Ghost(pw.Model):
 def create_app(url: str) -> FastAPI:
     arrays = Arrays if url.startswith("postgresql") else None
     return contract_app("peewee", PeeweeAdapter(connect(url)), Category, Item, Ghost, arrays)
+
+
+def audit(unit: Any, name: str) -> None:
+    unit.execute_sql(f"INSERT INTO categories (name) VALUES ({unit.param})", (name,))
+
+
+def create_scoped_app(url: str) -> FastAPI:
+    return scoped_app("peewee", PeeweeAdapter(connect(url)), Category, Item, audit)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 from ormgate.demo.sqlalchemy_app import create_engine
-from tests.conformance.models import Status, contract_app
+from tests.conformance.models import Status, contract_app, scoped_app
 
 
 class Base(DeclarativeBase):
@@ -67,3 +67,11 @@ class Ghost(Base):
 def create_app(url: str) -> FastAPI:
     arrays = Arrays if url.startswith("postgresql") else None
     return contract_app("sqlalchemy", SQLAlchemyAdapter(create_engine(url)), Category, Item, Ghost, arrays)
+
+
+def audit(unit: Any, name: str) -> None:
+    unit.execute(sa.insert(sa.table("categories", sa.column("name"))).values(name=name))
+
+
+def create_scoped_app(url: str) -> FastAPI:
+    return scoped_app("sqlalchemy", SQLAlchemyAdapter(create_engine(url)), Category, Item, audit)
