@@ -110,7 +110,9 @@ class Facts:
     """What an adapter knows about a read it would run on its fast path."""
 
     orm: str  # a key of HOOKS and DRIVERS: "sqlalchemy async" for an AsyncEngine
-    driver: str = ""  # the DBAPI driver's name; "" where the ORM's fast path takes any
+    # The DBAPI driver's name; None where it is not in question (the ORM's fast path takes any,
+    # or the store asked once: the driver of an engine never changes).
+    driver: str | None = None
     hooks: tuple[str, ...] = ()  # those of HOOKS[orm] with a listener or an override now
     options: Mapping[str, Any] | None = None  # execution options in force
     logged: bool = False  # the ORM logs each statement it executes
@@ -119,7 +121,7 @@ class Facts:
 def refusal(facts: Facts) -> str | None:
     """Why the read must take the ORM's own path, or None when its fast path gives the same."""
     drivers = DRIVERS[facts.orm]
-    if drivers is not None and facts.driver not in drivers:
+    if drivers is not None and facts.driver is not None and facts.driver not in drivers:
         return f"{facts.orm} has no fast path on the driver {facts.driver!r}"
     hooks = [hook for hook in facts.hooks if hook in HOOKS[facts.orm]] if facts.hooks else None
     if hooks:

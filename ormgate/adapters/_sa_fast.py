@@ -92,6 +92,8 @@ class Compiled:
 def facts(engine: sa.Engine) -> Facts:
     """What ``_fast.refusal`` judges a read on ``engine`` by, now: listeners come and go.
 
+    The driver is not among them: a store asks about it once (``driver_refusal``).
+
     A few attribute reads while nothing listens. ``_has_events`` is SQLAlchemy's own flag for
     "has listeners" (an engine copy's includes its parent's); the public way to the same answer,
     each event's listener collection, costs 5 µs a read (docs/adapters.md, private APIs).
@@ -106,7 +108,6 @@ def facts(engine: sa.Engine) -> Facts:
         )
     return Facts(
         orm(dialect),
-        driver=dialect.driver,
         hooks=hooks,
         options=engine.get_execution_options(),
         logged=engine.logger.isEnabledFor(logging.INFO),
@@ -114,9 +115,14 @@ def facts(engine: sa.Engine) -> Facts:
 
 
 def eligible(engine: sa.Engine) -> bool:
-    """Whether a one-statement read on ``engine`` (an ``AsyncEngine``'s ``sync_engine``) may skip
-    its ``Connection`` now (see ``_fast``)."""
+    """Whether nothing set on ``engine`` (an ``AsyncEngine``'s ``sync_engine``) now keeps a
+    one-statement read on its ``Connection`` (see ``_fast``), the driver aside."""
     return refusal(facts(engine)) is None
+
+
+def driver_refusal(dialect: sa.Dialect) -> str | None:
+    """Why reads on ``dialect``'s driver never skip the ``Connection``, or None (see ``_fast``)."""
+    return refusal(Facts(orm(dialect), driver=dialect.driver))
 
 
 def orm(dialect: sa.Dialect) -> str:

@@ -30,8 +30,7 @@ from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
-from ._fast import Facts, refusal
-from ._sa_fast import AsyncReads, Compiled, SyncReads, compile_read, orm
+from ._sa_fast import AsyncReads, Compiled, SyncReads, compile_read, driver_refusal
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
 from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, OnWrite, Page, Row, ShapeCache, memory_sqlite
 
@@ -526,7 +525,7 @@ class _SyncStore:
         self.info = operations.info
         self.in_process = engine.dialect.name in _IN_PROCESS  # see _threaded.may_run_inline
         self.reader = _reader(engine)
-        fast = refusal(Facts(orm(engine.dialect), driver=engine.dialect.driver)) is None
+        fast = driver_refusal(engine.dialect) is None
         self.fast = SyncReads(engine, operations.constraint_fields) if fast else None
         self.fast_get = compile_read(operations.by_pk, engine.dialect) if fast else None
 
@@ -594,7 +593,7 @@ class _AsyncStore:
         self.info = operations.info
         self.reader = _reader(engine)
         dialect = engine.sync_engine.dialect
-        fast = refusal(Facts(orm(dialect), driver=dialect.driver)) is None
+        fast = driver_refusal(dialect) is None
         self.fast = AsyncReads(engine, operations.constraint_fields) if fast else None
         self.fast_get = compile_read(operations.by_pk, dialect) if fast else None
 

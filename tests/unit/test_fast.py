@@ -15,7 +15,7 @@ from playhouse.postgres_ext import PostgresqlExtDatabase
 
 from ormgate.adapters import peewee as peewee_adapter
 from ormgate.adapters._fast import DRIVERS, HOOKS, NEUTRAL_OPTIONS, Facts, as_is, refusal
-from ormgate.adapters._sa_fast import facts
+from ormgate.adapters._sa_fast import driver_refusal, facts
 
 
 def test_nothing_to_refuse() -> None:
@@ -27,7 +27,7 @@ def test_nothing_to_refuse() -> None:
 
 @pytest.mark.parametrize(
     ("orm", "driver"),
-    [("sqlalchemy", "pymysql"), ("sqlalchemy", "aiosqlite"), ("sqlalchemy async", "psycopg"), ("sqlalchemy", "")],
+    [("sqlalchemy", "pymysql"), ("sqlalchemy", "aiosqlite"), ("sqlalchemy async", "psycopg"), ("sqlalchemy async", "")],
 )
 def test_a_driver_without_a_fast_path_is_refused(orm: str, driver: str) -> None:
     why = refusal(Facts(orm, driver=driver))
@@ -81,7 +81,9 @@ def test_sqlalchemy_facts(tmp_path: Path) -> None:
     assert refusal(facts(engine)) == "sqlalchemy runs begin, handle_error as it executes a read"
     engine.dispose()
     mysql = sa.create_engine("mysql+pymysql://nobody@127.0.0.1:1/none")  # never connects
-    assert refusal(facts(mysql)) == "sqlalchemy has no fast path on the driver 'pymysql'"
+    assert refusal(facts(mysql)) is None  # the driver is asked about once, per store:
+    assert driver_refusal(mysql.dialect) == "sqlalchemy has no fast path on the driver 'pymysql'"
+    assert driver_refusal(engine.dialect) is None
 
 
 def test_peewee_facts(tmp_path: Path) -> None:
