@@ -311,7 +311,7 @@ _COMPARE: dict[str, Callable[[Any, Any, Any], Any]] = {
 _TEXT = (pw.CharField, pw.TextField)
 # Operators whose value shapes the SQL (one placeholder per item): not a parameter.
 _SHAPING = frozenset({"in"})
-_KEY = ("key",)  # the slot of the primary key in an UPDATE; field names are strings
+_KEY = ("key",)  # the slot of the primary key in statements by key; field names are strings
 
 
 def _converter(f: Any) -> Callable[[Any], Any]:
