@@ -15,7 +15,7 @@ events apply), the SQL is SQLAlchemy's own, compiled once per statement, and
 values go through the column types' bind and result processors for the
 dialect, so rows are exactly those of the ``Connection`` path. A statement
 with expanding parameters (``in``) keeps the ``Connection`` path, and so do the
-other drivers, and every read for which ``eligible`` says the ``Connection``
+other drivers, and every read for which ``_fast.refusal`` says the ``Connection``
 would do something the fast path does not (see the reasons there). A driver error
 that is not a data error (a dead connection, a timeout) makes the read give
 up: the connection is discarded (unless it is SQLite's) and the caller runs
@@ -39,12 +39,11 @@ from sqlalchemy.util import greenlet_spawn
 
 from ..errors import Unavailable
 from ._drivers import classify
+from ._fast import HOOKS, Facts, refusal
 from ._rows import RowsToDicts, rows_to_dicts
 from ._threaded import Overran, loop_budget
 from .base import Row
 
-SYNC_DRIVERS = frozenset({"pysqlite", "psycopg"})  # psycopg2 would work alike, but is not tested
-ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite"})
 # Drivers whose connections run a read in a transaction unless told otherwise.
 _AUTOCOMMIT_FLAG = frozenset({"psycopg"})
 
@@ -90,49 +89,45 @@ class Compiled:
         return self.to_dicts(rows)
 
 
-# Why a read on a supported driver may not skip SQLAlchemy's Connection. Each reason has a
-# test in tests/conformance/test_sqlalchemy_fast_reads.py (test_not_eligible_*).
-#
-# 1. Statements are logged: ``echo``, or the ``sqlalchemy.engine`` logger at INFO.
-# 2. Any listener of the engine's events (before_execute, engine_connect, before_cursor_execute,
-#    begin, ...): an instrumentation must see every read, and a "begin" listener may set what the
-#    read depends on (SET LOCAL for row-level security). This is SQLAlchemy's own flag for "the
-#    Connection has events to fire"; an engine.execution_options(isolation_level=...) copy has
-#    the dialect's listener that applies the level. Pool events (connect, checkout, ...) do not
-#    count: fast reads take pooled connections too.
-# 3. A listener of the dialect's execution (do_execute, do_setinputsizes, handle_error); one
-#    of do_connect (credentials per connection) does not count, for the same reason.
-# 4. An execution option that is not known to leave a one-statement read as it is, such as
-#    schema_translate_map, which changes the SQL; only those in _NEUTRAL_OPTIONS pass.
-# 5. (Per statement, in compile_read) expanding parameters: their SQL depends on the values.
-_DIALECT_EVENTS = ("do_execute", "do_execute_no_params", "do_setinputsizes", "handle_error")
-# Options that change nothing in a one-statement read's SQL or rows: caching, buffering,
-# options of writes.
-_NEUTRAL_OPTIONS = frozenset(
-    {
-        "compiled_cache",
-        "stream_results",
-        "max_row_buffer",
-        "yield_per",
-        "insertmanyvalues_page_size",
-        "preserve_rowcount",
-    }
-)
+def facts(engine: sa.Engine) -> Facts:
+    """What ``_fast.refusal`` judges a read on ``engine`` by, now: listeners come and go.
+
+    The driver is not among them: a store asks about it once (``driver_refusal``).
+
+    A few attribute reads while nothing listens. ``_has_events`` is SQLAlchemy's own flag for
+    "has listeners" (an engine copy's includes its parent's); the public way to the same answer,
+    each event's listener collection, costs 5 µs a read (docs/adapters.md, private APIs).
+    """
+    dialect = engine.dialect
+    hooks: tuple[str, ...] = ()
+    if engine._has_events or dialect._has_events:
+        hooks = tuple(
+            name
+            for name in HOOKS["sqlalchemy"]
+            if getattr(engine.dispatch, name, None) or getattr(dialect.dispatch, name, None)
+        )
+    return Facts(
+        orm(dialect),
+        hooks=hooks,
+        options=engine.get_execution_options(),
+        logged=engine.logger.isEnabledFor(logging.INFO),
+    )
 
 
 def eligible(engine: sa.Engine) -> bool:
-    """Whether a one-statement read on ``engine`` may skip its ``Connection`` now.
+    """Whether nothing set on ``engine`` (an ``AsyncEngine``'s ``sync_engine``) now keeps a
+    one-statement read on its ``Connection`` (see ``_fast``), the driver aside."""
+    return refusal(facts(engine)) is None
 
-    Asked per read, as listeners come and go: a few attribute reads while nothing listens.
-    """
-    options = engine.get_execution_options()
-    dialect = engine.dialect
-    return not (
-        engine._has_events
-        or (options and not options.keys() <= _NEUTRAL_OPTIONS)
-        or (dialect._has_events and any(getattr(dialect.dispatch, name) for name in _DIALECT_EVENTS))
-        or engine.logger.isEnabledFor(logging.INFO)
-    )
+
+def driver_refusal(dialect: sa.Dialect) -> str | None:
+    """Why reads on ``dialect``'s driver never skip the ``Connection``, or None (see ``_fast``)."""
+    return refusal(Facts(orm(dialect), driver=dialect.driver))
+
+
+def orm(dialect: sa.Dialect) -> str:
+    """The name ``_fast`` knows SQLAlchemy by on ``dialect``: an async one runs other code."""
+    return "sqlalchemy async" if dialect.is_async else "sqlalchemy"
 
 
 def _give_up(exc: Exception, raw: Any, constraint_fields: dict[str, str], *, discard: bool) -> None:

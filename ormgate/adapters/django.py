@@ -74,6 +74,7 @@ from ..scope import condition as scope_condition
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
 from ._drivers import classify, dropped
+from ._fast import Facts, refusal
 from ._session import UnitOfWork
 from ._sqlite import TEXT_TIME
 from ._sqlite import prepare as prepare_sqlite
@@ -507,6 +508,13 @@ _NOW: dict[str, Callable[[], Any]] = {
 }
 
 
+def _hooks(model: type[Model]) -> tuple[str, ...]:
+    """Those of ``_fast.HOOKS["django"]`` that ``model`` has: a default manager's own ``get_queryset``."""
+    manager = type(model._default_manager)
+    owner = next(cls for cls in manager.__mro__ if "get_queryset" in vars(cls))
+    return () if owner.__module__.startswith("django.") else ("Manager.get_queryset",)
+
+
 class _SyncStore:
     def __init__(self, adapter: DjangoAdapter, model: type[Model], fields: Sequence[str]) -> None:
         self.adapter, self.model, self.fields, self.info = adapter, model, tuple(fields), describe(model)
@@ -517,6 +525,8 @@ class _SyncStore:
         auto_now = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
         self.auto_now = {f.attname: _NOW[f.get_internal_type()] for f in auto_now}
         self.get_sql: tuple[str, _Converters] | None = None
+        # Whether a GET runs its statement compiled once, or the QuerySet made per call (see _fast).
+        self.fast_get = refusal(Facts("django", hooks=_hooks(model))) is None
 
     def _all(self) -> QuerySet[Model]:
         return self.model._default_manager.using(self.adapter.alias)
@@ -606,6 +616,9 @@ class _SyncStore:
         return self.get_sql
 
     def _get(self, connection: BaseDatabaseWrapper, pk: Any) -> Row | None:
+        if not self.fast_get:
+            found = list(self._all().filter(pk=pk).values(*self.fields))
+            return found[0] if found else None
         sql, converters = self._compiled_get(connection)
         with connection.cursor() as cursor:
             cursor.execute(sql, [self.model._meta.pk.get_db_prep_value(pk, connection)])

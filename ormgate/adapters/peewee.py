@@ -58,6 +58,7 @@ from ..scope import shape as scope_shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
+from ._fast import Facts, as_is, refusal
 from ._pw_compiled import Slot, Template
 from ._rows import RowsToDicts, rows_to_dicts
 from ._session import UnitOfWork
@@ -306,7 +307,7 @@ _TEXT = (pw.CharField, pw.TextField)
 _TIMES = (pw.DateTimeField, pw.TimeField)
 # Operators whose value shapes the SQL (one placeholder per item): not a parameter.
 _SHAPING = frozenset({"in"})
-_KEY = ("key",)  # the slot of the primary key in an UPDATE; field names are strings
+_KEY = ("key",)  # the slot of the primary key in statements by key; field names are strings
 
 
 def _converter(f: Any) -> Callable[[Any], Any]:
@@ -342,6 +343,14 @@ _AS_IS: dict[type[Any], type[Any]] = {
 }
 
 
+def _hooks(database: Any) -> tuple[str, ...]:
+    """Those of ``_fast.HOOKS["peewee"]`` that ``database`` has: an override of ``execute`` outside Peewee."""
+    owner = next(cls for cls in type(database).__mro__ if "execute" in vars(cls))
+    # Peewee's own (playhouse's PostgresqlExtDatabase has one, for server-side cursors) run the same SQL.
+    own = owner.__module__ == "peewee" or owner.__module__.startswith("playhouse.")
+    return () if own else ("Database.execute",)
+
+
 # What may reach the boundary from the database: Peewee's wrapper of the driver's errors
 # (PeeweeException: InterfaceError is no DatabaseError), and its pool's "no connection in time".
 _DATABASE_ERRORS = (pw.PeeweeException, MaxConnectionsExceeded)
@@ -367,7 +376,7 @@ class _SyncStore:
         self.model = adapter.bound(model)
         self.fields = _api_fields(self.model)
         self.convert = {name: _converter(f) for name, f in self.fields.items()}
-        self.as_is = {name: _AS_IS[type(f)] for name, f in self.fields.items() if type(f) in _AS_IS}
+        self.as_is = as_is({name: type(f) for name, f in self.fields.items()}, _AS_IS)
         self.to_dicts: ShapeCache[RowsToDicts] = ShapeCache()
         api_name = {f: name for name, f in self.fields.items()}
         self.defaults = [(api_name[f], default) for f, default in self.model._meta.defaults.items()]
@@ -386,15 +395,12 @@ class _SyncStore:
             if isinstance(f, pw.JSONField) and isinstance(f.db_value([]), pw.Node)  # type: ignore[no-untyped-call]
         )
         # The statements by primary key are compiled once: building SQL is most of Peewee's cost.
-        by_pk = self.model.select(*self.read).where(self.pk == 0)
-        self.get_sql = self._sql(by_pk)
-        self.lock_sql = self._sql(by_pk.for_update()) if self.db.for_update else self.get_sql
-        self.delete_sql = self._sql(self.model.delete().where(self.pk == 0))
-
-    def _sql(self, query: Any) -> str:
-        sql, params = self.db.get_sql_context().sql(query).query()
-        assert len(params) == 1, "a statement by primary key takes the key alone"
-        return str(sql)
+        by_pk = self.model.select(*self.read).where(self.pk == Slot(_KEY))
+        self.get_sql = Template(self.db, by_pk)
+        self.lock_sql = Template(self.db, by_pk.for_update()) if self.db.for_update else self.get_sql
+        self.delete_sql = Template(self.db, self.model.delete().where(self.pk == Slot(_KEY)))
+        # Whether statements run on execute_sql, or through Database.execute (see _fast).
+        self.fast = refusal(Facts("peewee", hooks=_hooks(self.db))) is None
 
     def _columns(self, names: Iterable[str]) -> list[Any]:
         return [self.fields[name].alias(name) for name in names]
@@ -410,8 +416,11 @@ class _SyncStore:
         )
         return to_dicts(cursor.fetchall())
 
-    def _by_pk(self, sql: str, pk: Any) -> Any:
-        return self.db.execute_sql(sql, (self.pk.db_value(pk),))
+    def _execute(self, statement: Template, values: Mapping[Any, Any]) -> Any:
+        return statement.execute(self.db, values, fast=self.fast)
+
+    def _by_pk(self, statement: Template, pk: Any) -> Any:
+        return self._execute(statement, {_KEY: pk})
 
     def _work(
         self, *, write: bool = True, transaction: bool = True, deleting: bool = False
@@ -491,10 +500,10 @@ class _SyncStore:
             )
 
         def page() -> Page:
-            rows = self._rows(self.db.execute_sql(select.sql, select.bind(values)), query.fields)
+            rows = self._rows(self._execute(select, values), query.fields)
             if counting is None:
                 return Page(rows, None)
-            return Page(rows, int(self.db.execute_sql(counting.sql, counting.bind(values)).fetchone()[0]))
+            return Page(rows, int(self._execute(counting, values).fetchone()[0]))
 
         return page
 
@@ -612,7 +621,7 @@ class _SyncStore:
             # A statement for these values is built here, connected: how Peewee writes an
             # expression may depend on the server (MariaDB's JSON).
             built = insert or self._returning(self.model.insert(self._written(names, values)))
-            cursor = self.db.execute_sql(built.sql, built.bind(values))
+            cursor = self._execute(built, values)
             if self.db.returning_clause:
                 return self._rows(cursor, self.names)[0]
             return self._get(values.get(self.info.pk.name, self.db.last_insert_id(cursor)))
@@ -659,7 +668,7 @@ class _SyncStore:
         else:
             update = build(self._written(names, values))
         bound: dict[Any, Any] = {**values, _KEY: pk}
-        cursor = self.db.execute_sql(update.sql, update.bind(bound))
+        cursor = self._execute(update, bound)
         if self.db.returning_clause:
             return next(iter(self._rows(cursor, self.names)), None)
         return self._get(pk)

@@ -32,7 +32,7 @@ from ..scope import shape as scope_shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped, unwrapped_unavailable
-from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
+from ._sa_fast import AsyncReads, Compiled, SyncReads, compile_read, driver_refusal
 from ._sa_times import whole_seconds
 from ._sqlite import TEXT_TIME
 from ._sqlite import prepare as prepare_sqlite
@@ -607,7 +607,7 @@ class _SyncStore:
         self.info = operations.info
         self.in_process = engine.dialect.name in _IN_PROCESS  # see _threaded.may_run_inline
         self.reader = _reader(engine)
-        fast = engine.dialect.driver in SYNC_DRIVERS
+        fast = driver_refusal(engine.dialect) is None
         self.fast = SyncReads(engine, operations.constraint_fields) if fast else None
         self.fast_get = compile_read(operations.by_pk, engine.dialect) if fast else None
 
@@ -679,7 +679,7 @@ class _AsyncStore:
         self.info = operations.info
         self.reader = _reader(engine)
         dialect = engine.sync_engine.dialect
-        fast = dialect.driver in ASYNC_DRIVERS
+        fast = driver_refusal(dialect) is None
         self.fast = AsyncReads(engine, operations.constraint_fields) if fast else None
         self.fast_get = compile_read(operations.by_pk, dialect) if fast else None
 
