@@ -212,7 +212,7 @@ def _names(raw: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def _summary(api: Any, db_shown: str, label: str, base: str, secret: bool, workers: int) -> None:
+def _summary(api: Any, db_shown: str, label: str, base: str, access: str | None, workers: int) -> None:
     from .serve import Served
 
     table = Table("table", "path", "rows (est.)", "access", "notes", title=f"ormgate serve: {db_shown} ({label})")
@@ -232,12 +232,12 @@ def _summary(api: Any, db_shown: str, label: str, base: str, secret: bool, worke
         for item in api.skipped:
             skipped.add_row(escape(item.name), escape(item.reason))
         console.print(skipped)
-    if secret:
-        console.print(
-            "  access: a bearer JWT (HS256, ORMGATE_JWT_SECRET) on every request; writes need its write claim"
-        )
+    if access:
+        console.print(f"  access: a bearer JWT ({escape(access)}) on every request; writes need its write claim")
     else:
-        console.print("[bold red]  access: OPEN - no ORMGATE_JWT_SECRET, anyone who reaches this port can read[/]")
+        console.print(
+            "[bold red]  access: OPEN - no ORMGATE_JWT_SECRET or JWKS URL, anyone who reaches this port can read[/]"
+        )
     console.print(f"  API   {base}/<table>   ({len(api.served)} resources, {workers} worker(s))")
     console.print(f"  docs  {base}/docs")
 
@@ -255,6 +255,10 @@ def serve(
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes (uvicorn's process manager)")] = 1,
     max_limit: Annotated[int | None, typer.Option(min=1, help="the largest ?limit= a list accepts")] = None,
+    jwks_url: Annotated[
+        str | None,
+        typer.Option(envvar="ORMGATE_JWKS_URL", help="verify bearer JWTs with the keys published at this URL"),
+    ] = None,
 ) -> None:
     """Serve an existing database as a REST API: one resource per table, read-only unless --allow-writes."""
     import uvicorn
@@ -271,10 +275,15 @@ def serve(
                 f"no SQLite database at {db.database!r}",
                 "sqlite:///relative/path or sqlite:////absolute/path, to a file that exists",
             )
-        if os.environ.get("ORMGATE_JWT_SECRET"):
-            require("jwt", "serve", "PyJWT (bearer tokens, as ORMGATE_JWT_SECRET asks)")
+        if os.environ.get("ORMGATE_JWT_SECRET") and jwks_url:
+            raise Problem("give ORMGATE_JWT_SECRET or --jwks-url (ORMGATE_JWKS_URL), not both")
+        if os.environ.get("ORMGATE_JWT_SECRET") or jwks_url:
+            require("jwt", "serve", "PyJWT (bearer tokens, as ORMGATE_JWT_SECRET or --jwks-url asks)")
+        if jwks_url:
+            require("cryptography", "jwks", "cryptography (public-key JWTs, as --jwks-url asks)")
         import sqlalchemy
 
+        from . import access
         from . import serve as serving
 
         options = serving.ServeOptions(
@@ -307,11 +316,14 @@ def serve(
     if not api.served:
         sock.close()
         fail(Problem(f"nothing to serve in {db.shown}", "no table or view was found, or every one was skipped"))
-    secret = os.environ.get(serving.JWT_SECRET_ENV)
+    secret = os.environ.get(access.JWT_SECRET_ENV)
+    checked = f"HS256, {access.JWT_SECRET_ENV}" if secret else f"keys from {jwks_url}" if jwks_url else None
     shown = escape(f"[{host}]" if ":" in host else host)
-    _summary(api, escape(db.shown), db.dialect.label, f"http://{shown}:{port}", bool(secret), workers)
+    _summary(api, escape(db.shown), db.dialect.label, f"http://{shown}:{port}", checked, workers)
+    if jwks_url:  # the workers read it there
+        os.environ[access.JWKS_URL_ENV] = jwks_url
     if workers == 1:
-        serving.secure(api.app, secret)
+        access.secure(api.app, secret, jwks_url=jwks_url)
         server = uvicorn.Server(uvicorn.Config(api.app, log_level="warning"))
         server.run(sockets=[sock])
         return
