@@ -15,7 +15,6 @@ from typing import Any
 import jwt
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
