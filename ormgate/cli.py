@@ -212,7 +212,7 @@ def _names(raw: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def _summary(api: Any, db_shown: str, label: str, base: str, access: str | None, workers: int) -> None:
+def _summary(api: Any, db_shown: str, label: str, base: str, checked: str | None, workers: int) -> None:
     from .serve import Served
 
     table = Table("table", "path", "rows (est.)", "access", "notes", title=f"ormgate serve: {db_shown} ({label})")
@@ -222,6 +222,8 @@ def _summary(api: Any, db_shown: str, label: str, base: str, access: str | None,
         notes = []
         if served.list_only:
             notes.append(f"list-only: {served.list_only}")
+        if len(served.key) > 1:
+            notes.append("composite key: " + served.path + "".join(f"/{{{k}}}" for k in served.key))
         if served.references:
             notes.append("FK " + ", ".join(f"{c} -> {t}" for c, t in served.references.items()))
         rows = "-" if served.rows is None else f"{served.rows:,}"
@@ -232,8 +234,8 @@ def _summary(api: Any, db_shown: str, label: str, base: str, access: str | None,
         for item in api.skipped:
             skipped.add_row(escape(item.name), escape(item.reason))
         console.print(skipped)
-    if access:
-        console.print(f"  access: a bearer JWT ({escape(access)}) on every request; writes need its write claim")
+    if checked:
+        console.print(f"  access: a bearer JWT ({escape(checked)}) on every request; writes need its write claim")
     else:
         console.print(
             "[bold red]  access: OPEN - no ORMGATE_JWT_SECRET or JWKS URL, anyone who reaches this port can read[/]"
