@@ -42,6 +42,7 @@ $(VENV)/.bench: pyproject.toml $(VENV)/.dev
 bench: $(VENV)/.bench ## side-by-side benchmark -> bench/results (JSON, SVG chart), docs/benchmarks.md (BENCH_ARGS="--quick --database postgresql ...")
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.serve_chinook $(BENCH_ARGS)
 
 lint: venv ## ruff and mypy --strict over the package (its demo included), the bench and the tests
 	$(BIN)/ruff check .
