@@ -10,23 +10,24 @@ BENCH_ARGS ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(BIN)/ormgate: pyproject.toml
+# One .venv, two sets of packages, each with its own stamp: `make demo` installs the lean demo set, `make venv`
+# (and `make test`) the dev set on top of it, in either order; pip keeps what the other one installed.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-venv: $(BIN)/ormgate ## create .venv and install ormgate with every extra and the dev tools
+venv: $(VENV)/.dev ## create .venv and install ormgate with every extra and the dev tools
 
-DEMO := .venv-demo
-
-$(DEMO)/bin/ormgate: pyproject.toml
-	$(PYTHON) -m venv $(DEMO)
-	$(DEMO)/bin/pip install --quiet '.[demo]'
+$(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[demo]'
 	@touch $@
 
-demo: $(DEMO)/bin/ormgate ## install only what the demo needs (in .venv-demo) and serve the users API on SQLite at http://127.0.0.1:8000
-	$(DEMO)/bin/ormgate demo
+demo: $(VENV)/.demo ## install only what the demo and `ormgate serve` need (in .venv) and serve the users API on SQLite at http://127.0.0.1:8000
+	$(BIN)/ormgate demo
 
 test: venv ## run the whole suite (PostgreSQL/MariaDB pairs are skipped, loudly, when unreachable)
 	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
@@ -34,13 +35,14 @@ test: venv ## run the whole suite (PostgreSQL/MariaDB pairs are skipped, loudly,
 load: venv ## only the load test: clients, worker processes, outages; nothing lost (a few minutes)
 	$(BIN)/python -m pytest -m load tests/load $(PYTEST_ARGS)
 
-$(VENV)/.bench: pyproject.toml $(BIN)/ormgate
+$(VENV)/.bench: pyproject.toml $(VENV)/.dev
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	@touch $@
 
 bench: $(VENV)/.bench ## side-by-side benchmark -> bench/results (JSON, SVG chart), docs/benchmarks.md (BENCH_ARGS="--quick --database postgresql ...")
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.serve_chinook $(BENCH_ARGS)
 
 lint: venv ## ruff and mypy --strict over the package (its demo included), the bench and the tests
 	$(BIN)/ruff check .
@@ -48,7 +50,7 @@ lint: venv ## ruff and mypy --strict over the package (its demo included), the b
 	$(BIN)/mypy
 
 clean: ## remove the virtualenvs, caches, builds and what the demo leaves (its SQLite file, -wal, -shm)
-	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .venv-demo .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 	rm -f ormgate-demo.sqlite3 ormgate-demo.sqlite3-wal ormgate-demo.sqlite3-shm
 
 .PHONY: help venv demo test load bench lint clean

@@ -220,7 +220,7 @@ def _names(raw: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def _summary(api: Any, db_shown: str, label: str, base: str, secret: bool, workers: int) -> None:
+def _summary(api: Any, db_shown: str, label: str, base: str, checked: str | None, workers: int) -> None:
     from .serve import Served
 
     table = Table("table", "path", "rows (est.)", "access", "notes", title=f"ormgate serve: {db_shown} ({label})")
@@ -230,6 +230,8 @@ def _summary(api: Any, db_shown: str, label: str, base: str, secret: bool, worke
         notes = []
         if served.list_only:
             notes.append(f"list-only: {served.list_only}")
+        if len(served.key) > 1:
+            notes.append("composite key: " + served.path + "".join(f"/{{{k}}}" for k in served.key))
         if served.references:
             notes.append("FK " + ", ".join(f"{c} -> {t}" for c, t in served.references.items()))
         rows = "-" if served.rows is None else f"{served.rows:,}"
@@ -240,12 +242,12 @@ def _summary(api: Any, db_shown: str, label: str, base: str, secret: bool, worke
         for item in api.skipped:
             skipped.add_row(escape(item.name), escape(item.reason))
         console.print(skipped)
-    if secret:
-        console.print(
-            "  access: a bearer JWT (HS256, ORMGATE_JWT_SECRET) on every request; writes need its write claim"
-        )
+    if checked:
+        console.print(f"  access: a bearer JWT ({escape(checked)}) on every request; writes need its write claim")
     else:
-        console.print("[bold red]  access: OPEN - no ORMGATE_JWT_SECRET, anyone who reaches this port can read[/]")
+        console.print(
+            "[bold red]  access: OPEN - no ORMGATE_JWT_SECRET or JWKS URL, anyone who reaches this port can read[/]"
+        )
     console.print(f"  API   {base}/<table>   ({len(api.served)} resources, {workers} worker(s))")
     console.print(f"  docs  {base}/docs")
 
@@ -263,6 +265,10 @@ def serve(
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes (uvicorn's process manager)")] = 1,
     max_limit: Annotated[int | None, typer.Option(min=1, help="the largest ?limit= a list accepts")] = None,
+    jwks_url: Annotated[
+        str | None,
+        typer.Option(envvar="ORMGATE_JWKS_URL", help="verify bearer JWTs with the keys published at this URL"),
+    ] = None,
 ) -> None:
     """Serve an existing database as a REST API: one resource per table, read-only unless --allow-writes."""
     import uvicorn
@@ -279,11 +285,16 @@ def serve(
                 f"no SQLite database at {db.database!r}",
                 "sqlite:///relative/path or sqlite:////absolute/path, to a file that exists",
             )
-        if os.environ.get("ORMGATE_JWT_SECRET"):
-            require("jwt", "serve", "PyJWT (bearer tokens, as ORMGATE_JWT_SECRET asks)")
+        if os.environ.get("ORMGATE_JWT_SECRET") and jwks_url:
+            raise Problem("give ORMGATE_JWT_SECRET or --jwks-url (ORMGATE_JWKS_URL), not both")
+        if os.environ.get("ORMGATE_JWT_SECRET") or jwks_url:
+            require("jwt", "serve", "PyJWT (bearer tokens, as ORMGATE_JWT_SECRET or --jwks-url asks)")
+        if jwks_url:
+            require("cryptography", "jwks", "cryptography (public-key JWTs, as --jwks-url asks)")
         import sqlalchemy
 
         from . import serve as serving
+        from . import serve_auth as access
 
         options = serving.ServeOptions(
             database=db.url,
@@ -315,11 +326,14 @@ def serve(
     if not api.served:
         sock.close()
         fail(Problem(f"nothing to serve in {db.shown}", "no table or view was found, or every one was skipped"))
-    secret = os.environ.get(serving.JWT_SECRET_ENV)
+    secret = os.environ.get(access.JWT_SECRET_ENV)
+    checked = f"HS256, {access.JWT_SECRET_ENV}" if secret else f"keys from {jwks_url}" if jwks_url else None
     shown = escape(f"[{host}]" if ":" in host else host)
-    _summary(api, escape(db.shown), db.dialect.label, f"http://{shown}:{port}", bool(secret), workers)
+    _summary(api, escape(db.shown), db.dialect.label, f"http://{shown}:{port}", checked, workers)
+    if jwks_url:  # the workers read it there
+        os.environ[access.JWKS_URL_ENV] = jwks_url
     if workers == 1:
-        serving.secure(api.app, secret)
+        access.secure(api.app, secret, jwks_url=jwks_url)
         server = uvicorn.Server(uvicorn.Config(api.app, log_level="warning"))
         server.run(sockets=[sock])
         return

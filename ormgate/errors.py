@@ -6,6 +6,7 @@ OrmgateError (500)
 ├── Conflict (409)            the database refused the write
 │   ├── UniqueViolation       a unique value is taken
 │   └── ForeignKeyViolation   a referenced row is missing, or a row is still referenced
+├── NotAcceptable (406)       Accept admits none of the media types a list answers in
 ├── PreconditionFailed (412)  If-Match does not match the current ETag
 ├── UnsupportedMediaType (415) a write's body is not sent as JSON
 ├── InvalidData (422)         the database refused a value (NOT NULL, CHECK, too long)
@@ -50,6 +51,11 @@ class UniqueViolation(Conflict):
 
 class ForeignKeyViolation(Conflict):
     pass
+
+
+class NotAcceptable(OrmgateError):
+    status = 406
+    title = "Not Acceptable"
 
 
 class PreconditionFailed(OrmgateError):

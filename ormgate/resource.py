@@ -29,6 +29,7 @@ from .adapters.base import Adapter, Hook, OnWrite, Row, Store
 from .bodies import bounded, check_max_size
 from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
 from .hooks import Hooks
+from .media import CSV, csv_response, negotiate
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
@@ -141,9 +142,13 @@ _ROW = {"ETag": _header("The row's entity tag, for If-None-Match and If-Match.")
 # in for a generated one documents itself with the same entry.
 RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "list": {
-        200: {"headers": {"Link": _header('rel="next": the URL of the next page, when there is one.')}},
-        # 404: a cursor this list did not issue names no page.
-        **problem_responses(400, 404, 422),
+        200: {
+            "headers": {"Link": _header('rel="next": the URL of the next page, when there is one.')},
+            # With Accept: text/csv (ormgate.media): the same page, its first line the column names.
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        # 404: a cursor this list did not issue names no page. 406: Accept admits neither JSON nor CSV.
+        **problem_responses(400, 404, 406, 422),
     },
     "get": {
         200: {"headers": _ROW},
@@ -262,7 +267,8 @@ class Resource:
     # -- the operations, on values already parsed -------------------------------------------
 
     async def list(self, request: Request) -> Response:
-        """One page of rows: the body, the next cursor and its ``Link``."""
+        """One page of rows: the body, the next cursor and its ``Link``; CSV when ``Accept`` prefers it."""
+        media = negotiate(request.headers.get("accept"))
         scope = self._scope(request)
         parser = self._parser(scope)
         query = parser.parse_query_string(request.scope["query_string"], () if scope is None else scope.filters())
@@ -276,6 +282,8 @@ class Resource:
             headers["Link"] = f'<{_next_url(request, cursor)}>; rel="next"'
         if needed != query.fields:
             rows = [{name: row[name] for name in query.fields} for row in rows]
+        if media == CSV:
+            return csv_response(rows, query.fields, dumps, headers)
         body = dumps({"items": rows, "next_cursor": cursor, "total": page.total})
         return Response(body, media_type="application/json", headers=headers)
 

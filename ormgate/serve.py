@@ -7,8 +7,8 @@ JSON keys are the tables' and columns' own names.
 
 What a resource cannot carry is reported, never a 500: a column of a type ormgate cannot serve
 as JSON (or whose name Pydantic cannot hold) is left out; a table whose key is such a column is
-skipped. Views, tables without a primary key and tables with a composite key are list-only (a
-composite key also gets ``GET /Table/{k1}/{k2}``).
+skipped. Views and tables without a primary key are list-only; a composite key is served with one
+path segment per key column (``ormgate.serve_keys``).
 """
 
 from __future__ import annotations
@@ -23,29 +23,28 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import pydantic
 import sqlalchemy as sa
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import registry
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
 
 from .adapters.sqlalchemy import SQLAlchemyAdapter
-from .errors import NotFound
-from .model import ModelInfo
-from .offline import ASSETS_URL, offline_docs
-from .problems import PROBLEM_JSON
+from .offline import offline_docs
 from .problems import install as install_problem_handlers
 from .query import DEFAULT_LIMITS, Filter, Limits, Query, QueryParser, Sort
-from .resource import Resource, item_response, problem_responses
-from .schemas import derive, servable, value_annotation
+from .resource import Resource
+from .schemas import derive, servable
+from .serve_auth import _RESERVED_PATHS, JWKS_URL_ENV, JWT_SECRET_ENV, secure
+from .serve_keys import install_key_routes
 
 # The environment a worker process reads its options from (set by the parent, see ``serve_factory``).
 OPTIONS_ENV = "ORMGATE_SERVE_OPTIONS"
-JWT_SECRET_ENV = "ORMGATE_JWT_SECRET"
-# A token's grant of writes: either of these claims.
-WRITE_SCOPE = "ormgate:write"
 
 CHUNK = 50  # tables reflected per round trip batch (bulk reflection on PostgreSQL and MySQL)
 
@@ -85,7 +84,7 @@ class Skipped:
 
 @dataclass
 class Served:
-    """One table or view as served."""
+    """One table or view as served; its resource (Pydantic models, routes) is made when first used."""
 
     table: str
     path: str
@@ -94,8 +93,16 @@ class Served:
     key: tuple[str, ...]  # the primary key's columns in key order; () for none
     list_only: str | None  # why, when it is
     references: dict[str, str]  # column -> "table.column"
-    resource: Resource
+    tag: str  # its OpenAPI tag: the mapped class's name
+    make: Callable[[], Resource] = field(repr=False)
     rows: int | None = None  # estimated
+    made: Resource | None = field(default=None, repr=False)
+
+    @property
+    def resource(self) -> Resource:
+        if self.made is None:
+            self.made = self.make()
+        return self.made
 
 
 @dataclass
@@ -316,76 +323,12 @@ def _estimate(conn: sa.Connection, table: sa.Table) -> int | None:
 # -- the app -----------------------------------------------------------------------------------
 
 
-def _describe_fks(info: ModelInfo, references: Mapping[str, str]) -> str:
+def _describe_fks(references: Mapping[str, str]) -> str:
     if not references:
         return ""
     lines = [f"- `{column}` references `{target}`" for column, target in references.items()]
     return (
         "Foreign keys:\n\n" + "\n".join(lines) + f"\n\nFilter on them as on any column: `?{next(iter(references))}=1`."
-    )
-
-
-def _key_route(served: Served, fields: Sequence[str]) -> Callable[[Request], Any]:
-    """``GET /Table/{k1}/{k2}...``: one row of a composite-key table, each key segment parsed as its column."""
-    resource = served.resource
-    info = resource.info
-    keys = served.key
-    adapters = {name: pydantic.TypeAdapter(value_annotation(info.by_name[name])) for name in keys}
-
-    async def get_by_key(request: Request) -> Response:
-        values = []
-        for name in keys:
-            raw = request.path_params[name]
-            try:
-                values.append(adapters[name].validate_python(raw))
-            except pydantic.ValidationError as exc:
-                errors = [{**e, "loc": ("path", name, *e["loc"])} for e in exc.errors(include_url=False)]
-                raise RequestValidationError(errors) from None
-        query = Query(
-            fields=tuple(fields),
-            sort=tuple(Sort(name) for name in keys),
-            limit=1,
-            filters=tuple(Filter(name, "eq", value) for name, value in zip(keys, values, strict=True)),
-        )
-        page = await resource.store.list(query)
-        if not page.rows:
-            shown = ", ".join(f"{n}={v}" for n, v in zip(keys, values, strict=True))
-            raise NotFound(f"no {served.table} with {shown}")
-        return item_response(page.rows[0], request)
-
-    return get_by_key
-
-
-def _install_key_route(app: FastAPI, served: Served) -> None:
-    resource = served.resource
-    fields = resource.schemas.read_fields
-    path = served.path + "".join(f"/{{{name}}}" for name in served.key)
-    parameters = [
-        {
-            "name": name,
-            "in": "path",
-            "required": True,
-            "description": f"{served.table}.{name}, key column {i + 1} of {len(served.key)}",
-            "schema": pydantic.TypeAdapter(value_annotation(resource.info.by_name[name])).json_schema(),
-        }
-        for i, name in enumerate(served.key)
-    ]
-    app.add_api_route(
-        path,
-        _key_route(served, fields),
-        methods=["GET"],
-        name=f"{resource.info.name}.get",
-        summary=f"get {served.table} by its key ({', '.join(served.key)})",
-        tags=[resource.info.name],
-        response_model=resource.schemas.read,
-        responses={
-            200: {
-                "description": "The row.",
-                "headers": {"ETag": {"description": "The row's entity tag.", "schema": {"type": "string"}}},
-            },
-            **problem_responses(404, 422),
-        },
-        openapi_extra={"parameters": parameters},
     )
 
 
@@ -431,20 +374,21 @@ def _serve_table(
         list_only = "a view"
     elif not keys:
         list_only = "no primary key"
-    elif len(keys) > 1:
-        list_only = f"composite primary key ({', '.join(c.name for c in keys)}): list and get by key only"
     order = keys if keys else _list_key(table, _orderable)
     order = [c for c in order if c.name not in left_out]
     if not order:
         skipped.append(Skipped(name, "no column to order its rows by"))
         return None
-    if list_only is None:
-        mapped_table = table
-    else:
+    composite = len(keys) > 1
+    mapped_table = table
+    if list_only is not None or composite:
         columns = [c for c in table.columns if c.name not in left_out]
         mapped_table = _copy(table, copies, order[0], columns)
     cls = type(_class_name(name, used), (), {"__doc__": f"The table {name!r}, reflected."})
-    mapper.map_imperatively(cls, mapped_table)
+    # A composite key: ormgate's description names its first column as the key, the mapper (whose key the
+    # SQLAlchemy store's statements match, as a row value) every one of them (ormgate.serve_keys).
+    key_columns = [mapped_table.columns[c.name] for c in keys] if composite else None
+    mapper.map_imperatively(cls, mapped_table, primary_key=key_columns)
     info = adapter.describe(cls)
     for f in info.fields:
         if f.name not in left_out and not servable(f):
@@ -456,23 +400,27 @@ def _serve_table(
     for column_name, reason in left_out.items():
         skipped.append(Skipped(f"{name}.{column_name}", reason))
     excluded = [n for n in left_out if n in info.by_name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # a field named like a BaseModel method of a subclass
-        schemas = derive(info, exclude=excluded)
     writable = options.allow_writes and list_only is None
     routes = (
-        ("list", "get", "create", "replace", "patch", "delete")
+        ("list",)  # a composite key's item routes (and its create) are serve_keys'
+        if list_only or composite
+        else ("list", "get", "create", "replace", "patch", "delete")
         if writable
-        else ("list",)
-        if list_only
         else ("list", "get")
     )
-    resource = Resource(
-        cls, adapter, schemas=schemas, path=f"/{name}", limits=limits, cursor_key=cursor_key, routes=routes
-    )
-    if list_only is not None:
-        ties = [c.name for c in order]
-        resource.query = _KeyedParser(resource.query, ties, limits=limits, cursor_key=cursor_key)
+
+    def make() -> Resource:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a field named like a BaseModel method of a subclass
+            schemas = derive(info, exclude=excluded)
+        resource = Resource(
+            cls, adapter, schemas=schemas, path=f"/{name}", limits=limits, cursor_key=cursor_key, routes=routes
+        )
+        if list_only is not None or composite:
+            ties = [c.name for c in order]
+            resource.query = _KeyedParser(resource.query, ties, limits=limits, cursor_key=cursor_key)
+        return resource
+
     references = {}
     for column in table.columns:
         if column.name in left_out:
@@ -488,7 +436,8 @@ def _serve_table(
         key=tuple(c.name for c in keys),
         list_only=list_only,
         references=references,
-        resource=resource,
+        tag=info.name,
+        make=make,
     )
 
 
@@ -563,124 +512,75 @@ def _assemble(api: ServedAPI) -> None:
     app = api.app
     tags = []
     for served in api.served:
-        resource = served.resource
-        resource.install(app)
-        if served.list_only is not None and served.key:
-            _install_key_route(app, served)
+        app.router.routes.append(Pending(app, served))
         mode = "read-write" if served.writable else "read-only"
         only = f" List-only: {served.list_only}." if served.list_only else ""
         description = f"The {served.kind} `{served.table}`, {mode}.{only}"
-        fks = _describe_fks(resource.info, served.references)
-        tags.append({"name": resource.info.name, "description": description + ("\n\n" + fks if fks else "")})
+        fks = _describe_fks(served.references)
+        tags.append({"name": served.tag, "description": description + ("\n\n" + fks if fks else "")})
     app.openapi_tags = tags
     install_problem_handlers(app)
     offline_docs(app)
-
-
-# -- access control: a bearer JWT on every request ---------------------------------------------
-
-# The docs pages, their assets and the OpenAPI document stay open (they hold no row): a browser loads them
-# before anyone can paste a token into Swagger UI's "Authorize".
-_OPEN_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-_RESERVED_PATHS = frozenset({path.strip("/") for path in _OPEN_PATHS} | {ASSETS_URL.strip("/")})
-_READS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def grants_writes(claims: Mapping[str, Any]) -> bool:
-    """Whether a token's claims allow writes: ``"ormgate": {"write": true}``, or ``ormgate:write`` in its scope."""
-    own = claims.get("ormgate")
-    if isinstance(own, dict) and own.get("write") is True:
-        return True
-    scope = claims.get("scope", claims.get("scp", ""))
-    scopes = scope.split() if isinstance(scope, str) else scope if isinstance(scope, list) else []
-    return WRITE_SCOPE in scopes
-
-
-class BearerJWT:
-    """ASGI middleware: a valid HS256 bearer JWT on every request but the docs; writes need the write claim.
-
-    A missing or bad token is a 401 problem with ``WWW-Authenticate: Bearer``; a token
-    without the write claim, on a write, a 403 problem.
-    """
-
-    def __init__(self, app: ASGIApp, secret: str, *, audience: str | None = None) -> None:
-        self.app = app
-        self.secret = secret
-        self.audience = audience
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"] in ("/docs", "/openapi.json")
-            or scope["path"].startswith("/static/")
-        ):
-            await self.app(scope, receive, send)
-            return
-        import jwt
-
-        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-        kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token.strip():
-            await _problem(401, "a bearer token is required: Authorization: Bearer <JWT>", scope, receive, send)
-            return
-        try:
-            claims = jwt.decode(
-                token.strip(),
-                self.secret,
-                algorithms=["HS256"],
-                audience=self.audience,
-                options={"verify_aud": self.audience is not None},
-            )
-        except jwt.InvalidTokenError as exc:
-            await _problem(401, f"the bearer token is not valid: {exc}", scope, receive, send, "invalid_token")
-            return
-        if scope["method"] not in _READS and not grants_writes(claims):
-            await _problem(
-                403,
-                f'the token does not grant writes: it needs "ormgate": {{"write": true}} or the scope {WRITE_SCOPE}',
-                scope,
-                receive,
-                send,
-            )
-            return
-        await self.app(scope, receive, send)
-
-
-async def _problem(status: int, detail: str, scope: Scope, receive: Receive, send: Send, error: str = "") -> None:
-    from http import HTTPStatus
-
-    headers = {}
-    if status == 401:
-        headers["WWW-Authenticate"] = f'Bearer realm="ormgate", error="{error}"' if error else 'Bearer realm="ormgate"'
-    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
-    response = Response(json.dumps(body).encode(), status_code=status, media_type=PROBLEM_JSON, headers=headers)
-    await response(scope, receive, send)
-
-
-def secure(app: FastAPI, secret: str | None) -> None:
-    """With a secret, every request but the docs needs a bearer JWT signed with it (HS256)."""
-    if not secret:
-        return
-    app.add_middleware(BearerJWT, secret=secret)
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
-        document = build_openapi()
-        document.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-        }
-        document["security"] = [{"bearer": []}]
-        return document
+        # The document describes every table: each one's routes are made first (once; then it is cached).
+        for route in list(app.router.routes):
+            if isinstance(route, Pending):
+                route.install(route.served.resource)
+        return build_openapi()
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+class Pending(BaseRoute):
+    """Where a table's routes will be: the first request to its path makes them, then is routed again.
+
+    Building a table's Pydantic models and routes is most of the start-up (500 tables: 17.7 s
+    before serving); made when first asked for, in a worker thread, the server answers at once.
+    """
+
+    def __init__(self, app: FastAPI, served: Served) -> None:
+        self.app = app
+        self.served = served
+        self.prefix = served.path + "/"
+        self.lock = anyio.Lock()
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == self.served.path or path.startswith(self.prefix)):
+            return Match.FULL, {}
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with self.lock:
+            if self in self.app.router.routes:
+                # Pydantic's model building is CPU work of tens of milliseconds: off the event loop.
+                self.install(await anyio.to_thread.run_sync(lambda: self.served.resource))
+        await self.app.router(scope, receive, send)
+
+    def install(self, resource: Resource) -> None:
+        """Put the table's routes where this one is (the routes' order is kept), once."""
+        routes = self.app.router.routes
+        if self not in routes:
+            return
+        start = len(routes)
+        resource.install(self.app)
+        if len(self.served.key) > 1:
+            install_key_routes(self.app, resource, self.served.table, self.served.key, writable=self.served.writable)
+        made = routes[start:]
+        del routes[start:]
+        at = routes.index(self)
+        routes[at : at + 1] = made
+
+
 def create_app(options: ServeOptions, *, cursor_key: bytes | str | None = None) -> FastAPI:
-    """The app ``ormgate serve`` serves, with access control from ``ORMGATE_JWT_SECRET``."""
+    """The app ``ormgate serve`` serves, with access control from ``ORMGATE_JWT_SECRET`` or ``ORMGATE_JWKS_URL``."""
     api = build(options, cursor_key=cursor_key)
-    secure(api.app, os.environ.get(JWT_SECRET_ENV))
+    secure(api.app, os.environ.get(JWT_SECRET_ENV), jwks_url=os.environ.get(JWKS_URL_ENV))
     return api.app
 
 

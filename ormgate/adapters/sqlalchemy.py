@@ -349,10 +349,17 @@ class _Operations:
         self.only: list[Any] = [] if single is None else [sa.or_(*(single[0] == value for value in single[2]))]
         self.fixed: dict[str, Any] = {} if single is None else {single[0].key: single[1]}
         self.read = [self.columns[name].label(name) for name in fields]
-        self.by_pk = sa.select(*self.read).where(self.pk == sa.bindparam("pk"), *self.only)
+        # A mapper keyed by several columns (ormgate serve maps a composite key so): ``pk`` is then a list of
+        # one tuple of their values in key order, for the statements' expanding parameter (a row value).
+        key = list(sa.inspect(model).primary_key)
+        self.composite = len(key) > 1
+        self.key_fields = [c.key for c in key]
+        is_key = self._composite_key(key) if self.composite else lambda name: self.pk == sa.bindparam(name)
+        self.by_pk = sa.select(*self.read).where(is_key("pk"), *self.only)
         self.insert_plain = sa.insert(self.table)
         self.insert_returning = self.insert_plain.returning(*self.read)
-        self.update_plain = sa.update(self.table).where(self.pk == sa.bindparam(_KEY), *self.only)
+        self.update_plain = sa.update(self.table).where(is_key(_KEY), *self.only)
+        self.delete_by_pk = sa.delete(self.table).where(is_key("pk"), *self.only)
         self.update_returning = self.update_plain.returning(*self.read)
         self._cache: ShapeCache[_Shape] = ShapeCache()
         self._scoped: ShapeCache[_Scoped] = ShapeCache()
@@ -362,6 +369,16 @@ class _Operations:
             **field_of_column,
             **{name: field_of_column.get(col, col) for name, col in _unique_constraints(self.table).items()},
         }
+
+    def _key_after(self, pk: Any, values: Row) -> Any:
+        """The row's key once ``values`` are written: a write may change a key the client sets."""
+        if self.composite:
+            return [tuple(values.get(name, old) for name, old in zip(self.key_fields, pk[0], strict=True))]
+        return values.get(self.info.pk.name, pk)
+
+    @staticmethod
+    def _composite_key(key: list[sa.Column[Any]]) -> Callable[[str], Any]:
+        return lambda name: sa.tuple_(*key).in_(sa.bindparam(name, expanding=True))
 
     @staticmethod
     def _rows(result: sa.CursorResult[Any]) -> list[Row]:
@@ -479,7 +496,8 @@ class _Operations:
             return self._rows(conn.execute(self.insert_returning, params))[0]
         result = conn.execute(self.insert_plain, params)
         assert result.inserted_primary_key is not None
-        row = self.get(conn, result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        row = self.get(conn, [tuple(key)] if self.composite else key[0])
         assert row is not None
         return row
 
@@ -523,8 +541,10 @@ class _Operations:
                 if not rows:
                     raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
                 return rows[0]
-            conn.execute(self.update_plain, params)
-        row = self.get(conn, pk)
+            # Rows matched (SQLAlchemy asks MySQL for found rather than changed rows): none is no such row.
+            if conn.execute(self.update_plain, params).rowcount == 0:
+                raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
+        row = self.get(conn, self._key_after(pk, values))
         if row is None:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
         return row
@@ -536,7 +556,7 @@ class _Operations:
         self._lock(conn, pk, check, where)
         if hook is not None:
             hook("before", conn, {self.info.pk.name: pk})
-        if conn.execute(sa.delete(self.table).where(self.pk == pk, *self.only)).rowcount == 0:
+        if conn.execute(self.delete_by_pk, {"pk": pk}).rowcount == 0:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
         if hook is not None:
             hook("after", conn, {self.info.pk.name: pk})

@@ -56,7 +56,7 @@ def test_the_summary_and_a_read_only_api_over_http(chinook_file: Path) -> None:
             assert f"/{table}" in row
             assert f"{rows:,}" in row
             assert "read-only" in row
-        assert "list-only: composite primary key" in line_of(summary, "PlaylistTrack")
+        assert "composite key: /PlaylistTrack/{PlaylistId}/{TrackId}" in line_of(summary, "PlaylistTrack")
         assert "list-only: a view" in line_of(summary, "Album Titles")
         assert "FK ArtistId -> Artist.ArtistId" in line_of(summary, "Album")
         assert "Gadget.Location" in summary
