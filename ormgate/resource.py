@@ -4,12 +4,12 @@ import contextvars
 import email.message
 import functools
 import hashlib
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Annotated, Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 from uuid import UUID
 
 import fastapi.routing
@@ -25,10 +25,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .adapters.base import Adapter, OnWrite, Row, Store
 from .bodies import bounded, check_max_size
-from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
+from .errors import BadQuery, NotFound, PreconditionFailed, UnsupportedMediaType
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
+from .relations import NONE, Embedding, Include, Includes
 from .schemas import ModelSchemas, derive, to_base64, value_annotation
 
 
@@ -220,6 +221,7 @@ class Resource:
         cursor_key: bytes | str | None = None,
         routes: Collection[str] = ROUTES,
         max_body_size: int | None = None,
+        includes: Mapping[str, Include | int | None] | Collection[str] = (),
     ) -> None:
         info = adapter.describe(model)
         self.schemas = schemas or derive(info)
@@ -232,6 +234,8 @@ class Resource:
         self.routes = frozenset(routes)
         self.max_body_size = None if max_body_size is None else check_max_size(max_body_size)
         self._pk_adapter = pydantic.TypeAdapter(value_annotation(info.pk))
+        # The relation paths ?include= may name (docs/relationships.md); none: no include parameter.
+        self.includes = Includes(info, adapter, includes) if includes else None
         if self.routes - set(ROUTES):
             raise ValueError(f"unknown route(s) {sorted(self.routes - set(ROUTES))}; choose from {ROUTES}")
 
@@ -242,7 +246,10 @@ class Resource:
 
     async def list(self, request: Request) -> Response:
         """One page of rows: the body, the next cursor and its ``Link``."""
-        query = self.query.parse_query_string(request.scope["query_string"])
+        raw = request.scope["query_string"]
+        if self.includes is not None and (b"include" in raw or b"." in raw):
+            return await self._list_embedding(request, raw)
+        query = self.query.parse_query_string(raw)
         # The cursor needs the sort values of the last row, asked for or not.
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
         page = await self.store.list(replace(query, fields=needed))
@@ -257,10 +264,63 @@ class Resource:
         return Response(body, media_type="application/json", headers=headers)
 
     async def get(self, request: Request, pk: Any) -> Response:
+        embedding = NONE
+        if self.includes is not None and request.scope["query_string"]:
+            embedding = self._embedding(request.scope["query_string"])[0]
         row = await self.store.get(pk)
         if row is None:
             raise self.not_found(pk)
+        if embedding.items:
+            assert self.includes is not None
+            await self.includes.embed([row], embedding)
         return item_response(row, request)
+
+    # -- ?include=: related rows embedded (ormgate.relations) --------------------------------
+
+    def _embedding(self, raw: bytes) -> tuple[Embedding, Sequence[tuple[str, str]]]:
+        """The request's ``include`` and dotted ``fields``, and its other parameters (a list's, for QueryParser)."""
+        assert self.includes is not None
+        cap = self.query.max_query
+        if len(raw) > cap:
+            error = {"field": "query_string", "message": f"{len(raw)} bytes, at most {cap}", "maximum": cap}
+            raise BadQuery(f"query_string: {len(raw)} bytes, at most {cap}", field="query_string", errors=[error])
+        items = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+        include = [v for k, v in items if k == "include"]
+        if len(include) > 1:
+            error = {"field": "include", "message": "given more than once"}
+            raise BadQuery("include: given more than once", field="include", errors=[error])
+        rest: list[tuple[str, str]] = []
+        dotted: list[str] = []
+        for key, value in items:
+            if key == "fields":
+                names = value.split(",")
+                dotted += [n for n in names if "." in n]
+                plain = [n for n in names if "." not in n]
+                # Only embedded fields asked for: the row shows its own fields all the same.
+                if plain:
+                    rest.append((key, ",".join(plain)))
+            elif key != "include":
+                rest.append((key, value))
+        return self.includes.parse(include[0] if include else None, dotted), rest
+
+    async def _list_embedding(self, request: Request, raw: bytes) -> Response:
+        """A list whose rows embed related rows: the page as ``list`` reads it, then one read per relation."""
+        assert self.includes is not None
+        embedding, rest = self._embedding(raw)
+        query = self.query.parse(rest)
+        keys = self.includes.keys(embedding)
+        needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort), *keys]))
+        page = await self.store.list(replace(query, fields=needed))
+        rows, headers, cursor = page.rows, {}, None
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            cursor = self.query.next_cursor(query, rows[-1])
+            headers["Link"] = f'<{_next_url(request, cursor)}>; rel="next"'
+        await self.includes.embed(rows, embedding)
+        shown = (*query.fields, *embedding.items)
+        rows = [{name: row[name] for name in shown} for row in rows]
+        body = dumps({"items": rows, "next_cursor": cursor, "total": page.total})
+        return Response(body, media_type="application/json", headers=headers)
 
     # The store runs on_write (which may hash a password) off the event loop, in a thread of
     # its own pool that does not carry the request's context: handed over in it, the hook notes

@@ -49,6 +49,7 @@ from ..plan import In as InList
 from ..query import Query
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
+from ._dj_relations import relations
 from ._drivers import classify, dropped
 from ._session import UnitOfWork
 from ._threaded import Gate, ThreadedStore, one_writer, run_sync
@@ -262,7 +263,13 @@ def describe(model: type[Model]) -> ModelInfo:
     unique = {c.fields[0] for c in meta.constraints if isinstance(c, Unique) and len(c.fields) == 1 and not c.condition}
     unique |= {together[0] for together in meta.unique_together if len(together) == 1}
     fields = tuple(_field(model, f, unique) for f in meta.concrete_fields)
-    return ModelInfo(name=model.__name__, table=meta.db_table, fields=fields, default_path=_default_path(model))
+    return ModelInfo(
+        name=model.__name__,
+        table=meta.db_table,
+        fields=fields,
+        default_path=_default_path(model),
+        relations=relations(model),
+    )
 
 
 def _default_path(model: type[Model]) -> str:

@@ -58,6 +58,7 @@ from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
 from ._pw_compiled import Slot, Template
+from ._pw_relations import relations
 from ._rows import RowsToDicts, rows_to_dicts
 from ._session import UnitOfWork
 from ._threaded import Gate, ThreadedStore, _pool, loop_budget, one_writer, run_sync
@@ -234,6 +235,7 @@ def describe(model: Any) -> ModelInfo:
         name=model.__name__,
         table=model._meta.table_name,
         fields=tuple(_field(name, f, unique) for name, f in _api_fields(model).items()),
+        relations=relations(model),
     )
 
 

@@ -31,6 +31,7 @@ from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
 from ._sa_fast import ASYNC_DRIVERS, SYNC_DRIVERS, AsyncReads, Compiled, SyncReads, compile_read
+from ._sa_relations import relations
 from ._threaded import Gate, ThreadedStore, one_writer, pool_size, run_sync
 from .base import IN_MEMORY_SQLITE, SQLITE_WAL, Check, OnWrite, Page, Row, ShapeCache, memory_sqlite
 
@@ -209,7 +210,7 @@ def describe(model: type[Any], dialect: sa.Dialect | None = None) -> ModelInfo:
     single = _single_table(model)
     if single is not None:  # the subclass sets its discriminator: clients read it, never write it
         fields = [dataclasses.replace(f, generated=True) if columns[f.name] is single[0] else f for f in fields]
-    return ModelInfo(name=model.__name__, table=table.name, fields=tuple(fields))
+    return ModelInfo(name=model.__name__, table=table.name, fields=tuple(fields), relations=relations(model))
 
 
 def _binary(column: Any) -> Any:

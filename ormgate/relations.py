@@ -1,0 +1,245 @@
+"""Related rows embedded in a resource's rows: ``?include=author,comments.author`` (docs/relationships.md).
+
+A resource declares which relation paths a client may include, and for each
+the read schema of the embedded rows and how many rows an embedded list may
+hold. Loading is ORM-neutral: each included relation is read with one batched
+``IN`` query through the target model's own ``Store.list`` (the plan every
+adapter already compiles), whatever the page size; a nested relation is read
+the same way from the rows of its parent relation. A many-to-one relation
+embeds an object or null, a one-to-many one a list ordered by primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .adapters.base import Adapter, Row, Store
+from .errors import BadQuery
+from .model import ModelInfo, RelationInfo
+from .query import Filter, Query, Sort
+from .schemas import ModelSchemas, derive
+
+DEFAULT_MAX_ITEMS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """How one relation path may be embedded.
+
+    ``schemas``: what the embedded rows show (by default every field of the target: give the
+    target resource's own schemas when it has write-only or excluded fields). ``max_items``:
+    the most rows an embedded list holds (its first ones by primary key); for a to-one relation it
+    has no use.
+    """
+
+    schemas: ModelSchemas | None = None
+    max_items: int = DEFAULT_MAX_ITEMS
+
+    def __post_init__(self) -> None:
+        if self.max_items < 1:
+            raise ValueError("Include.max_items must be at least 1")
+
+
+@dataclass(slots=True)
+class _Node:
+    """One includable relation: how to read it and what may be included under it."""
+
+    relation: RelationInfo
+    info: ModelInfo
+    schemas: ModelSchemas
+    store: Store
+    max_items: int
+    children: dict[str, _Node] = field(default_factory=dict)
+
+    @property
+    def readable(self) -> tuple[str, ...]:
+        return self.schemas.read_fields
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """What one request includes: relation name -> (fields shown, what is included under it)."""
+
+    items: Mapping[str, tuple[tuple[str, ...], Embedding]]
+
+
+NONE = Embedding({})
+
+
+def _bad(parameter: str, message: str, allowed: Sequence[str] = ()) -> BadQuery:
+    """A 400 naming the parameter, as ormgate.query words its own."""
+    error: dict[str, Any] = {"field": parameter, "message": message}
+    if allowed:
+        error["allowed"] = sorted(allowed)
+    detail = f"{parameter}: {message}" + (f"; allowed: {', '.join(sorted(allowed))}" if allowed else "")
+    return BadQuery(detail, field=parameter, errors=[error])
+
+
+def _relation(info: ModelInfo, name: str, path: str) -> RelationInfo:
+    found = next((r for r in info.relations if r.name == name), None)
+    if found is None:
+        known = ", ".join(r.name for r in info.relations) or "none"
+        raise ValueError(f"{info.name} has no relation {name!r} (in include path {path!r}); its relations: {known}")
+    if found.kind == "many_to_many":
+        raise ValueError(f"{info.name}.{name}: including a many-to-many relation is not supported yet")
+    return found
+
+
+class Includes:
+    """The includable relation paths of one resource, parsed and loaded."""
+
+    def __init__(
+        self,
+        info: ModelInfo,
+        adapter: Adapter,
+        declared: Mapping[str, Include | int | None] | Collection[str],
+    ) -> None:
+        self.info = info
+        self.roots: dict[str, _Node] = {}
+        items = declared.items() if isinstance(declared, Mapping) else ((path, None) for path in declared)
+        # Parents before children, whatever the order declared.
+        for path, option in sorted(items, key=lambda item: item[0].count(".")):
+            include = option if isinstance(option, Include) else Include(max_items=option or DEFAULT_MAX_ITEMS)
+            *parents, name = path.split(".")
+            level, owner = self.roots, info
+            for i, parent in enumerate(parents):
+                node = level.get(parent)
+                if node is None:
+                    raise ValueError(f"include path {path!r}: declare {'.'.join(parents[: i + 1])!r} too")
+                level, owner = node.children, node.info
+            relation = _relation(owner, name, path)
+            target = adapter.describe(relation.target)
+            schemas = include.schemas or derive(target)
+            # The store may read any column (the keys of nested relations), and shows only those asked.
+            store = adapter.store(relation.target, [f.name for f in target.fields])
+            level[name] = _Node(relation, target, schemas, store, include.max_items)
+        self.paths = tuple(sorted(self._paths(self.roots, "")))
+
+    def _paths(self, level: Mapping[str, _Node], prefix: str) -> list[str]:
+        found = []
+        for name, node in level.items():
+            found.append(prefix + name)
+            found.extend(self._paths(node.children, f"{prefix}{name}."))
+        return found
+
+    # -- the request's include= and the dotted names of its fields= -------------------------------
+
+    def parse(self, include: str | None, dotted: Sequence[str]) -> Embedding:
+        """The ``Embedding`` a request asks for; a path not declared, or a field not readable, is a 400."""
+        if include is None:
+            if dotted:
+                raise _bad("fields", f"{dotted[0]!r} is a field of an embedded row: include its relation", self.paths)
+            return NONE
+        paths = include.split(",")
+        if not include or len(paths) > len(self.paths):
+            raise _bad("include", f"give 1 to {len(self.paths)} relation paths", self.paths)
+        tree: dict[str, Any] = {}
+        for path in paths:
+            if path not in self.paths:
+                raise _bad("include", f"cannot include {path!r}", self.paths)
+            level = tree
+            for name in path.split("."):
+                level = level.setdefault(name, {})
+        chosen: dict[str, list[str]] = {}
+        for name in dotted:
+            path, _, leaf = name.rpartition(".")
+            level, nodes = tree, self.roots
+            node: _Node | None = None
+            for part in path.split("."):
+                if part not in level or part not in nodes:
+                    raise _bad("fields", f"{name!r} is in no included relation")
+                level, node = level[part], nodes[part]
+                nodes = node.children
+            assert node is not None
+            if leaf not in node.readable:
+                raise _bad("fields", f"cannot use {name!r}", [f"{path}.{f}" for f in node.readable])
+            chosen.setdefault(path, []).append(leaf)
+        return self._embedding(tree, self.roots, "", chosen)
+
+    def _embedding(
+        self, tree: Mapping[str, Any], nodes: Mapping[str, _Node], prefix: str, chosen: Mapping[str, list[str]]
+    ) -> Embedding:
+        items = {}
+        for name, below in tree.items():
+            node = nodes[name]
+            path = prefix + name
+            shown = tuple(dict.fromkeys(chosen[path])) if path in chosen else node.readable
+            items[name] = (shown, self._embedding(below, node.children, path + ".", chosen))
+        return Embedding(items)
+
+    def keys(self, embedding: Embedding) -> tuple[str, ...]:
+        """The fields of the resource's rows that its included relations start from."""
+        return tuple(self.roots[name].relation.local for name in embedding.items)
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    async def embed(self, rows: list[Row], embedding: Embedding) -> None:
+        """Add each included relation to ``rows``, in place: one batched read per relation and level."""
+        await _embed(rows, embedding, self.roots)
+
+
+async def _embed(rows: list[Row], embedding: Embedding, nodes: Mapping[str, _Node]) -> None:
+    for name, (shown, below) in embedding.items.items():
+        node = nodes[name]
+        relation = node.relation
+        # What the embedded rows show, and the keys their own included relations start from.
+        needed = tuple(dict.fromkeys([*shown, *(node.children[child].relation.local for child in below.items)]))
+        keys = list(dict.fromkeys(row[relation.local] for row in rows if row[relation.local] is not None))
+        names = tuple(below.items)
+        if relation.kind == "to_one":
+            found = await _read(node, needed, relation.remote, keys, len(keys))
+            await _embed(found, below, node.children)
+            by_key = {row[relation.remote]: _shown(row, shown, names) for row in found}
+            for row in rows:
+                row[name] = by_key.get(row[relation.local])
+        else:
+            groups = await _read_groups(node, needed, keys)
+            await _embed([r for group in groups.values() for r in group], below, node.children)
+            for row in rows:
+                row[name] = [_shown(r, shown, names) for r in groups.get(row[relation.local], ())]
+
+
+def _shown(row: Row, shown: tuple[str, ...], embedded: tuple[str, ...]) -> Row:
+    """The row as the client asked for it: the fields shown, then its embedded relations."""
+    return {k: row[k] for k in (*shown, *embedded)}
+
+
+async def _read(node: _Node, needed: tuple[str, ...], column: str, keys: list[Any], limit: int) -> list[Row]:
+    """The target's rows whose ``column`` is one of ``keys`` (at most ``limit + 1``): one statement,
+    in (``column``, primary key) order."""
+    if not keys:
+        return []
+    pk = node.info.pk.name
+    fields = tuple(dict.fromkeys([*needed, column, pk]))
+    sort = (Sort(column), Sort(pk)) if column != pk else (Sort(pk),)
+    query = Query(fields, sort, limit, (Filter(column, "in", tuple(keys)),))
+    return (await node.store.list(query)).rows
+
+
+async def _read_groups(node: _Node, needed: tuple[str, ...], keys: list[Any]) -> dict[Any, list[Row]]:
+    """The first ``max_items`` rows (by primary key) of each key's list, in one batched statement.
+
+    The statement reads at most ``max_items`` rows per key, in key order: when a key has more rows
+    than that, they may crowd out the keys after it, and one more statement reads those. Each
+    statement completes at least one key (the crowding one), so no key is read twice and a page
+    costs one statement unless some list is over ``max_items`` rows long.
+    """
+    column = node.relation.remote
+    groups: dict[Any, list[Row]] = {}
+    remaining = keys
+    while remaining:
+        budget = len(remaining) * node.max_items
+        found = await _read(node, needed, column, remaining, budget)
+        for row in found[:budget]:
+            group = groups.setdefault(row[column], [])
+            if len(group) < node.max_items:
+                group.append(row)
+        if len(found) <= budget:
+            break
+        # Rows come in key order: every key seen is complete but the last, unless its list is full.
+        last = found[budget - 1][column]
+        done = {k for k in groups if k != last or len(groups[k]) >= node.max_items}
+        remaining = [k for k in remaining if k not in done]
+    return groups

@@ -1,0 +1,77 @@
+"""The relationships section's models on the Django ORM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.backends.signals import connection_created
+from fastapi import FastAPI
+
+from ormgate.adapters.django import DjangoAdapter, configure, setup
+from tests.conformance.relations import Statements, relations_app
+
+setup()
+
+STATEMENTS = Statements()
+
+
+class Author(models.Model):
+    id: models.AutoField[int, int] = models.AutoField(primary_key=True)
+    username: models.CharField[str, str] = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        app_label = "ormgate_conformance"
+        db_table = "authors"
+
+
+class Tag(models.Model):
+    id: models.AutoField[int, int] = models.AutoField(primary_key=True)
+    name: models.CharField[str, str] = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        app_label = "ormgate_conformance"
+        db_table = "tags"
+
+
+class Post(models.Model):
+    id: models.AutoField[int, int] = models.AutoField(primary_key=True)
+    title: models.CharField[str, str] = models.CharField(max_length=100)
+    author: models.ForeignKey[Author, Author] = models.ForeignKey(
+        Author, on_delete=models.DO_NOTHING, related_name="posts"
+    )
+    tags: models.ManyToManyField[Tag, Any] = models.ManyToManyField(Tag, db_table="post_tags")
+
+    class Meta:
+        app_label = "ormgate_conformance"
+        db_table = "posts"
+
+
+class Comment(models.Model):
+    id: models.AutoField[int, int] = models.AutoField(primary_key=True)
+    body: models.CharField[str, str] = models.CharField(max_length=200)
+    post: models.ForeignKey[Post, Post] = models.ForeignKey(Post, on_delete=models.DO_NOTHING, related_name="comments")
+    author: models.ForeignKey[Author | None, Author | None] = models.ForeignKey(
+        Author, null=True, on_delete=models.DO_NOTHING, related_name="+"
+    )
+
+    class Meta:
+        app_label = "ormgate_conformance"
+        db_table = "comments"
+
+
+def _count_on(sender: Any, connection: Any, **kwargs: Any) -> None:
+    # Every connection Django opens, in whichever thread: execute_wrapper() would hook one thread's.
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        STATEMENTS.count()
+        return execute(sql, params, many, context)
+
+    connection.execute_wrappers.append(wrapper)
+
+
+connection_created.connect(_count_on, weak=False)
+
+
+def create_app(url: str) -> FastAPI:
+    db = DjangoAdapter(configure(url))
+    return relations_app("django", db, Author, Post, Comment, Tag, [Author, Tag, Post, Comment])
