@@ -7,7 +7,7 @@ from typing import Any
 from django.apps import apps
 from django.db.models import ForeignKey, ManyToManyField, OneToOneField
 
-from ..model import RelationInfo
+from ..model import RelationInfo, RelationKind
 
 
 def relations(model: Any) -> tuple[RelationInfo, ...]:
@@ -17,8 +17,8 @@ def relations(model: Any) -> tuple[RelationInfo, ...]:
         if isinstance(f, ForeignKey):  # OneToOneField too
             found.append(RelationInfo(f.name, "to_one", f.related_model, f.attname, f.target_field.attname))
         elif isinstance(f, ManyToManyField):
-            through = f.remote_field.through
-            target = f.related_model
+            through: Any = f.remote_field.through
+            target: Any = f.related_model
             found.append(
                 RelationInfo(
                     f.name,
@@ -48,6 +48,6 @@ def _reverse(model: Any) -> list[RelationInfo]:
             name = f.remote_field.get_accessor_name()
             if name is None or any(r.name == name for r in found):
                 continue
-            kind = "to_one" if isinstance(f, OneToOneField) else "to_many"
+            kind: RelationKind = "to_one" if isinstance(f, OneToOneField) else "to_many"
             found.append(RelationInfo(name, kind, other, f.target_field.attname, f.attname))
     return found
