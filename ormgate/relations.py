@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .adapters.base import Adapter, Row, Store
-from .errors import BadQuery
+from .errors import BadQuery, ForeignKeyViolation
 from .model import ModelInfo, RelationInfo
 from .query import Filter, Query, Sort
 from .schemas import ModelSchemas, derive
@@ -243,3 +243,22 @@ async def _read_groups(node: _Node, needed: tuple[str, ...], keys: list[Any]) ->
         done = {k for k in groups if k != last or len(groups[k]) >= node.max_items}
         remaining = [k for k in remaining if k not in done]
     return groups
+
+
+def name_foreign_key(exc: ForeignKeyViolation, info: ModelInfo, values: Mapping[str, Any]) -> ForeignKeyViolation:
+    """``exc`` naming the foreign key fields the write sent, when the database named none (SQLite).
+
+    A write that sent one key names it; one that sent several names each (the database does not say
+    which target is missing). A row still referenced (a key changed under its referrers) is left as is.
+    """
+    if exc.field is not None or "still referenced" in exc.detail:
+        return exc
+    sent = [f.name for f in info.fields if f.foreign_key is not None and values.get(f.name) is not None]
+    if not sent:
+        return exc
+    message = "the referenced row does not exist" if len(sent) == 1 else "this or another referenced row does not exist"
+    named = ForeignKeyViolation(
+        f"{', '.join(sent)}: {message}", field=sent[0], errors=[{"field": name, "message": message} for name in sent]
+    )
+    named.__cause__ = exc.__cause__
+    return named

@@ -25,11 +25,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .adapters.base import Adapter, OnWrite, Row, Store
 from .bodies import bounded, check_max_size
-from .errors import BadQuery, NotFound, PreconditionFailed, UnsupportedMediaType
+from .errors import BadQuery, ForeignKeyViolation, NotFound, PreconditionFailed, UnsupportedMediaType
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
-from .relations import NONE, Embedding, Include, Includes
+from .relations import NONE, Embedding, Include, Includes, name_foreign_key
 from .schemas import ModelSchemas, derive, to_base64, value_annotation
 
 
@@ -334,19 +334,30 @@ class Resource:
         return lambda values: context.run(hook, values)
 
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
-        row = await self.store.create(self.schemas.sent_values(body), self._on_write())
+        values = self.schemas.sent_values(body)
+        try:
+            row = await self.store.create(values, self._on_write())
+        except ForeignKeyViolation as exc:
+            raise name_foreign_key(exc, self.info, values) from exc.__cause__
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
         return item_response(row, request, 201, {"Location": location})
 
     async def replace(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = if_match_check(request.headers.get("if-match"))
         values = self.schemas.sent_values(body, replace=True)
-        row = await self.store.update(pk, values, check, self._on_write())
+        try:
+            row = await self.store.update(pk, values, check, self._on_write())
+        except ForeignKeyViolation as exc:
+            raise name_foreign_key(exc, self.info, values) from exc.__cause__
         return item_response(row, request)
 
     async def patch(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = if_match_check(request.headers.get("if-match"))
-        row = await self.store.update(pk, self.schemas.sent_values(body), check, self._on_write())
+        values = self.schemas.sent_values(body)
+        try:
+            row = await self.store.update(pk, values, check, self._on_write())
+        except ForeignKeyViolation as exc:
+            raise name_foreign_key(exc, self.info, values) from exc.__cause__
         return item_response(row, request)
 
     async def delete(self, request: Request, pk: Any) -> Response:

@@ -1,0 +1,186 @@
+"""Relationships through HTTP on every adapter x database pair: foreign keys on write, related rows
+embedded on read (``?include=``) at a fixed number of statements, filters across relations."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conformance.relations import MAX_COMMENTS, Statements
+from tests import databases as dbs
+from tests.conftest import Served, _pair_params, _serve
+
+
+@pytest.fixture(scope="session", params=_pair_params())
+def api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    databases: dict[tuple[str, str], dbs.TestDatabase],
+) -> Iterator[Served]:
+    """The relationships app (authors, posts, comments, tags) on every adapter x database pair."""
+    yield from _serve(request, tmp_path_factory, databases, "tests.conformance.relations.{models}")
+
+
+def statements(api: Served) -> Statements:
+    counter: Statements = importlib.import_module(f"tests.conformance.relations.{api.pair.models}").STATEMENTS
+    return counter
+
+
+def fresh(api: Served) -> None:
+    api.clear("post_tags", "comments", "posts", "tags", "authors")
+
+
+def post(api: Served, path: str, **body: Any) -> dict[str, Any]:
+    response = api.client.post(path, json=body)
+    assert response.status_code == 201, response.text
+    row: dict[str, Any] = response.json()
+    return row
+
+
+def problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def blog(api: Served, posts: int = 3, comments: int = 2) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two authors, ``posts`` posts by the first, each with ``comments`` comments by the second."""
+    fresh(api)
+    ada, bob = post(api, "/authors", username="ada"), post(api, "/authors", username="bob")
+    made = [post(api, "/posts", title=f"post {i}", author_id=ada["id"]) for i in range(posts)]
+    for p in made:
+        for j in range(comments):
+            post(api, "/comments", body=f"on {p['title']} #{j}", post_id=p["id"], author_id=bob["id"])
+    return [ada, bob], made
+
+
+# -- write: a foreign key is set by id --------------------------------------------------------------
+
+
+def test_create_with_a_foreign_key_reads_back(api: Served) -> None:
+    fresh(api)
+    ada = post(api, "/authors", username="ada")
+    row = post(api, "/posts", title="hello", author_id=ada["id"])
+    assert row["author_id"] == ada["id"]
+    assert api.client.get(f"/posts/{row['id']}").json()["author_id"] == ada["id"]
+
+
+def test_missing_target_is_409_naming_the_field_and_writes_nothing(api: Served) -> None:
+    fresh(api)
+    ada = post(api, "/authors", username="ada")
+    body = problem(api.client.post("/posts", json={"title": "orphan", "author_id": 999_999}), 409)
+    assert body["type"] == "urn:ormgate:foreign-key-violation"
+    assert [e["field"] for e in body["errors"]] == ["author_id"]
+    assert api.scalar("SELECT COUNT(*) FROM posts") == 0
+    row = post(api, "/posts", title="kept", author_id=ada["id"])
+    body = problem(api.client.patch(f"/posts/{row['id']}", json={"author_id": 999_999, "title": "changed"}), 409)
+    assert [e["field"] for e in body["errors"]] == ["author_id"]
+    assert api.client.get(f"/posts/{row['id']}").json() == row
+
+
+# -- read: ?include= ---------------------------------------------------------------------------------
+
+
+def test_include_to_one_and_to_many(api: Served) -> None:
+    (ada, bob), made = blog(api, posts=2, comments=2)
+    body = api.client.get("/posts?include=author,comments").json()
+    assert [p["id"] for p in body["items"]] == [p["id"] for p in made]
+    for item in body["items"]:
+        assert item["author"] == ada
+        assert [c["post_id"] for c in item["comments"]] == [item["id"]] * 2
+        assert [c["body"] for c in item["comments"]] == [f"on {item['title']} #0", f"on {item['title']} #1"]
+
+
+def test_include_two_levels_and_embedded_fields(api: Served) -> None:
+    (ada, bob), made = blog(api, posts=2, comments=1)
+    body = api.client.get("/comments?include=post.author&fields=id,post.title,post.author.username").json()
+    assert [c["post"] for c in body["items"]] == [{"title": p["title"], "author": {"username": "ada"}} for p in made]
+    assert all(set(c) == {"id", "post"} for c in body["items"])
+    nested = api.client.get("/authors?include=posts.comments&fields=username,posts.title,posts.comments.body").json()
+    by_name = {a["username"]: a for a in nested["items"]}
+    assert by_name["bob"]["posts"] == []
+    assert by_name["ada"]["posts"] == [
+        {"title": p["title"], "comments": [{"body": f"on {p['title']} #0"}]} for p in made
+    ]
+
+
+def test_to_one_without_target_is_null_and_item_includes(api: Served) -> None:
+    (ada, bob), made = blog(api, posts=1, comments=0)
+    lone = post(api, "/comments", body="anonymous", post_id=made[0]["id"])
+    assert api.client.get(f"/comments/{lone['id']}?include=author,post").json() == {
+        **lone,
+        "author": None,
+        "post": made[0],
+    }
+
+
+def test_embedded_list_holds_at_most_its_maximum(api: Served) -> None:
+    # The first post has more comments than a list holds: it must not crowd out the others'.
+    (ada, bob), made = blog(api, posts=3, comments=1)
+    for j in range(MAX_COMMENTS + 3):
+        post(api, "/comments", body=f"more #{j}", post_id=made[0]["id"])
+    items = api.client.get("/posts?include=comments").json()["items"]
+    assert [len(p["comments"]) for p in items] == [MAX_COMMENTS, 1, 1]
+    first = items[0]["comments"]
+    assert [c["id"] for c in first] == sorted(c["id"] for c in first)
+    assert first[0]["body"] == "on post 0 #0"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("include=tags", "include"),  # a relation the resource does not declare
+        ("include=author.posts", "include"),
+        ("include=", "include"),
+        ("include=author&include=comments", "include"),
+        ("fields=author.username", "fields"),  # an embedded field, its relation not included
+        ("include=author&fields=author.nope", "fields"),
+        ("include=author&fields=comments.body", "fields"),
+    ],
+)
+def test_bad_include_is_400_naming_the_parameter(api: Served, query: str, parameter: str) -> None:
+    body = problem(api.client.get(f"/posts?{query}"), 400)
+    assert body["errors"][0]["field"] == parameter
+
+
+def test_include_is_refused_where_none_is_declared(api: Served) -> None:
+    body = problem(api.client.get("/tags?include=posts"), 400)
+    assert body["errors"][0]["field"] == "include"
+
+
+def test_cursor_pages_keep_their_includes(api: Served) -> None:
+    (ada, bob), made = blog(api, posts=3, comments=1)
+    first = api.client.get("/posts?include=author&limit=2")
+    assert [p["author"]["username"] for p in first.json()["items"]] == ["ada", "ada"]
+    link = first.headers["link"].partition("<")[2].partition(">")[0]
+    rest = api.client.get(link).json()
+    assert [(p["id"], p["author"]["username"]) for p in rest["items"]] == [(made[2]["id"], "ada")]
+
+
+def test_statements_per_include_do_not_grow_with_the_page(api: Served) -> None:
+    (ada, bob), made = blog(api, posts=100, comments=2)
+    counter = statements(api)
+
+    def sent(path: str) -> int:
+        # The fewest of three: a worker thread's first use of a connection may add its set-up statements.
+        counts = []
+        for _ in range(3):
+            before = counter.sent
+            response = api.client.get(path)
+            assert response.status_code == 200, response.text
+            counts.append(counter.sent - before)
+        return min(counts)
+
+    plain = {size: sent(f"/posts?limit={size}") for size in (1, 100)}
+    embedded = {size: sent(f"/posts?limit={size}&include=author,comments,comments.author") for size in (1, 100)}
+    assert plain[1] == plain[100]
+    assert embedded[1] == embedded[100]
+    # One statement per included relation (a unit of work may add its BEGIN and COMMIT).
+    per_relation = (embedded[100] - plain[100]) / 3
+    assert per_relation == plain[100]
+    rows = api.client.get("/posts?limit=100&include=author,comments").json()["items"]
+    assert len(rows) == 100 and all(len(p["comments"]) == 2 and p["author"] == ada for p in rows)
