@@ -60,13 +60,16 @@ class Comment(models.Model):
         db_table = "comments"
 
 
+def _counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    STATEMENTS.count()
+    return execute(sql, params, many, context)
+
+
 def _count_on(sender: Any, connection: Any, **kwargs: Any) -> None:
     # Every connection Django opens, in whichever thread: execute_wrapper() would hook one thread's.
-    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        STATEMENTS.count()
-        return execute(sql, params, many, context)
-
-    connection.execute_wrappers.append(wrapper)
+    # A wrapper reconnecting (after a health check) sends the signal again: hooked once.
+    if _counted not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_counted)
 
 
 connection_created.connect(_count_on, weak=False)
