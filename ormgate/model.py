@@ -88,8 +88,8 @@ class RelationInfo:
     local: str
     remote: str
     through: Any = None
-    through_local: str | None = None
-    through_remote: str | None = None
+    through_local: str = ""
+    through_remote: str = ""
 
     @property
     def many(self) -> bool:

@@ -11,15 +11,18 @@ embeds an object or null, a one-to-many one a list ordered by primary key.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import pydantic
 
 from .adapters.base import Adapter, Row, Store
 from .errors import BadQuery, ForeignKeyViolation
 from .model import ModelInfo, RelationInfo
 from .query import Filter, Query, Sort
-from .schemas import ModelSchemas, derive
+from .schemas import ModelSchemas, _unset, derive, value_annotation
 
 DEFAULT_MAX_ITEMS = 20
 
@@ -52,6 +55,8 @@ class _Node:
     store: Store
     max_items: int
     children: dict[str, _Node] = field(default_factory=dict)
+    # A many-to-many relation's join model, read for the pairs before the targets.
+    through: tuple[Store, ModelInfo] | None = None
 
     @property
     def readable(self) -> tuple[str, ...]:
@@ -82,8 +87,6 @@ def _relation(info: ModelInfo, name: str, path: str) -> RelationInfo:
     if found is None:
         known = ", ".join(r.name for r in info.relations) or "none"
         raise ValueError(f"{info.name} has no relation {name!r} (in include path {path!r}); its relations: {known}")
-    if found.kind == "many_to_many":
-        raise ValueError(f"{info.name}.{name}: including a many-to-many relation is not supported yet")
     return found
 
 
@@ -114,7 +117,10 @@ class Includes:
             schemas = include.schemas or derive(target)
             # The store may read any column (the keys of nested relations), and shows only those asked.
             store = adapter.store(relation.target, [f.name for f in target.fields])
-            level[name] = _Node(relation, target, schemas, store, include.max_items)
+            level[name] = node = _Node(relation, target, schemas, store, include.max_items)
+            if relation.kind == "many_to_many":
+                through = adapter.describe(relation.through)
+                node.through = (adapter.store(relation.through, [f.name for f in through.fields]), through)
         self.paths = tuple(sorted(self._paths(self.roots, "")))
 
     def _paths(self, level: Mapping[str, _Node], prefix: str) -> list[str]:
@@ -189,16 +195,28 @@ async def _embed(rows: list[Row], embedding: Embedding, nodes: Mapping[str, _Nod
         keys = list(dict.fromkeys(row[relation.local] for row in rows if row[relation.local] is not None))
         names = tuple(below.items)
         if relation.kind == "to_one":
-            found = await _read(node, needed, relation.remote, keys, len(keys))
+            found = await _read(node.store, node.info, needed, relation.remote, keys, len(keys))
             await _embed(found, below, node.children)
             by_key = {row[relation.remote]: _shown(row, shown, names) for row in found}
             for row in rows:
                 row[name] = by_key.get(row[relation.local])
-        else:
-            groups = await _read_groups(node, needed, keys)
+        elif node.through is None:
+            groups = await _read_groups(node.store, node.info, relation.remote, needed, keys, node.max_items)
             await _embed([r for group in groups.values() for r in group], below, node.children)
             for row in rows:
                 row[name] = [_shown(r, shown, names) for r in groups.get(row[relation.local], ())]
+        else:
+            # The pairs first (at most max_items per row), then their targets: two statements.
+            store, through = node.through
+            local, remote = relation.through_local, relation.through_remote
+            pairs = await _read_groups(store, through, local, (local, remote), keys, node.max_items)
+            ids = list(dict.fromkeys(p[remote] for group in pairs.values() for p in group))
+            found = await _read(node.store, node.info, needed, relation.remote, ids, len(ids))
+            await _embed(found, below, node.children)
+            by_key = {row[relation.remote]: _shown(row, shown, names) for row in found}
+            for row in rows:
+                members = sorted((p[remote] for p in pairs.get(row[relation.local], ())), key=_order_key)
+                row[name] = [by_key[m] for m in members if m in by_key]
 
 
 def _shown(row: Row, shown: tuple[str, ...], embedded: tuple[str, ...]) -> Row:
@@ -206,19 +224,27 @@ def _shown(row: Row, shown: tuple[str, ...], embedded: tuple[str, ...]) -> Row:
     return {k: row[k] for k in (*shown, *embedded)}
 
 
-async def _read(node: _Node, needed: tuple[str, ...], column: str, keys: list[Any], limit: int) -> list[Row]:
+def _order_key(value: Any) -> tuple[bool, Any]:
+    return (value is None, value)
+
+
+async def _read(
+    store: Store, info: ModelInfo, needed: tuple[str, ...], column: str, keys: list[Any], limit: int
+) -> list[Row]:
     """The target's rows whose ``column`` is one of ``keys`` (at most ``limit + 1``): one statement,
     in (``column``, primary key) order."""
     if not keys:
         return []
-    pk = node.info.pk.name
+    pk = info.pk.name
     fields = tuple(dict.fromkeys([*needed, column, pk]))
     sort = (Sort(column), Sort(pk)) if column != pk else (Sort(pk),)
     query = Query(fields, sort, limit, (Filter(column, "in", tuple(keys)),))
-    return (await node.store.list(query)).rows
+    return (await store.list(query)).rows
 
 
-async def _read_groups(node: _Node, needed: tuple[str, ...], keys: list[Any]) -> dict[Any, list[Row]]:
+async def _read_groups(
+    store: Store, info: ModelInfo, column: str, needed: tuple[str, ...], keys: list[Any], max_items: int
+) -> dict[Any, list[Row]]:
     """The first ``max_items`` rows (by primary key) of each key's list, in one batched statement.
 
     The statement reads at most ``max_items`` rows per key, in key order: when a key has more rows
@@ -226,21 +252,20 @@ async def _read_groups(node: _Node, needed: tuple[str, ...], keys: list[Any]) ->
     statement completes at least one key (the crowding one), so no key is read twice and a page
     costs one statement unless some list is over ``max_items`` rows long.
     """
-    column = node.relation.remote
     groups: dict[Any, list[Row]] = {}
     remaining = keys
     while remaining:
-        budget = len(remaining) * node.max_items
-        found = await _read(node, needed, column, remaining, budget)
+        budget = len(remaining) * max_items
+        found = await _read(store, info, needed, column, remaining, budget)
         for row in found[:budget]:
             group = groups.setdefault(row[column], [])
-            if len(group) < node.max_items:
+            if len(group) < max_items:
                 group.append(row)
         if len(found) <= budget:
             break
         # Rows come in key order: every key seen is complete but the last, unless its list is full.
         last = found[budget - 1][column]
-        done = {k for k in groups if k != last or len(groups[k]) >= node.max_items}
+        done = {k for k in groups if k != last or len(groups[k]) >= max_items}
         remaining = [k for k in remaining if k not in done]
     return groups
 
@@ -248,12 +273,16 @@ async def _read_groups(node: _Node, needed: tuple[str, ...], keys: list[Any]) ->
 def name_foreign_key(exc: ForeignKeyViolation, info: ModelInfo, values: Mapping[str, Any]) -> ForeignKeyViolation:
     """``exc`` naming the foreign key fields the write sent, when the database named none (SQLite).
 
-    A write that sent one key names it; one that sent several names each (the database does not say
+    A write that sent one key (or one list of a many-to-many relation's ids) names it; one that
+    sent several names each (the database does not say
     which target is missing). A row still referenced (a key changed under its referrers) is left as is.
     """
-    if exc.field is not None or "still referenced" in exc.detail:
+    named = exc.field is not None and (exc.field in info.by_name or any(r.name == exc.field for r in info.relations))
+    if named or "still referenced" in exc.detail:
         return exc
     sent = [f.name for f in info.fields if f.foreign_key is not None and values.get(f.name) is not None]
+    # A many-to-many list: its join table's key (PostgreSQL and MySQL name it) is no field of the model.
+    sent += [r.name for r in info.relations if r.kind == "many_to_many" and values.get(r.name)]
     if not sent:
         return exc
     message = "the referenced row does not exist" if len(sent) == 1 else "this or another referenced row does not exist"
@@ -262,3 +291,56 @@ def name_foreign_key(exc: ForeignKeyViolation, info: ModelInfo, values: Mapping[
     )
     named.__cause__ = exc.__cause__
     return named
+
+
+# -- many-to-many membership, written with the row ------------------------------------------------
+
+Links = dict[RelationInfo, tuple[Any, ...]]
+
+
+def split_links(info: ModelInfo, values: Row) -> tuple[Row, Links]:
+    """The row's column values, and the id lists of its many-to-many relations that the write sets.
+
+    An adapter writes the lists after the row, in its transaction: the join table then holds exactly
+    these pairs for the row (a duplicate id counts once).
+    """
+    links = {
+        r: tuple(dict.fromkeys(values[r.name])) for r in info.relations if r.kind == "many_to_many" and r.name in values
+    }
+    if not links:
+        return values, {}
+    names = {r.name for r in links}
+    return {k: v for k, v in values.items() if k not in names}, links
+
+
+MAX_LINKS = 100
+
+
+def missing_link(relation: RelationInfo) -> ForeignKeyViolation:
+    """The error of a list of ids naming a row that does not exist (raised from the driver's error)."""
+    message = "the referenced row does not exist"
+    return ForeignKeyViolation(
+        f"{relation.name}: {message}", field=relation.name, errors=[{"field": relation.name, "message": message}]
+    )
+
+
+def with_links(
+    schemas: ModelSchemas, adapter: Adapter, names: Collection[str], max_items: int = MAX_LINKS
+) -> ModelSchemas:
+    """``schemas`` whose create and update bodies take the ids of the many-to-many relations ``names``."""
+    info = schemas.info
+    relations = {r.name: r for r in info.relations}
+    fields: dict[str, Any] = {}
+    for name in names:
+        relation = relations.get(name)
+        if relation is None or relation.kind != "many_to_many":
+            known = [r.name for r in info.relations if r.kind == "many_to_many"]
+            raise ValueError(f"{info.name}.{name} is no many-to-many relation; those it has: {known}")
+        key = value_annotation(adapter.describe(relation.target).pk)
+        fields[name] = (
+            list[key],  # type: ignore[valid-type]
+            pydantic.Field(default_factory=_unset, max_length=max_items, description=f"the ids of its {name}"),
+        )
+    create = pydantic.create_model(f"{info.name}Create", __base__=schemas.create, **fields)
+    update = pydantic.create_model(f"{info.name}Update", __base__=schemas.update, **fields)
+    return dataclasses.replace(schemas, create=create, update=update)

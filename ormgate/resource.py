@@ -29,7 +29,7 @@ from .errors import BadQuery, ForeignKeyViolation, NotFound, PreconditionFailed,
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
-from .relations import NONE, Embedding, Include, Includes, name_foreign_key
+from .relations import NONE, Embedding, Include, Includes, name_foreign_key, with_links
 from .schemas import ModelSchemas, derive, to_base64, value_annotation
 
 
@@ -222,9 +222,14 @@ class Resource:
         routes: Collection[str] = ROUTES,
         max_body_size: int | None = None,
         includes: Mapping[str, Include | int | None] | Collection[str] = (),
+        links: Collection[str] = (),
     ) -> None:
         info = adapter.describe(model)
         self.schemas = schemas or derive(info)
+        # Many-to-many relations whose ids a write sets (ormgate.relations.with_links).
+        self.links = tuple(links)
+        if self.links:
+            self.schemas = with_links(self.schemas, adapter, self.links)
         self.store: Store = adapter.store(model, self.schemas.read_fields)
         self.info = info
         self.path = path or info.default_path or f"/{info.table}"
@@ -345,6 +350,8 @@ class Resource:
     async def replace(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = if_match_check(request.headers.get("if-match"))
         values = self.schemas.sent_values(body, replace=True)
+        # A replace sets every many-to-many list: one not sent is emptied.
+        values.update({name: [] for name in self.links if name not in values})
         try:
             row = await self.store.update(pk, values, check, self._on_write())
         except ForeignKeyViolation as exc:

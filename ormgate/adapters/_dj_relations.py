@@ -42,6 +42,25 @@ def _reverse(model: Any) -> list[RelationInfo]:
     """
     found: list[RelationInfo] = []
     for other in (m for label in list(apps.all_models.values()) for m in list(label.values())):
+        for m2m in other._meta.local_many_to_many:
+            if m2m.related_model is not model or m2m.remote_field.hidden:
+                continue
+            name = m2m.remote_field.get_accessor_name()
+            through: Any = m2m.remote_field.through
+            if name is None or any(r.name == name for r in found):
+                continue
+            found.append(
+                RelationInfo(
+                    name,
+                    "many_to_many",
+                    other,
+                    model._meta.pk.attname,
+                    other._meta.pk.attname,
+                    through=through,
+                    through_local=through._meta.get_field(m2m.m2m_reverse_field_name()).attname,
+                    through_remote=through._meta.get_field(m2m.m2m_field_name()).attname,
+                )
+            )
         for f in other._meta.local_fields:
             if not isinstance(f, ForeignKey) or f.related_model is not model or f.remote_field.hidden:
                 continue

@@ -26,8 +26,6 @@ def relations(model: Any) -> tuple[RelationInfo, ...]:
             continue
         found.append(RelationInfo(fk.backref, "to_many", fk.model, _api_name(fk.rel_field), _api_name(fk)))
     for name, m2m in meta.manytomany.items():
-        if m2m._is_backref:
-            continue
         through = m2m.through_model
         src = through._meta.model_refs[model][0]
         dest = through._meta.model_refs[m2m.rel_model][0]

@@ -18,6 +18,16 @@ def _key(mapper: Any, column: Any) -> str | None:
         return None
 
 
+def _mapped(mapper: Any, table: Any) -> Any:
+    """The class that maps ``table`` (a join table) in the model's registry, or the table itself.
+
+    A mapped one can be read like any model (an include reads its pairs); a bare ``Table`` can only
+    be written (a write sets its pairs).
+    """
+    found = [m.class_ for m in mapper.registry.mappers if m.local_table is table and not m.inherits]
+    return found[0] if len(found) == 1 else table
+
+
 def relations(model: type[Any]) -> tuple[RelationInfo, ...]:
     """The model's relationships joined on one column each (a composite join is left out)."""
     mapper = sa.inspect(model)
@@ -41,7 +51,7 @@ def relations(model: type[Any]) -> tuple[RelationInfo, ...]:
                     target.class_,
                     local,
                     remote,
-                    through=rel.secondary,
+                    through=_mapped(mapper, rel.secondary),
                     through_local=through_local.key,
                     through_remote=through_remote.key,
                 )

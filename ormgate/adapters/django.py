@@ -635,7 +635,12 @@ class DjangoAdapter:
 
     def store(self, model: type[Model], fields: Sequence[str]) -> ThreadedStore:
         # Never in_process, even on SQLite: Django refuses queries on the event loop's thread.
-        return ThreadedStore(_SyncStore(self, model, fields), self.gate, self.writes, threads=self.threads)
+        store = _SyncStore(self, model, fields)
+        if any(r.kind == "many_to_many" for r in store.info.relations):
+            from ._dj_links import LinkedStore  # imports this module
+
+            store = LinkedStore(self, model, fields)
+        return ThreadedStore(store, self.gate, self.writes, threads=self.threads)
 
     async def create_tables(self, models: Sequence[type[Model]]) -> None:
         await run_sync(self._create_tables, models, threads=self.threads)

@@ -773,6 +773,10 @@ class SQLAlchemyAdapter:
 
     def store(self, model: type[Any], fields: Sequence[str]) -> _AsyncStore | ThreadedStore:
         operations = _Operations(model, fields)
+        if any(r.kind == "many_to_many" for r in operations.info.relations):
+            from ._sa_links import LinkedOperations  # imports this module
+
+            operations = LinkedOperations(model, fields)
         if isinstance(self.engine, AsyncEngine):
             return _AsyncStore(self.engine, operations, self.gate, self.writes)
         return ThreadedStore(_SyncStore(self.engine, operations), self.gate, self.writes)

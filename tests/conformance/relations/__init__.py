@@ -18,6 +18,7 @@ from ormgate.adapters.base import Adapter
 from ormgate.demo.common import new_app
 
 MAX_COMMENTS = 3
+MAX_TAGS = 4
 
 
 class Statements:
@@ -41,8 +42,10 @@ def relations_app(
         post,
         db,
         limits=limits,
-        includes={"author": None, "comments": MAX_COMMENTS, "comments.author": None},
+        includes={"author": None, "comments": MAX_COMMENTS, "comments.author": None, "tags": MAX_TAGS},
+        links=["tags"],
     ).install(app)
     ormgate.Resource(comment, db, limits=limits, includes=["post", "post.author", "author"]).install(app)
-    ormgate.Resource(tag, db, limits=limits).install(app)
+    ormgate.Resource(tag, db, limits=limits, includes=["posts"]).install(app)
+    ormgate.Resource(tag, db, limits=limits, path="/bare_tags", routes=["list"]).install(app)
     return app

@@ -40,7 +40,7 @@ class Post(models.Model):
     author: models.ForeignKey[Author, Author] = models.ForeignKey(
         Author, on_delete=models.DO_NOTHING, related_name="posts"
     )
-    tags: models.ManyToManyField[Tag, Any] = models.ManyToManyField(Tag, db_table="post_tags")
+    tags: models.ManyToManyField[Tag, Any] = models.ManyToManyField(Tag, db_table="post_tags", related_name="posts")
 
     class Meta:
         app_label = "ormgate_conformance"

@@ -26,9 +26,13 @@ class Tag(pw.Model):
         table_name = "tags"
 
 
+PostTagThrough = pw.DeferredThroughModel()
+
+
 class Post(pw.Model):
     title = pw.CharField(max_length=100)
     author = pw.ForeignKeyField(Author, backref="posts")
+    tags = pw.ManyToManyField(Tag, backref="posts", through_model=PostTagThrough)
 
     class Meta:
         table_name = "posts"
@@ -40,7 +44,10 @@ class PostTag(pw.Model):
 
     class Meta:
         table_name = "post_tags"
-        primary_key = pw.CompositeKey("post", "tag")
+        indexes = ((("post", "tag"), True),)
+
+
+PostTagThrough.set_model(PostTag)
 
 
 class Comment(pw.Model):

@@ -23,15 +23,20 @@ class Author(Base):
 
 
 class PostTag(Base):
+    """The join table, mapped with a key of its own: an include reads its pairs as a model's rows."""
+
     __tablename__ = "post_tags"
-    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id"), primary_key=True)
-    tag_id: Mapped[int] = mapped_column(sa.ForeignKey("tags.id"), primary_key=True)
+    __table_args__ = (sa.UniqueConstraint("post_id", "tag_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id"))
+    tag_id: Mapped[int] = mapped_column(sa.ForeignKey("tags.id"))
 
 
 class Tag(Base):
     __tablename__ = "tags"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    posts: Mapped[list["Post"]] = relationship(secondary="post_tags", back_populates="tags")
 
 
 class Post(Base):
@@ -41,7 +46,7 @@ class Post(Base):
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("authors.id"))
     author: Mapped[Author] = relationship(back_populates="posts")
     comments: Mapped[list["Comment"]] = relationship(back_populates="post")
-    tags: Mapped[list[Tag]] = relationship(secondary="post_tags")
+    tags: Mapped[list[Tag]] = relationship(secondary="post_tags", back_populates="posts")
 
 
 class Comment(Base):
