@@ -277,8 +277,8 @@ def name_foreign_key(exc: ForeignKeyViolation, info: ModelInfo, values: Mapping[
     sent several names each (the database does not say
     which target is missing). A row still referenced (a key changed under its referrers) is left as is.
     """
-    named = exc.field is not None and (exc.field in info.by_name or any(r.name == exc.field for r in info.relations))
-    if named or "still referenced" in exc.detail:
+    known = exc.field is not None and (exc.field in info.by_name or any(r.name == exc.field for r in info.relations))
+    if known or "still referenced" in exc.detail:
         return exc
     sent = [f.name for f in info.fields if f.foreign_key is not None and values.get(f.name) is not None]
     # A many-to-many list: its join table's key (PostgreSQL and MySQL name it) is no field of the model.
