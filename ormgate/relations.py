@@ -12,7 +12,8 @@ embeds an object or null, a one-to-many one a list ordered by primary key.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +179,67 @@ class Includes:
     def keys(self, embedding: Embedding) -> tuple[str, ...]:
         """The fields of the resource's rows that its included relations start from."""
         return tuple(self.roots[name].relation.local for name in embedding.items)
+
+    # -- the OpenAPI document ----------------------------------------------------------------------
+
+    def read_model(
+        self, read: type[pydantic.BaseModel], selectable: Callable[[type[pydantic.BaseModel]], type[pydantic.BaseModel]]
+    ) -> type[pydantic.BaseModel]:
+        """``read`` with each includable relation as an optional field: an object or null, or a list.
+
+        ``selectable`` makes a row model whose fields ``?fields=`` may leave out (the embedded rows').
+        """
+        return self._with_relations(read, self.roots, f"{self.info.name}Embedding", selectable)
+
+    def _with_relations(
+        self,
+        read: type[pydantic.BaseModel],
+        nodes: Mapping[str, _Node],
+        prefix: str,
+        selectable: Callable[[type[pydantic.BaseModel]], type[pydantic.BaseModel]],
+    ) -> type[pydantic.BaseModel]:
+        fields: dict[str, Any] = {}
+        for name, node in nodes.items():
+            # Named by path: the same target embedded at two places is two schemas (their includes differ).
+            row = self._with_relations(selectable(node.schemas.read), node.children, f"{prefix}_{name}", selectable)
+            many = node.relation.kind != "to_one"
+            annotation: Any = list[row] if many else row | None  # type: ignore[valid-type]
+            what = f"at most {node.max_items} {node.info.name} rows" if many else f"the {node.info.name} row, or null"
+            fields[name] = (annotation, pydantic.Field(default=None, description=f"With ?include={name}: {what}."))
+        if not fields:
+            return read
+        return pydantic.create_model(prefix, __base__=read, **fields)
+
+    def openapi_parameters(self, readable: Sequence[str]) -> list[dict[str, Any]]:
+        """The ``include`` parameter, and ``fields`` reaching into embedded rows (``readable``: the row's own)."""
+        paths = self.paths
+        one = "(" + "|".join(re.escape(p) for p in paths) + ")"
+        names = [*readable, *(f"{path}.{name}" for path, node in self._nodes("", self.roots) for name in node.readable)]
+        field = "(" + "|".join(re.escape(n) for n in names) + ")"
+        return [
+            {
+                "name": "include",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "pattern": f"^{one}(,{one}){{0,{len(paths) - 1}}}$"},
+                "description": f"Comma-separated relations to embed in each row, of: {', '.join(paths)}.",
+            },
+            {
+                "name": "fields",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "pattern": f"^{field}(,{field}){{0,{len(names) - 1}}}$"},
+                "description": f"Comma-separated subset of: {', '.join(readable)}; and of an included relation's "
+                "fields, named by its path (author.username).",
+            },
+        ]
+
+    def _nodes(self, prefix: str, level: Mapping[str, _Node]) -> list[tuple[str, _Node]]:
+        found = []
+        for name, node in level.items():
+            found.append((prefix + name, node))
+            found.extend(self._nodes(f"{prefix}{name}.", node.children))
+        return found
 
     # -- loading ----------------------------------------------------------------------------------
 

@@ -419,7 +419,9 @@ class Resource:
         Pk: Any = key_parameter(self.info)
         Create: Any = s.create
         Update: Any = s.update
-        Item: Any = _selectable(s.read)
+        # With includes, the rows' documented shape has each includable relation as an optional field.
+        Read: Any = s.read if self.includes is None else self.includes.read_model(s.read, _selectable)
+        Item: Any = _selectable(Read)
         listing = pydantic.create_model(
             f"{name}List",
             items=(list[Item], ...),
@@ -464,13 +466,21 @@ class Resource:
 
         item = "/{id}"
         documented = {"response_model": s.read}
+        listed = self.query.openapi()
+        got: dict[str, Any] = documented
+        if self.includes is not None:
+            added = self.includes.openapi_parameters(self.query.readable)
+            parameters = [p for p in listed["parameters"] if p["name"] != "fields"]
+            listed = {**listed, "parameters": [*parameters, *added]}
+            # An item takes include= (and embedded fields=, which its pattern cannot tell apart).
+            got = {"response_model": Read, "openapi_extra": {"parameters": added[:1]}}
         table: dict[str, tuple[str, str, Callable[..., Any], Handler, dict[str, Any]]] = {
             "list": ("GET", "", list_rows, self.list, {
                 "response_model": listing,
-                # The query string is parsed by QueryParser, which also describes it.
-                "openapi_extra": self.query.openapi(),
+                # The query string is parsed by QueryParser (and Includes), which also describe it.
+                "openapi_extra": listed,
             }),
-            "get": ("GET", item, get_row, lean_get, documented),
+            "get": ("GET", item, get_row, lean_get, got),
             "create": ("POST", "", create_row, lean_create, {**documented, "status_code": 201}),
             "replace": ("PUT", item, replace_row, lean_replace, documented),
             "patch": ("PATCH", item, patch_row, lean_patch, documented),

@@ -4,6 +4,7 @@ embedded on read (``?include=``) at a fixed number of statements, filters across
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -263,3 +264,37 @@ def test_many_to_many_include_both_ways_at_fixed_statements(api: Served) -> None
     assert [(t["name"], len(t["posts"])) for t in back] == [(t["name"], 20) for t in tags]  # Include default: 20
     assert back[0]["posts"][0] == {"title": made[0]["title"]}
     assert MAX_TAGS >= 3
+
+
+# -- the OpenAPI document ------------------------------------------------------------------------------
+
+
+def test_openapi_shows_embedded_shapes_and_include_paths(api: Served) -> None:
+    spec = api.client.get("/openapi.json").json()
+    parameters = {p["name"]: p for p in spec["paths"]["/posts"]["get"]["parameters"]}
+    pattern = parameters["include"]["schema"]["pattern"]
+    for path in ("author", "comments", "comments.author", "tags"):
+        assert re.fullmatch(pattern, path)
+    assert not re.fullmatch(pattern, "comments.post")
+    assert re.fullmatch(parameters["fields"]["schema"]["pattern"], "id,title,author.username,comments.author.id")
+    assert not re.fullmatch(parameters["fields"]["schema"]["pattern"], "author.nope")
+    item = {p["name"] for p in spec["paths"]["/posts/{id}"]["get"]["parameters"]}
+    assert "include" in item
+    schemas = spec["components"]["schemas"]
+    read = schemas[
+        spec["paths"]["/posts/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"][
+            "$ref"
+        ].rpartition("/")[2]
+    ]
+    assert {"author", "comments", "tags"} <= read["properties"].keys()
+    assert not {"author", "comments", "tags"} & set(read["required"])
+    author = read["properties"]["author"]["anyOf"]
+    assert {"type": "null"} in author
+    comments = read["properties"]["comments"]
+    assert comments["type"] == "array"
+    embedded = schemas[comments["items"]["$ref"].rpartition("/")[2]]
+    assert "author" in embedded["properties"]  # two levels: comments.author
+    assert "include" not in {p["name"] for p in spec["paths"]["/bare_tags"]["get"]["parameters"]}
+    # The ids of a many-to-many relation, on the bodies that write them.
+    create = spec["paths"]["/posts"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert schemas[create.rpartition("/")[2]]["properties"]["tags"]["type"] == "array"
