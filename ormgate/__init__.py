@@ -14,10 +14,11 @@ from .errors import (
     UniqueViolation,
     UnsupportedMediaType,
 )
-from .model import FieldInfo, ModelInfo
+from .model import FieldInfo, ModelInfo, RelationInfo
 from .offline import offline_docs
 from .problems import install as install_problem_handlers
 from .query import Filter, Limits, Query, Sort
+from .relations import Include
 from .resource import Resource, item_response
 from .schemas import ModelSchemas, derive
 from .waiting import Waiting
@@ -31,6 +32,7 @@ __all__ = [
     "FieldInfo",
     "Filter",
     "ForeignKeyViolation",
+    "Include",
     "InvalidData",
     "Limits",
     "ModelInfo",
@@ -39,6 +41,7 @@ __all__ = [
     "OrmgateError",
     "PreconditionFailed",
     "Query",
+    "RelationInfo",
     "Resource",
     "Sort",
     "Unavailable",

@@ -119,3 +119,22 @@ def route_docs(schemas: ormgate.ModelSchemas) -> tuple[dict[str, Any], dict[str,
     get = {**shared, "responses": RESPONSES["get"]}
     post = {**shared, "status_code": 201, "responses": RESPONSES["create"]}
     return get, post
+
+
+def blog_resources(app: FastAPI, db: Any, user_schemas: ormgate.ModelSchemas, post: Any, tag: Any) -> None:
+    """/posts (each by a user, with tags) and /tags: the same resources on every ORM.
+
+    A post embeds its author with the users' own schemas (``?include=author``): the password
+    hash stays excluded there too. Its tags are set by id (``"tags": [1, 2]``) and embedded with
+    ``?include=tags``; a tag embeds its posts.
+    """
+    limits = (20, 100)
+    ormgate.Resource(
+        post,
+        db,
+        limits=limits,
+        includes={"author": ormgate.Include(schemas=user_schemas), "tags": 20, "tags.posts": 20},
+        links=["tags"],
+    ).install(app)
+    author = ormgate.Include(schemas=user_schemas)
+    ormgate.Resource(tag, db, limits=limits, includes={"posts": 20, "posts.author": author}).install(app)

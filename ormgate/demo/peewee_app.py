@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, new_app, route_docs
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, blog_resources, id_parameter, new_app, route_docs
 
 
 class User(pw.Model):
@@ -24,12 +24,43 @@ class User(pw.Model):
         table_name = "users"
 
 
+class Tag(pw.Model):
+    name = pw.CharField(max_length=50, unique=True)
+
+    class Meta:
+        table_name = "tags"
+
+
+PostTags = pw.DeferredThroughModel()
+
+
+class Post(pw.Model):
+    title = pw.CharField(max_length=200)
+    author = pw.ForeignKeyField(User, backref="posts")  # the author_id column
+    tags = pw.ManyToManyField(Tag, backref="posts", through_model=PostTags)
+
+    class Meta:
+        table_name = "posts"
+
+
+class PostTag(pw.Model):
+    post = pw.ForeignKeyField(Post, backref="+")
+    tag = pw.ForeignKeyField(Tag, backref="+")
+
+    class Meta:
+        table_name = "post_tags"
+        indexes = ((("post", "tag"), True),)
+
+
+PostTags.set_model(PostTag)
+
+
 def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
     db = PeeweeAdapter(connect(database_url))
     users = db.bound(User)  # User on this app's database; User itself stays unbound
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
     readable = [getattr(users, name) for name in schemas.read_fields]
-    app = new_app("peewee", (lambda: db.create_tables([User])) if create_tables else None)
+    app = new_app("peewee", (lambda: db.create_tables([User, Tag, Post, PostTag])) if create_tables else None)
 
     # The hand-written part, on the session and schema layers. Each endpoint hands its
     # database work, a plain function, to the session: one transaction in one worker
@@ -65,4 +96,5 @@ def create_app(database_url: str, *, create_tables: bool = True) -> FastAPI:
         return ormgate.item_response(row, request, 201, {"Location": f"/users/{row['id']}"})
 
     ormgate.Resource(User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS).install(app)
+    blog_resources(app, db, schemas, Post, Tag)
     return app
