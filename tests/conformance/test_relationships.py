@@ -31,7 +31,7 @@ def statements(api: Served) -> Statements:
 
 
 def fresh(api: Served) -> None:
-    api.clear("post_tags", "comments", "posts", "tags", "authors")
+    api.clear("rel_post_tags", "rel_comments", "rel_posts", "rel_tags", "rel_authors")
 
 
 def post(api: Served, path: str, **body: Any) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def test_missing_target_is_409_naming_the_field_and_writes_nothing(api: Served) 
     body = problem(api.client.post("/posts", json={"title": "orphan", "author_id": 999_999}), 409)
     assert body["type"] == "urn:ormgate:foreign-key-violation"
     assert [e["field"] for e in body["errors"]] == ["author_id"]
-    assert api.scalar("SELECT COUNT(*) FROM posts") == 0
+    assert api.scalar("SELECT COUNT(*) FROM rel_posts") == 0
     row = post(api, "/posts", title="kept", author_id=ada["id"])
     body = problem(api.client.patch(f"/posts/{row['id']}", json={"author_id": 999_999, "title": "changed"}), 409)
     assert [e["field"] for e in body["errors"]] == ["author_id"]
@@ -216,14 +216,14 @@ def test_many_to_many_set_on_create_replace_and_patch(api: Served) -> None:
     assert api.client.put(f"/posts/{row['id']}", json={"title": "t", "author_id": ada["id"]}).status_code == 200
     assert tags_of(api, row["id"]) == []  # a replace without the key empties the list
     assert api.client.patch(f"/posts/{row['id']}", json={"tags": []}).status_code == 200
-    assert api.scalar("SELECT COUNT(*) FROM post_tags") == 0
+    assert api.scalar("SELECT COUNT(*) FROM rel_post_tags") == 0
 
 
 def test_unknown_id_in_a_list_is_409_naming_it_and_writes_nothing(api: Served) -> None:
     ada, (red, _green, _blue) = tagged(api)
     body = problem(api.client.post("/posts", json={"title": "t", "author_id": ada["id"], "tags": [999_999]}), 409)
     assert [e["field"] for e in body["errors"]] == ["tags"]
-    assert api.scalar("SELECT COUNT(*) FROM posts") == 0
+    assert api.scalar("SELECT COUNT(*) FROM rel_posts") == 0
     row = post(api, "/posts", title="t", author_id=ada["id"], tags=[red["id"]])
     sent = {"title": "changed", "tags": [red["id"], 999_999]}
     body = problem(api.client.patch(f"/posts/{row['id']}", json=sent), 409)
@@ -237,7 +237,7 @@ def test_bad_id_list_is_422(api: Served) -> None:
     for tags in ("red", ["x"], [None], list(range(200))):
         body = problem(api.client.post("/posts", json={"title": "t", "author_id": ada["id"], "tags": tags}), 422)
         assert body["errors"][0]["field"].startswith("tags")
-    assert api.scalar("SELECT COUNT(*) FROM posts") == 0
+    assert api.scalar("SELECT COUNT(*) FROM rel_posts") == 0
 
 
 def test_many_to_many_include_both_ways_at_fixed_statements(api: Served) -> None:

@@ -1,5 +1,7 @@
 """The relationships section's models, declared once per ORM with the same tables and relation names.
 
+Tables rel_authors, rel_posts, rel_comments, rel_tags and rel_post_tags (prefixed: the users service,
+served on the same databases, has tables posts and tags of its own):
 authors(id, username unique); posts(id, title, author_id -> authors); comments(id, body,
 post_id -> posts, author_id -> authors, nullable); tags(id, name unique); post_tags(post_id,
 tag_id): posts and tags, many to many. Each module's ``STATEMENTS`` counts the statements its
@@ -37,15 +39,20 @@ def relations_app(
     """The app: authors, posts, comments and tags, with what each may include."""
     app = new_app(orm, lambda: db.create_tables(tables))
     limits = (20, 100)
-    ormgate.Resource(author, db, limits=limits, includes={"posts": None, "posts.comments": MAX_COMMENTS}).install(app)
+    ormgate.Resource(
+        author, db, path="/authors", limits=limits, includes={"posts": None, "posts.comments": MAX_COMMENTS}
+    ).install(app)
     ormgate.Resource(
         post,
         db,
+        path="/posts",
         limits=limits,
         includes={"author": None, "comments": MAX_COMMENTS, "comments.author": None, "tags": MAX_TAGS},
         links=["tags"],
     ).install(app)
-    ormgate.Resource(comment, db, limits=limits, includes=["post", "post.author", "author"]).install(app)
-    ormgate.Resource(tag, db, limits=limits, includes=["posts"]).install(app)
+    ormgate.Resource(comment, db, path="/comments", limits=limits, includes=["post", "post.author", "author"]).install(
+        app
+    )
+    ormgate.Resource(tag, db, path="/tags", limits=limits, includes=["posts"]).install(app)
     ormgate.Resource(tag, db, limits=limits, path="/bare_tags", routes=["list"]).install(app)
     return app

@@ -22,7 +22,7 @@ class Author(models.Model):
 
     class Meta:
         app_label = "ormgate_conformance"
-        db_table = "authors"
+        db_table = "rel_authors"
 
 
 class Tag(models.Model):
@@ -31,7 +31,7 @@ class Tag(models.Model):
 
     class Meta:
         app_label = "ormgate_conformance"
-        db_table = "tags"
+        db_table = "rel_tags"
 
 
 class Post(models.Model):
@@ -40,11 +40,11 @@ class Post(models.Model):
     author: models.ForeignKey[Author, Author] = models.ForeignKey(
         Author, on_delete=models.DO_NOTHING, related_name="posts"
     )
-    tags: models.ManyToManyField[Tag, Any] = models.ManyToManyField(Tag, db_table="post_tags", related_name="posts")
+    tags: models.ManyToManyField[Tag, Any] = models.ManyToManyField(Tag, db_table="rel_post_tags", related_name="posts")
 
     class Meta:
         app_label = "ormgate_conformance"
-        db_table = "posts"
+        db_table = "rel_posts"
 
 
 class Comment(models.Model):
@@ -57,7 +57,7 @@ class Comment(models.Model):
 
     class Meta:
         app_label = "ormgate_conformance"
-        db_table = "comments"
+        db_table = "rel_comments"
 
 
 def _counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:

@@ -16,14 +16,14 @@ class Author(pw.Model):
     username = pw.CharField(max_length=50, unique=True)
 
     class Meta:
-        table_name = "authors"
+        table_name = "rel_authors"
 
 
 class Tag(pw.Model):
     name = pw.CharField(max_length=50, unique=True)
 
     class Meta:
-        table_name = "tags"
+        table_name = "rel_tags"
 
 
 PostTagThrough = pw.DeferredThroughModel()
@@ -35,7 +35,7 @@ class Post(pw.Model):
     tags = pw.ManyToManyField(Tag, backref="posts", through_model=PostTagThrough)
 
     class Meta:
-        table_name = "posts"
+        table_name = "rel_posts"
 
 
 class PostTag(pw.Model):
@@ -43,7 +43,7 @@ class PostTag(pw.Model):
     tag = pw.ForeignKeyField(Tag, backref="+")
 
     class Meta:
-        table_name = "post_tags"
+        table_name = "rel_post_tags"
         indexes = ((("post", "tag"), True),)
 
 
@@ -56,7 +56,7 @@ class Comment(pw.Model):
     author = pw.ForeignKeyField(Author, null=True, backref="+")
 
     class Meta:
-        table_name = "comments"
+        table_name = "rel_comments"
 
 
 class _Counting(logging.Handler):

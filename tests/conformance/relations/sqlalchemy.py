@@ -16,7 +16,7 @@ class Base(DeclarativeBase):
 
 
 class Author(Base):
-    __tablename__ = "authors"
+    __tablename__ = "rel_authors"
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(50), unique=True)
     posts: Mapped[list["Post"]] = relationship(back_populates="author")
@@ -25,36 +25,36 @@ class Author(Base):
 class PostTag(Base):
     """The join table, mapped with a key of its own: an include reads its pairs as a model's rows."""
 
-    __tablename__ = "post_tags"
+    __tablename__ = "rel_post_tags"
     __table_args__ = (sa.UniqueConstraint("post_id", "tag_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id"))
-    tag_id: Mapped[int] = mapped_column(sa.ForeignKey("tags.id"))
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("rel_posts.id"))
+    tag_id: Mapped[int] = mapped_column(sa.ForeignKey("rel_tags.id"))
 
 
 class Tag(Base):
-    __tablename__ = "tags"
+    __tablename__ = "rel_tags"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(50), unique=True)
-    posts: Mapped[list["Post"]] = relationship(secondary="post_tags", back_populates="tags")
+    posts: Mapped[list["Post"]] = relationship(secondary="rel_post_tags", back_populates="tags")
 
 
 class Post(Base):
-    __tablename__ = "posts"
+    __tablename__ = "rel_posts"
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(100))
-    author_id: Mapped[int] = mapped_column(sa.ForeignKey("authors.id"))
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("rel_authors.id"))
     author: Mapped[Author] = relationship(back_populates="posts")
     comments: Mapped[list["Comment"]] = relationship(back_populates="post")
-    tags: Mapped[list[Tag]] = relationship(secondary="post_tags", back_populates="posts")
+    tags: Mapped[list[Tag]] = relationship(secondary="rel_post_tags", back_populates="posts")
 
 
 class Comment(Base):
-    __tablename__ = "comments"
+    __tablename__ = "rel_comments"
     id: Mapped[int] = mapped_column(primary_key=True)
     body: Mapped[str] = mapped_column(sa.String(200))
-    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id"))
-    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("authors.id"))
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("rel_posts.id"))
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rel_authors.id"))
     post: Mapped[Post] = relationship(back_populates="comments")
     author: Mapped[Author | None] = relationship()
 
