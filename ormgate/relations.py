@@ -11,11 +11,13 @@ embeds an object or null, a one-to-many one a list ordered by primary key.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pydantic
 
@@ -132,6 +134,33 @@ class Includes:
         return found
 
     # -- the request's include= and the dotted names of its fields= -------------------------------
+
+    def split(self, raw: bytes, cap: int) -> tuple[Embedding, list[tuple[str, str]]]:
+        """What a query string (at most ``cap`` bytes) includes, and its other parameters (for QueryParser)."""
+        if len(raw) > cap:
+            message = f"{len(raw)} bytes, at most {cap}"
+            raise BadQuery(
+                f"query_string: {message}",
+                field="query_string",
+                errors=[{"field": "query_string", "message": message, "maximum": cap}],
+            )
+        items = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)  # as Starlette parses it
+        include = [v for k, v in items if k == "include"]
+        if len(include) > 1:
+            raise _bad("include", "given more than once")
+        rest: list[tuple[str, str]] = []
+        dotted: list[str] = []
+        for key, value in items:
+            if key == "fields":
+                names = value.split(",")
+                dotted += [n for n in names if "." in n]
+                plain = [n for n in names if "." not in n]
+                # Only embedded fields asked for: the row shows its own fields all the same.
+                if plain or not dotted:
+                    rest.append((key, ",".join(plain)))
+            elif key != "include":
+                rest.append((key, value))
+        return self.parse(include[0] if include else None, dotted), rest
 
     def parse(self, include: str | None, dotted: Sequence[str]) -> Embedding:
         """The ``Embedding`` a request asks for; a path not declared, or a field not readable, is a 400."""
@@ -330,6 +359,15 @@ async def _read_groups(
         done = {k for k in groups if k != last or len(groups[k]) >= max_items}
         remaining = [k for k in remaining if k not in done]
     return groups
+
+
+@contextlib.contextmanager
+def foreign_keys_named(info: ModelInfo, values: Mapping[str, Any]) -> Iterator[None]:
+    """A write of ``values`` whose foreign key violation names the fields (see ``name_foreign_key``)."""
+    try:
+        yield
+    except ForeignKeyViolation as exc:
+        raise name_foreign_key(exc, info, values) from exc.__cause__
 
 
 def name_foreign_key(exc: ForeignKeyViolation, info: ModelInfo, values: Mapping[str, Any]) -> ForeignKeyViolation:

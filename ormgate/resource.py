@@ -4,12 +4,12 @@ import contextvars
 import email.message
 import functools
 import hashlib
-from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import unquote_plus
 from uuid import UUID
 
 import fastapi.routing
@@ -25,11 +25,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .adapters.base import Adapter, OnWrite, Row, Store
 from .bodies import bounded, check_max_size
-from .errors import BadQuery, ForeignKeyViolation, NotFound, PreconditionFailed, UnsupportedMediaType
+from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
-from .relations import NONE, Embedding, Include, Includes, name_foreign_key, with_links
+from .relations import NONE, Include, Includes, foreign_keys_named, with_links
 from .schemas import ModelSchemas, derive, to_base64, value_annotation
 
 
@@ -271,7 +271,7 @@ class Resource:
     async def get(self, request: Request, pk: Any) -> Response:
         embedding = NONE
         if self.includes is not None and request.scope["query_string"]:
-            embedding = self._embedding(request.scope["query_string"])[0]
+            embedding = self.includes.split(request.scope["query_string"], self.query.max_query)[0]
         row = await self.store.get(pk)
         if row is None:
             raise self.not_found(pk)
@@ -282,36 +282,10 @@ class Resource:
 
     # -- ?include=: related rows embedded (ormgate.relations) --------------------------------
 
-    def _embedding(self, raw: bytes) -> tuple[Embedding, Sequence[tuple[str, str]]]:
-        """The request's ``include`` and dotted ``fields``, and its other parameters (a list's, for QueryParser)."""
-        assert self.includes is not None
-        cap = self.query.max_query
-        if len(raw) > cap:
-            error = {"field": "query_string", "message": f"{len(raw)} bytes, at most {cap}", "maximum": cap}
-            raise BadQuery(f"query_string: {len(raw)} bytes, at most {cap}", field="query_string", errors=[error])
-        items = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
-        include = [v for k, v in items if k == "include"]
-        if len(include) > 1:
-            error = {"field": "include", "message": "given more than once"}
-            raise BadQuery("include: given more than once", field="include", errors=[error])
-        rest: list[tuple[str, str]] = []
-        dotted: list[str] = []
-        for key, value in items:
-            if key == "fields":
-                names = value.split(",")
-                dotted += [n for n in names if "." in n]
-                plain = [n for n in names if "." not in n]
-                # Only embedded fields asked for: the row shows its own fields all the same.
-                if plain:
-                    rest.append((key, ",".join(plain)))
-            elif key != "include":
-                rest.append((key, value))
-        return self.includes.parse(include[0] if include else None, dotted), rest
-
     async def _list_embedding(self, request: Request, raw: bytes) -> Response:
         """A list whose rows embed related rows: the page as ``list`` reads it, then one read per relation."""
         assert self.includes is not None
-        embedding, rest = self._embedding(raw)
+        embedding, rest = self.includes.split(raw, self.query.max_query)
         query = self.query.parse(rest)
         keys = self.includes.keys(embedding)
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort), *keys]))
@@ -340,10 +314,8 @@ class Resource:
 
     async def create(self, request: Request, body: pydantic.BaseModel) -> Response:
         values = self.schemas.sent_values(body)
-        try:
+        with foreign_keys_named(self.info, values):
             row = await self.store.create(values, self._on_write())
-        except ForeignKeyViolation as exc:
-            raise name_foreign_key(exc, self.info, values) from exc.__cause__
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
         return item_response(row, request, 201, {"Location": location})
 
@@ -352,19 +324,15 @@ class Resource:
         values = self.schemas.sent_values(body, replace=True)
         # A replace sets every many-to-many list: one not sent is emptied.
         values.update({name: [] for name in self.links if name not in values})
-        try:
+        with foreign_keys_named(self.info, values):
             row = await self.store.update(pk, values, check, self._on_write())
-        except ForeignKeyViolation as exc:
-            raise name_foreign_key(exc, self.info, values) from exc.__cause__
         return item_response(row, request)
 
     async def patch(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = if_match_check(request.headers.get("if-match"))
         values = self.schemas.sent_values(body)
-        try:
+        with foreign_keys_named(self.info, values):
             row = await self.store.update(pk, values, check, self._on_write())
-        except ForeignKeyViolation as exc:
-            raise name_foreign_key(exc, self.info, values) from exc.__cause__
         return item_response(row, request)
 
     async def delete(self, request: Request, pk: Any) -> Response:
