@@ -163,18 +163,21 @@ class Includes:
         return self.parse(include[0] if include else None, dotted), rest
 
     def parse(self, include: str | None, dotted: Sequence[str]) -> Embedding:
-        """The ``Embedding`` a request asks for; a path not declared, or a field not readable, is a 400."""
-        if include is None:
-            if dotted:
-                raise _bad("fields", f"{dotted[0]!r} is a field of an embedded row: include its relation", self.paths)
-            return NONE
-        paths = include.split(",")
-        if not include or len(paths) > len(self.paths):
+        """The ``Embedding`` a request asks for; a path not declared, or a field not readable, is a 400.
+
+        A field of an embedded row (``author.username``) includes its relation, ``include=`` or not.
+        """
+        paths = [] if include is None else include.split(",")
+        if include is not None and (not include or len(paths) > len(self.paths)):
             raise _bad("include", f"give 1 to {len(self.paths)} relation paths", self.paths)
-        tree: dict[str, Any] = {}
         for path in paths:
             if path not in self.paths:
                 raise _bad("include", f"cannot include {path!r}", self.paths)
+        for name in dotted:
+            if name.rpartition(".")[0] not in self.paths:
+                raise _bad("fields", f"{name!r} is in no relation that may be included", self.paths)
+        tree: dict[str, Any] = {}
+        for path in [*paths, *(name.rpartition(".")[0] for name in dotted)]:
             level = tree
             for name in path.split("."):
                 level = level.setdefault(name, {})
@@ -262,6 +265,12 @@ class Includes:
                 "fields, named by its path (author.username).",
             },
         ]
+
+    def longest_query(self) -> int:
+        """The most bytes ``include=`` and the embedded names of ``fields=`` add to a query string, percent-encoded."""
+        embedded = [f"{path}.{name}" for path, node in self._nodes("", self.roots) for name in node.readable]
+        # Each comma may be sent as %2C; the names are ASCII identifiers and dots.
+        return len("&include=") + 3 * len(",".join(self.paths)) + 3 * len("," + ",".join(embedded))
 
     def _nodes(self, prefix: str, level: Mapping[str, _Node]) -> list[tuple[str, _Node]]:
         found = []

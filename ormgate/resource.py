@@ -241,6 +241,10 @@ class Resource:
         self._pk_adapter = pydantic.TypeAdapter(value_annotation(info.pk))
         # The relation paths ?include= may name (docs/relationships.md); none: no include parameter.
         self.includes = Includes(info, adapter, includes) if includes else None
+        # The longest query string the document admits grows by include= and the embedded fields'.
+        self._max_query = self.query.max_query
+        if self.includes is not None and self.query.limits.query_length is None:
+            self._max_query += self.includes.longest_query()
         if self.routes - set(ROUTES):
             raise ValueError(f"unknown route(s) {sorted(self.routes - set(ROUTES))}; choose from {ROUTES}")
 
@@ -271,7 +275,7 @@ class Resource:
     async def get(self, request: Request, pk: Any) -> Response:
         embedding = NONE
         if self.includes is not None and request.scope["query_string"]:
-            embedding = self.includes.split(request.scope["query_string"], self.query.max_query)[0]
+            embedding = self.includes.split(request.scope["query_string"], self._max_query)[0]
         row = await self.store.get(pk)
         if row is None:
             raise self.not_found(pk)
@@ -285,7 +289,7 @@ class Resource:
     async def _list_embedding(self, request: Request, raw: bytes) -> Response:
         """A list whose rows embed related rows: the page as ``list`` reads it, then one read per relation."""
         assert self.includes is not None
-        embedding, rest = self.includes.split(raw, self.query.max_query)
+        embedding, rest = self.includes.split(raw, self._max_query)
         query = self.query.parse(rest)
         keys = self.includes.keys(embedding)
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort), *keys]))
@@ -441,7 +445,11 @@ class Resource:
             parameters = [p for p in listed["parameters"] if p["name"] != "fields"]
             listed = {**listed, "parameters": [*parameters, *added]}
             # An item takes include= (and embedded fields=, which its pattern cannot tell apart).
-            got = {"response_model": Read, "openapi_extra": {"parameters": added[:1]}}
+            got = {
+                "response_model": Read,
+                "openapi_extra": {"parameters": added[:1]},
+                "responses": problem_responses(400),
+            }
         table: dict[str, tuple[str, str, Callable[..., Any], Handler, dict[str, Any]]] = {
             "list": ("GET", "", list_rows, self.list, {
                 "response_model": listing,
@@ -464,7 +472,7 @@ class Resource:
                 endpoint.__dict__["ormgate_max_body_size"] = self.max_body_size
                 options = {
                     **options,
-                    "responses": RESPONSES[route],
+                    "responses": {**RESPONSES[route], **options.get("responses", {})},
                     "methods": [method],
                     "name": f"{name}.{route}",
                     "summary": f"{route} {name}",

@@ -128,7 +128,8 @@ def blog_resources(app: FastAPI, db: Any, user_schemas: ormgate.ModelSchemas, po
     hash stays excluded there too. Its tags are set by id (``"tags": [1, 2]``) and embedded with
     ``?include=tags``; a tag embeds its posts.
     """
-    limits = (20, 100)
+    # The users' limits: every bound in the document, none a request the document admits can exceed.
+    limits = LIMITS
     ormgate.Resource(
         post,
         db,

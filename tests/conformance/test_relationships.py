@@ -109,6 +109,12 @@ def test_include_two_levels_and_embedded_fields(api: Served) -> None:
     ]
 
 
+def test_an_embedded_field_includes_its_relation(api: Served) -> None:
+    blog(api, posts=1, comments=1)
+    body = api.client.get("/posts?fields=title,comments.body,comments.author.username").json()
+    assert body["items"] == [{"title": "post 0", "comments": [{"body": "on post 0 #0", "author": {"username": "bob"}}]}]
+
+
 def test_to_one_without_target_is_null_and_item_includes(api: Served) -> None:
     (_ada, _bob), made = blog(api, posts=1, comments=0)
     lone = post(api, "/comments", body="anonymous", post_id=made[0]["id"])
@@ -138,9 +144,9 @@ def test_embedded_list_holds_at_most_its_maximum(api: Served) -> None:
         ("include=author.posts", "include"),
         ("include=", "include"),
         ("include=author&include=comments", "include"),
-        ("fields=author.username", "fields"),  # an embedded field, its relation not included
+        ("fields=comments.post.title", "fields"),  # an embedded field of a relation not declared
         ("include=author&fields=author.nope", "fields"),
-        ("include=author&fields=comments.body", "fields"),
+        ("fields=nope.id", "fields"),
     ],
 )
 def test_bad_include_is_400_naming_the_parameter(api: Served, query: str, parameter: str) -> None:
