@@ -154,7 +154,8 @@ class Includes:
             if key == "fields":
                 names = value.split(",")
                 dotted += [n for n in names if "." in n]
-                plain = [n for n in names if "." not in n]
+                # Once each: the document admits as many names as there are, embedded ones included.
+                plain = list(dict.fromkeys(n for n in names if "." not in n))
                 # Only embedded fields asked for: the row shows its own fields all the same.
                 if plain or not dotted:
                     rest.append((key, ",".join(plain)))
