@@ -15,10 +15,11 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .hooks import Event, Hooks
-from .model import FieldInfo, ModelInfo
+from .model import FieldInfo, ModelInfo, RelationInfo
 from .offline import offline_docs
 from .problems import install as install_problem_handlers
 from .query import Filter, Limits, Query, Sort
+from .relations import Include
 from .resource import Resource, item_response
 from .schemas import ModelSchemas, derive
 from .scope import Scope
@@ -35,6 +36,7 @@ __all__ = [
     "Filter",
     "ForeignKeyViolation",
     "Hooks",
+    "Include",
     "InvalidData",
     "Limits",
     "ModelInfo",
@@ -43,6 +45,7 @@ __all__ = [
     "OrmgateError",
     "PreconditionFailed",
     "Query",
+    "RelationInfo",
     "Resource",
     "Scope",
     "Sort",

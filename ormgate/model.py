@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import GetCoreSchemaHandler, JsonValue
 from pydantic_core import CoreSchema
@@ -68,6 +68,34 @@ class FieldInfo:
         return not (self.nullable or self.generated or self.server_default or self.default is not MISSING)
 
 
+RelationKind = Literal["to_one", "to_many", "many_to_many"]
+
+
+@dataclass(frozen=True, slots=True)
+class RelationInfo:
+    """A relation of a model to another, as its ORM declares it (see docs/relationships.md).
+
+    ``to_one``: this model's ``local`` field holds the target's ``remote`` field (a foreign key).
+    ``to_many``: the target's ``remote`` field (its foreign key) holds this model's ``local`` one.
+    ``many_to_many``: rows of ``through`` (a join model, or a table) pair this model's ``local``
+    field, held in ``through_local``, with the target's ``remote`` field, held in ``through_remote``.
+    ``target`` (and ``through``) are the ORM's own classes, as its adapter takes them.
+    """
+
+    name: str
+    kind: RelationKind
+    target: Any
+    local: str
+    remote: str
+    through: Any = None
+    through_local: str = ""
+    through_remote: str = ""
+
+    @property
+    def many(self) -> bool:
+        return self.kind != "to_one"
+
+
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     """A model: its name, table and fields, in declaration order."""
@@ -78,6 +106,8 @@ class ModelInfo:
     # A resource's path when not given: "/" + the table's name, unless the adapter says
     # otherwise (Django: a table name it made up, "<app>_<model>", is "/<model>").
     default_path: str = ""
+    # Its relations to other models, by name; none for a model the adapter describes without them.
+    relations: tuple[RelationInfo, ...] = ()
     by_name: Mapping[str, FieldInfo] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -32,7 +32,8 @@ from .hooks import Hooks
 from .media import CSV, csv_response, negotiate
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
-from .query import DEFAULT_LIMITS, Limits, QueryParser
+from .query import DEFAULT_LIMITS, Filter, Limits, QueryParser
+from .relations import NONE, Include, Includes, foreign_keys_named, with_links
 from .schemas import ModelSchemas, derive, to_base64, value_annotation
 from .scope import Scope as RowScope
 
@@ -238,6 +239,8 @@ class Resource:
         write_scope: Callable[..., Any] | None = None,
         hooks: Hooks | None = None,
         restricted: Collection[str] = (),
+        includes: Mapping[str, Include | int | None] | Collection[str] = (),
+        links: Collection[str] = (),
     ) -> None:
         info = adapter.describe(model)
         self.scope = scope
@@ -247,6 +250,10 @@ class Resource:
         self._cursor_key = cursor_key
         self._parsers: dict[frozenset[str], QueryParser] = {}
         self.schemas = schemas or derive(info)
+        # Many-to-many relations whose ids a write sets (ormgate.relations.with_links).
+        self.links = tuple(links)
+        if self.links:
+            self.schemas = with_links(self.schemas, adapter, self.links)
         self.store: Store = adapter.store(model, self.schemas.read_fields)
         self.info = info
         self.path = path or info.default_path or f"/{info.table}"
@@ -258,6 +265,12 @@ class Resource:
         self._pk_adapter = pydantic.TypeAdapter(value_annotation(info.pk))
         if self.restricted - set(self.schemas.read_fields):
             raise ValueError(f"restricted= names no readable field of {info.name}: {sorted(self.restricted)}")
+        # The relation paths ?include= may name (docs/relationships.md); none: no include parameter.
+        self.includes = Includes(info, adapter, includes) if includes else None
+        # The longest query string the document admits grows by include= and the embedded fields'.
+        self._max_query = self.query.max_query
+        if self.includes is not None and self.query.limits.query_length is None:
+            self._max_query += self.includes.longest_query()
         if self.routes - set(ROUTES):
             raise ValueError(f"unknown route(s) {sorted(self.routes - set(ROUTES))}; choose from {ROUTES}")
 
@@ -269,9 +282,13 @@ class Resource:
     async def list(self, request: Request) -> Response:
         """One page of rows: the body, the next cursor and its ``Link``; CSV when ``Accept`` prefers it."""
         media = negotiate(request.headers.get("accept"))
+        raw = request.scope["query_string"]
         scope = self._scope(request)
         parser = self._parser(scope)
-        query = parser.parse_query_string(request.scope["query_string"], () if scope is None else scope.filters())
+        scoped = () if scope is None else scope.filters()
+        if self.includes is not None and (b"include" in raw or b"." in raw):
+            return await self._list_embedding(request, raw, parser, scoped)
+        query = parser.parse_query_string(raw, scoped)
         # The cursor needs the sort values of the last row, asked for or not.
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
         page = await self.store.list(replace(query, fields=needed))
@@ -289,11 +306,43 @@ class Resource:
 
     async def get(self, request: Request, pk: Any) -> Response:
         scope = self._scope(request)
+        embedding = NONE
+        if self.includes is not None and request.scope["query_string"]:
+            embedding = self.includes.split(request.scope["query_string"], self._max_query)[0]
         where = access.where(scope)
         row = await self.store.get(pk) if where is None else await self.store.get(pk, where)
         if row is None:
             raise self.not_found(pk)
+        if embedding.items:
+            assert self.includes is not None
+            await self.includes.embed([row], embedding)
         return item_response(access.visible(row, scope), request)
+
+    # -- ?include=: related rows embedded (ormgate.relations) --------------------------------
+
+    async def _list_embedding(
+        self, request: Request, raw: bytes, parser: QueryParser, scoped: tuple[Filter, ...]
+    ) -> Response:
+        """A list whose rows embed related rows: the page as ``list`` reads it, then one read per relation.
+
+        The embedded rows are read through their own resources' stores, without this request's scope.
+        """
+        assert self.includes is not None
+        embedding, rest = self.includes.split(raw, self._max_query)
+        query = parser.parse(rest, scoped)
+        keys = self.includes.keys(embedding)
+        needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort), *keys]))
+        page = await self.store.list(replace(query, fields=needed))
+        rows, headers, cursor = page.rows, {}, None
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            cursor = parser.next_cursor(query, rows[-1])
+            headers["Link"] = f'<{_next_url(request, cursor)}>; rel="next"'
+        await self.includes.embed(rows, embedding)
+        shown = (*query.fields, *embedding.items)
+        rows = [{name: row[name] for name in shown} for row in rows]
+        body = dumps({"items": rows, "next_cursor": cursor, "total": page.total})
+        return Response(body, media_type="application/json", headers=headers)
 
     # The store runs on_write (which may hash a password) off the event loop, in a thread of
     # its own pool that does not carry the request's context: handed over in it, the hook notes
@@ -344,16 +393,19 @@ class Resource:
         values = self.schemas.sent_values(body)
         self._fixed(request, body, values, creating=True)
         hook = self._hook(request, "create", None)
-        if hook is None:
-            row = await self.store.create(values, self._on_write())
-        else:
-            row = await self.store.create(values, self._on_write(), hook=hook)
+        with foreign_keys_named(self.info, values):
+            if hook is None:
+                row = await self.store.create(values, self._on_write())
+            else:
+                row = await self.store.create(values, self._on_write(), hook=hook)
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
         return item_response(self._shown(request, row), request, 201, {"Location": location})
 
     async def replace(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
         check = self._if_match(request)
         values = self.schemas.sent_values(body, replace=True)
+        # A replace sets every many-to-many list: one not sent is emptied.
+        values.update({name: [] for name in self.links if name not in values})
         return await self._update(request, pk, body, values, check)
 
     async def patch(self, request: Request, pk: Any, body: pydantic.BaseModel) -> Response:
@@ -365,10 +417,11 @@ class Resource:
     ) -> Response:
         self._fixed(request, body, values, creating=False)
         where, hook = self._where(request), self._hook(request, "update", pk)
-        if where is None and hook is None:
-            row = await self.store.update(pk, values, check, self._on_write())
-        else:
-            row = await self.store.update(pk, values, check, self._on_write(), where=where, hook=hook)
+        with foreign_keys_named(self.info, values):
+            if where is None and hook is None:
+                row = await self.store.update(pk, values, check, self._on_write())
+            else:
+                row = await self.store.update(pk, values, check, self._on_write(), where=where, hook=hook)
         return item_response(self._shown(request, row), request)
 
     async def delete(self, request: Request, pk: Any) -> Response:
@@ -428,7 +481,9 @@ class Resource:
         Pk: Any = key_parameter(self.info)
         Create: Any = s.create
         Update: Any = s.update
-        Item: Any = _selectable(s.read)
+        # With includes, the rows' documented shape has each includable relation as an optional field.
+        Read: Any = s.read if self.includes is None else self.includes.read_model(s.read, _selectable)
+        Item: Any = _selectable(Read)
         listing = pydantic.create_model(
             f"{name}List",
             items=(list[Item], ...),
@@ -473,13 +528,25 @@ class Resource:
 
         item = "/{id}"
         documented = {"response_model": access.optional(s.read, self.restricted)}
+        listed = self.query.openapi()
+        got: dict[str, Any] = documented
+        if self.includes is not None:
+            added = self.includes.openapi_parameters(self.query.readable)
+            parameters = [p for p in listed["parameters"] if p["name"] != "fields"]
+            listed = {**listed, "parameters": [*parameters, *added]}
+            # An item takes include= (and embedded fields=, which its pattern cannot tell apart).
+            got = {
+                "response_model": access.optional(Read, self.restricted),
+                "openapi_extra": {"parameters": added[:1]},
+                "responses": problem_responses(400),
+            }
         table: dict[str, tuple[str, str, Callable[..., Any], Handler, dict[str, Any]]] = {
             "list": ("GET", "", list_rows, self.list, {
                 "response_model": listing,
-                # The query string is parsed by QueryParser, which also describes it.
-                "openapi_extra": self.query.openapi(),
+                # The query string is parsed by QueryParser (and Includes), which also describe it.
+                "openapi_extra": listed,
             }),
-            "get": ("GET", item, get_row, lean_get, documented),
+            "get": ("GET", item, get_row, lean_get, got),
             "create": ("POST", "", create_row, lean_create, {**documented, "status_code": 201}),
             "replace": ("PUT", item, replace_row, lean_replace, documented),
             "patch": ("PATCH", item, patch_row, lean_patch, documented),
@@ -498,7 +565,7 @@ class Resource:
                 endpoint.__dict__["ormgate_max_body_size"] = self.max_body_size
                 options = {
                     **options,
-                    "responses": RESPONSES[route],
+                    "responses": {**RESPONSES[route], **options.get("responses", {})},
                     "methods": [method],
                     "name": f"{name}.{route}",
                     "summary": f"{route} {name}",

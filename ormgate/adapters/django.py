@@ -73,6 +73,7 @@ from ..query import Query
 from ..scope import condition as scope_condition
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
+from ._dj_relations import relations
 from ._drivers import classify, dropped
 from ._fast import Facts, refusal
 from ._session import UnitOfWork
@@ -288,7 +289,13 @@ def describe(model: type[Model]) -> ModelInfo:
     unique = {c.fields[0] for c in meta.constraints if isinstance(c, Unique) and len(c.fields) == 1 and not c.condition}
     unique |= {together[0] for together in meta.unique_together if len(together) == 1}
     fields = tuple(_field(model, f, unique) for f in meta.concrete_fields)
-    return ModelInfo(name=model.__name__, table=meta.db_table, fields=fields, default_path=_default_path(model))
+    return ModelInfo(
+        name=model.__name__,
+        table=meta.db_table,
+        fields=fields,
+        default_path=_default_path(model),
+        relations=relations(model),
+    )
 
 
 def _default_path(model: type[Model]) -> str:
@@ -729,7 +736,12 @@ class DjangoAdapter:
 
     def store(self, model: type[Model], fields: Sequence[str]) -> ThreadedStore:
         # Never in_process, even on SQLite: Django refuses queries on the event loop's thread.
-        return ThreadedStore(_SyncStore(self, model, fields), self.gate, self.writes, threads=self.threads)
+        store = _SyncStore(self, model, fields)
+        if any(r.kind == "many_to_many" for r in store.info.relations):
+            from ._dj_links import LinkedStore  # imports this module
+
+            store = LinkedStore(self, model, fields)
+        return ThreadedStore(store, self.gate, self.writes, threads=self.threads)
 
     async def create_tables(self, models: Sequence[type[Model]]) -> None:
         await run_sync(self._create_tables, models, threads=self.threads)

@@ -60,6 +60,7 @@ from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
 from ._fast import Facts, as_is, refusal
 from ._pw_compiled import Slot, Template
+from ._pw_relations import relations
 from ._rows import RowsToDicts, rows_to_dicts
 from ._session import UnitOfWork
 from ._sqlite import TEXT_TIME
@@ -238,6 +239,7 @@ def describe(model: Any) -> ModelInfo:
         name=model.__name__,
         table=model._meta.table_name,
         fields=tuple(_field(name, f, unique) for name, f in _api_fields(model).items()),
+        relations=relations(model),
     )
 
 
@@ -788,6 +790,9 @@ class PeeweeAdapter:
         # register a back-reference on the user's model. None keeps their names from being
         # inherited meanwhile.
         attrs = {name: None if isinstance(f, pw.ForeignKeyField) else copy.deepcopy(f) for name, f in fields.items()}
+        # Nor many-to-many fields: their join model refers to the user's model, not this copy
+        # (ormgate writes the pairs through a bound copy of the join model; see _pw_links).
+        attrs.update(dict.fromkeys(model._meta.manytomany))
         meta = type("Meta", (), {"database": self.database, "table_name": model._meta.table_name})
         bound: Any = type(model.__name__, (model,), {"__module__": model.__module__, "Meta": meta, **attrs})
         self._bound[model] = bound  # before its keys, so a key to itself or a cycle finds it
@@ -805,7 +810,12 @@ class PeeweeAdapter:
         return describe(model)
 
     def store(self, model: Any, fields: Sequence[str]) -> ThreadedStore:
-        return ThreadedStore(_SyncStore(self, model, fields), self.gate, self.writes)
+        store = _SyncStore(self, model, fields)
+        if any(r.kind == "many_to_many" for r in store.info.relations):
+            from ._pw_links import LinkedStore  # imports this module
+
+            store = LinkedStore(self, model, fields)
+        return ThreadedStore(store, self.gate, self.writes)
 
     async def create_tables(self, models: Sequence[Any]) -> None:
         bound = [self.bound(model) for model in models]

@@ -33,6 +33,7 @@ from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped, unwrapped_unavailable
 from ._sa_fast import AsyncReads, Compiled, SyncReads, compile_read, driver_refusal
+from ._sa_relations import relations
 from ._sa_times import whole_seconds
 from ._sqlite import TEXT_TIME
 from ._sqlite import prepare as prepare_sqlite
@@ -214,7 +215,7 @@ def describe(model: type[Any], dialect: sa.Dialect | None = None) -> ModelInfo:
     single = _single_table(model)
     if single is not None:  # the subclass sets its discriminator: clients read it, never write it
         fields = [dataclasses.replace(f, generated=True) if columns[f.name] is single[0] else f for f in fields]
-    return ModelInfo(name=model.__name__, table=table.name, fields=tuple(fields))
+    return ModelInfo(name=model.__name__, table=table.name, fields=tuple(fields), relations=relations(model))
 
 
 def _binary(column: Any) -> Any:
@@ -888,6 +889,10 @@ class SQLAlchemyAdapter:
 
     def store(self, model: type[Any], fields: Sequence[str]) -> _AsyncStore | ThreadedStore:
         operations = _Operations(model, fields)
+        if any(r.kind == "many_to_many" for r in operations.info.relations):
+            from ._sa_links import LinkedOperations  # imports this module
+
+            operations = LinkedOperations(model, fields)
         if isinstance(self.engine, AsyncEngine):
             return _AsyncStore(self.engine, operations, self.gate, self.writes)
         return ThreadedStore(_SyncStore(self.engine, operations), self.gate, self.writes)

@@ -213,3 +213,23 @@ def install_auth(app: FastAPI, db: Any, model: Any) -> Callable[..., ormgate.Sco
         return ormgate.Scope({"id": user_id}, values={})
 
     return own_account
+
+
+def blog_resources(app: FastAPI, db: Any, user_schemas: ormgate.ModelSchemas, post: Any, tag: Any) -> None:
+    """/posts (each by a user, with tags) and /tags: the same resources on every ORM.
+
+    A post embeds its author with the users' own schemas (``?include=author``): the password
+    hash stays excluded there too. Its tags are set by id (``"tags": [1, 2]``) and embedded with
+    ``?include=tags``; a tag embeds its posts.
+    """
+    # The users' limits: every bound in the document, none a request the document admits can exceed.
+    limits = LIMITS
+    ormgate.Resource(
+        post,
+        db,
+        limits=limits,
+        includes={"author": ormgate.Include(schemas=user_schemas), "tags": 20, "tags.posts": 20},
+        links=["tags"],
+    ).install(app)
+    author = ormgate.Include(schemas=user_schemas)
+    ormgate.Resource(tag, db, limits=limits, includes={"posts": 20, "posts.author": author}).install(app)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, install_auth, new_app, session_routes
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, blog_resources, install_auth, new_app, session_routes
 
 setup()  # the app registry must be ready before models are declared
 
@@ -29,10 +29,31 @@ class User(models.Model):
         db_table = "users"
 
 
+class Tag(models.Model):
+    id: "models.AutoField[int, int]" = models.AutoField(primary_key=True)
+    name: "models.CharField[str, str]" = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        app_label = "ormgate_users"
+        db_table = "tags"
+
+
+class Post(models.Model):
+    id: "models.AutoField[int, int]" = models.AutoField(primary_key=True)
+    title: "models.CharField[str, str]" = models.CharField(max_length=200)
+    # DO_NOTHING: the database's foreign key decides (a user with posts is a 409 to delete).
+    author: "models.ForeignKey[User, User]" = models.ForeignKey(User, on_delete=models.DO_NOTHING, related_name="posts")
+    tags: "models.ManyToManyField[Tag, Any]" = models.ManyToManyField(Tag, db_table="post_tags", related_name="posts")
+
+    class Meta:
+        app_label = "ormgate_users"
+        db_table = "posts"
+
+
 def create_app(database_url: str, *, create_tables: bool = True, auth: bool = False) -> FastAPI:
     db = DjangoAdapter(configure(database_url))
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
-    app = new_app("django", (lambda: db.create_tables([User])) if create_tables else None)
+    app = new_app("django", (lambda: db.create_tables([User, Tag, Post])) if create_tables else None)
 
     def users() -> "models.QuerySet[User, dict[str, Any]]":
         return User._default_manager.using(db.alias).values(*schemas.read_fields)
@@ -55,4 +76,5 @@ def create_app(database_url: str, *, create_tables: bool = True, auth: bool = Fa
     ormgate.Resource(
         User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS, write_scope=own_account
     ).install(app)
+    blog_resources(app, db, schemas, Post, Tag)
     return app

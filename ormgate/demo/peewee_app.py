@@ -8,7 +8,7 @@ from fastapi import FastAPI
 import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, install_auth, new_app, session_routes
+from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, blog_resources, install_auth, new_app, session_routes
 
 
 class User(pw.Model):
@@ -21,12 +21,43 @@ class User(pw.Model):
         table_name = "users"
 
 
+class Tag(pw.Model):
+    name = pw.CharField(max_length=50, unique=True)
+
+    class Meta:
+        table_name = "tags"
+
+
+PostTags = pw.DeferredThroughModel()
+
+
+class Post(pw.Model):
+    title = pw.CharField(max_length=200)
+    author = pw.ForeignKeyField(User, backref="posts")  # the author_id column
+    tags = pw.ManyToManyField(Tag, backref="posts", through_model=PostTags)
+
+    class Meta:
+        table_name = "posts"
+
+
+class PostTag(pw.Model):
+    post = pw.ForeignKeyField(Post, backref="+")
+    tag = pw.ForeignKeyField(Tag, backref="+")
+
+    class Meta:
+        table_name = "post_tags"
+        indexes = ((("post", "tag"), True),)
+
+
+PostTags.set_model(PostTag)
+
+
 def create_app(database_url: str, *, create_tables: bool = True, auth: bool = False) -> FastAPI:
     db = PeeweeAdapter(connect(database_url))
     users = db.bound(User)  # User on this app's database; User itself stays unbound
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
     readable = [getattr(users, name) for name in schemas.read_fields]
-    app = new_app("peewee", (lambda: db.create_tables([User])) if create_tables else None)
+    app = new_app("peewee", (lambda: db.create_tables([User, Tag, Post, PostTag])) if create_tables else None)
 
     # The hand-written part, on the session and schema layers: the database work of each route.
     def load_user(user_id: int) -> dict[str, Any]:
@@ -48,4 +79,5 @@ def create_app(database_url: str, *, create_tables: bool = True, auth: bool = Fa
     ormgate.Resource(
         User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS, write_scope=own_account
     ).install(app)
+    blog_resources(app, db, schemas, Post, Tag)
     return app

@@ -8,13 +8,22 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from starlette.concurrency import run_in_threadpool
 
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 
-from .common import GENERATED_ROUTES, LIMITS, SCHEMA_OPTIONS, id_parameter, install_auth, new_app, route_docs
+from .common import (
+    GENERATED_ROUTES,
+    LIMITS,
+    SCHEMA_OPTIONS,
+    blog_resources,
+    id_parameter,
+    install_auth,
+    new_app,
+    route_docs,
+)
 
 
 class Base(DeclarativeBase):
@@ -31,6 +40,33 @@ class User(Base):
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.current_timestamp())
+    posts: Mapped[list["Post"]] = relationship(back_populates="author")
+
+
+class PostTag(Base):
+    """Which tags a post has: mapped with a key of its own, so that ?include=tags can read it."""
+
+    __tablename__ = "post_tags"
+    __table_args__ = (sa.UniqueConstraint("post_id", "tag_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id"))
+    tag_id: Mapped[int] = mapped_column(sa.ForeignKey("tags.id"))
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    posts: Mapped[list["Post"]] = relationship(secondary="post_tags", back_populates="tags")
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    author: Mapped[User] = relationship(back_populates="posts")
+    tags: Mapped[list[Tag]] = relationship(secondary="post_tags", back_populates="posts")
 
 
 def create_engine(url: str) -> sa.Engine | Any:
@@ -44,7 +80,7 @@ def create_app(database_url: str, *, create_tables: bool = True, auth: bool = Fa
     db = SQLAlchemyAdapter(engine)
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
     readable = [getattr(User, name) for name in schemas.read_fields]
-    app = new_app("sqlalchemy", (lambda: db.create_tables([User])) if create_tables else None)
+    app = new_app("sqlalchemy", (lambda: db.create_tables([User, Tag, Post, PostTag])) if create_tables else None)
 
     # The hand-written part, on the session and schema layers. Both endpoints
     # are plain functions of a Session; an async engine runs them with run_sync.
@@ -95,4 +131,5 @@ def create_app(database_url: str, *, create_tables: bool = True, auth: bool = Fa
     ormgate.Resource(
         User, db, schemas=schemas, path="/users", routes=GENERATED_ROUTES, limits=LIMITS, write_scope=own_account
     ).install(app)
+    blog_resources(app, db, schemas, Post, Tag)
     return app

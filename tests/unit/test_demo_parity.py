@@ -22,6 +22,12 @@ def session(orm: str, database: str) -> list[tuple[int, str | None, str | None, 
             client.get("/users/999"),
             client.post("/users", json={**ADA, "email": "nope", "password": "short"}),
             client.get("/users?username=ada&fields=id,username"),
+            # Posts by users, with tags: the README's ?include= session.
+            client.post("/tags", json={"name": "orm"}),
+            client.post("/posts", json={"title": "Hello", "author_id": 1, "tags": [1]}),
+            client.post("/posts", json={"title": "Orphan", "author_id": 99}),
+            client.get("/posts?include=author,tags&fields=id,title,author.username,tags.name"),
+            client.get("/tags?include=posts.author"),
         ]
     return [
         (r.status_code, r.headers.get("content-type"), r.headers.get("location"), STAMP.sub(b"<stamp>", r.content))
@@ -31,7 +37,13 @@ def session(orm: str, database: str) -> list[tuple[int, str | None, str | None, 
 
 def test_every_orm_answers_the_readme_session_alike(tmp_path: Path) -> None:
     answers = {orm: session(orm, f"sqlite:///{tmp_path / orm}.sqlite3") for orm in ("sqlalchemy", "django", "peewee")}
-    assert [status for status, *_ in answers["sqlalchemy"]] == [201, 409, 200, 404, 422, 200]
+    assert [status for status, *_ in answers["sqlalchemy"]] == [201, 409, 200, 404, 422, 200, 201, 201, 409, 200, 200]
+    embedded = answers["sqlalchemy"][-2][3]
+    assert embedded == (
+        b'{"items":[{"id":1,"title":"Hello","author":{"username":"ada"},"tags":[{"name":"orm"}]}],'
+        b'"next_cursor":null,"total":null}'
+    )
+    assert b"password" not in answers["sqlalchemy"][-1][3]
     assert answers["django"] == answers["sqlalchemy"]
     assert answers["peewee"] == answers["sqlalchemy"]
 

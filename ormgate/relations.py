@@ -1,0 +1,456 @@
+"""Related rows embedded in a resource's rows: ``?include=author,comments.author`` (docs/relationships.md).
+
+A resource declares which relation paths a client may include, and for each
+the read schema of the embedded rows and how many rows an embedded list may
+hold. Loading is ORM-neutral: each included relation is read with one batched
+``IN`` query through the target model's own ``Store.list`` (the plan every
+adapter already compiles), whatever the page size; a nested relation is read
+the same way from the rows of its parent relation. A many-to-one relation
+embeds an object or null, a one-to-many one a list ordered by primary key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pydantic
+
+from .adapters.base import Adapter, Row, Store
+from .errors import BadQuery, ForeignKeyViolation
+from .model import ModelInfo, RelationInfo
+from .query import Filter, Query, Sort
+from .schemas import ModelSchemas, _unset, derive, value_annotation
+
+DEFAULT_MAX_ITEMS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """How one relation path may be embedded.
+
+    ``schemas``: what the embedded rows show (by default every field of the target: give the
+    target resource's own schemas when it has write-only or excluded fields). ``max_items``:
+    the most rows an embedded list holds (its first ones by primary key); for a to-one relation it
+    has no use.
+    """
+
+    schemas: ModelSchemas | None = None
+    max_items: int = DEFAULT_MAX_ITEMS
+
+    def __post_init__(self) -> None:
+        if self.max_items < 1:
+            raise ValueError("Include.max_items must be at least 1")
+
+
+@dataclass(slots=True)
+class _Node:
+    """One includable relation: how to read it and what may be included under it."""
+
+    relation: RelationInfo
+    info: ModelInfo
+    schemas: ModelSchemas
+    store: Store
+    max_items: int
+    children: dict[str, _Node] = field(default_factory=dict)
+    # A many-to-many relation's join model, read for the pairs before the targets.
+    through: tuple[Store, ModelInfo] | None = None
+
+    @property
+    def readable(self) -> tuple[str, ...]:
+        return self.schemas.read_fields
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """What one request includes: relation name -> (fields shown, what is included under it)."""
+
+    items: Mapping[str, tuple[tuple[str, ...], Embedding]]
+
+
+NONE = Embedding({})
+
+
+def _bad(parameter: str, message: str, allowed: Sequence[str] = ()) -> BadQuery:
+    """A 400 naming the parameter, as ormgate.query words its own."""
+    error: dict[str, Any] = {"field": parameter, "message": message}
+    if allowed:
+        error["allowed"] = sorted(allowed)
+    detail = f"{parameter}: {message}" + (f"; allowed: {', '.join(sorted(allowed))}" if allowed else "")
+    return BadQuery(detail, field=parameter, errors=[error])
+
+
+def _relation(info: ModelInfo, name: str, path: str) -> RelationInfo:
+    found = next((r for r in info.relations if r.name == name), None)
+    if found is None:
+        known = ", ".join(r.name for r in info.relations) or "none"
+        raise ValueError(f"{info.name} has no relation {name!r} (in include path {path!r}); its relations: {known}")
+    return found
+
+
+class Includes:
+    """The includable relation paths of one resource, parsed and loaded."""
+
+    def __init__(
+        self,
+        info: ModelInfo,
+        adapter: Adapter,
+        declared: Mapping[str, Include | int | None] | Collection[str],
+    ) -> None:
+        self.info = info
+        self.roots: dict[str, _Node] = {}
+        items = declared.items() if isinstance(declared, Mapping) else ((path, None) for path in declared)
+        # Parents before children, whatever the order declared.
+        for path, option in sorted(items, key=lambda item: item[0].count(".")):
+            include = option if isinstance(option, Include) else Include(max_items=option or DEFAULT_MAX_ITEMS)
+            *parents, name = path.split(".")
+            level, owner = self.roots, info
+            for i, parent in enumerate(parents):
+                node = level.get(parent)
+                if node is None:
+                    raise ValueError(f"include path {path!r}: declare {'.'.join(parents[: i + 1])!r} too")
+                level, owner = node.children, node.info
+            relation = _relation(owner, name, path)
+            target = adapter.describe(relation.target)
+            schemas = include.schemas or derive(target)
+            # The store may read any column (the keys of nested relations), and shows only those asked.
+            store = adapter.store(relation.target, [f.name for f in target.fields])
+            level[name] = node = _Node(relation, target, schemas, store, include.max_items)
+            if relation.kind == "many_to_many":
+                through = adapter.describe(relation.through)
+                node.through = (adapter.store(relation.through, [f.name for f in through.fields]), through)
+        self.paths = tuple(sorted(self._paths(self.roots, "")))
+
+    def _paths(self, level: Mapping[str, _Node], prefix: str) -> list[str]:
+        found = []
+        for name, node in level.items():
+            found.append(prefix + name)
+            found.extend(self._paths(node.children, f"{prefix}{name}."))
+        return found
+
+    # -- the request's include= and the dotted names of its fields= -------------------------------
+
+    def split(self, raw: bytes, cap: int) -> tuple[Embedding, list[tuple[str, str]]]:
+        """What a query string (at most ``cap`` bytes) includes, and its other parameters (for QueryParser)."""
+        if len(raw) > cap:
+            message = f"{len(raw)} bytes, at most {cap}"
+            raise BadQuery(
+                f"query_string: {message}",
+                field="query_string",
+                errors=[{"field": "query_string", "message": message, "maximum": cap}],
+            )
+        items = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)  # as Starlette parses it
+        include = [v for k, v in items if k == "include"]
+        if len(include) > 1:
+            raise _bad("include", "given more than once")
+        rest: list[tuple[str, str]] = []
+        dotted: list[str] = []
+        for key, value in items:
+            if key == "fields":
+                names = value.split(",")
+                dotted += [n for n in names if "." in n]
+                # Once each: the document admits as many names as there are, embedded ones included.
+                plain = list(dict.fromkeys(n for n in names if "." not in n))
+                # Only embedded fields asked for: the row shows its own fields all the same.
+                if plain or not dotted:
+                    rest.append((key, ",".join(plain)))
+            elif key != "include":
+                rest.append((key, value))
+        return self.parse(include[0] if include else None, dotted), rest
+
+    def parse(self, include: str | None, dotted: Sequence[str]) -> Embedding:
+        """The ``Embedding`` a request asks for; a path not declared, or a field not readable, is a 400.
+
+        A field of an embedded row (``author.username``) includes its relation, ``include=`` or not.
+        """
+        paths = [] if include is None else include.split(",")
+        if include is not None and (not include or len(paths) > len(self.paths)):
+            raise _bad("include", f"give 1 to {len(self.paths)} relation paths", self.paths)
+        for path in paths:
+            if path not in self.paths:
+                raise _bad("include", f"cannot include {path!r}", self.paths)
+        for name in dotted:
+            if name.rpartition(".")[0] not in self.paths:
+                raise _bad("fields", f"{name!r} is in no relation that may be included", self.paths)
+        tree: dict[str, Any] = {}
+        for path in [*paths, *(name.rpartition(".")[0] for name in dotted)]:
+            level = tree
+            for name in path.split("."):
+                level = level.setdefault(name, {})
+        chosen: dict[str, list[str]] = {}
+        for name in dotted:
+            path, _, leaf = name.rpartition(".")
+            level, nodes = tree, self.roots
+            node: _Node | None = None
+            for part in path.split("."):
+                if part not in level or part not in nodes:
+                    raise _bad("fields", f"{name!r} is in no included relation")
+                level, node = level[part], nodes[part]
+                nodes = node.children
+            assert node is not None
+            if leaf not in node.readable:
+                raise _bad("fields", f"cannot use {name!r}", [f"{path}.{f}" for f in node.readable])
+            chosen.setdefault(path, []).append(leaf)
+        return self._embedding(tree, self.roots, "", chosen)
+
+    def _embedding(
+        self, tree: Mapping[str, Any], nodes: Mapping[str, _Node], prefix: str, chosen: Mapping[str, list[str]]
+    ) -> Embedding:
+        items = {}
+        for name, below in tree.items():
+            node = nodes[name]
+            path = prefix + name
+            shown = tuple(dict.fromkeys(chosen[path])) if path in chosen else node.readable
+            items[name] = (shown, self._embedding(below, node.children, path + ".", chosen))
+        return Embedding(items)
+
+    def keys(self, embedding: Embedding) -> tuple[str, ...]:
+        """The fields of the resource's rows that its included relations start from."""
+        return tuple(self.roots[name].relation.local for name in embedding.items)
+
+    # -- the OpenAPI document ----------------------------------------------------------------------
+
+    def read_model(
+        self, read: type[pydantic.BaseModel], selectable: Callable[[type[pydantic.BaseModel]], type[pydantic.BaseModel]]
+    ) -> type[pydantic.BaseModel]:
+        """``read`` with each includable relation as an optional field: an object or null, or a list.
+
+        ``selectable`` makes a row model whose fields ``?fields=`` may leave out (the embedded rows').
+        """
+        return self._with_relations(read, self.roots, f"{self.info.name}Embedding", selectable)
+
+    def _with_relations(
+        self,
+        read: type[pydantic.BaseModel],
+        nodes: Mapping[str, _Node],
+        prefix: str,
+        selectable: Callable[[type[pydantic.BaseModel]], type[pydantic.BaseModel]],
+    ) -> type[pydantic.BaseModel]:
+        fields: dict[str, Any] = {}
+        for name, node in nodes.items():
+            # Named by path: the same target embedded at two places is two schemas (their includes differ).
+            row = self._with_relations(selectable(node.schemas.read), node.children, f"{prefix}_{name}", selectable)
+            many = node.relation.kind != "to_one"
+            annotation: Any = list[row] if many else row | None  # type: ignore[valid-type]
+            what = f"at most {node.max_items} {node.info.name} rows" if many else f"the {node.info.name} row, or null"
+            fields[name] = (annotation, pydantic.Field(default=None, description=f"With ?include={name}: {what}."))
+        if not fields:
+            return read
+        return pydantic.create_model(prefix, __base__=read, **fields)
+
+    def openapi_parameters(self, readable: Sequence[str]) -> list[dict[str, Any]]:
+        """The ``include`` parameter, and ``fields`` reaching into embedded rows (``readable``: the row's own)."""
+        paths = self.paths
+        one = "(" + "|".join(re.escape(p) for p in paths) + ")"
+        names = [*readable, *(f"{path}.{name}" for path, node in self._nodes("", self.roots) for name in node.readable)]
+        field = "(" + "|".join(re.escape(n) for n in names) + ")"
+        return [
+            {
+                "name": "include",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "pattern": f"^{one}(,{one}){{0,{len(paths) - 1}}}$"},
+                "description": f"Comma-separated relations to embed in each row, of: {', '.join(paths)}.",
+            },
+            {
+                "name": "fields",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "pattern": f"^{field}(,{field}){{0,{len(names) - 1}}}$"},
+                "description": f"Comma-separated subset of: {', '.join(readable)}; and of an included relation's "
+                "fields, named by its path (author.username).",
+            },
+        ]
+
+    def longest_query(self) -> int:
+        """The most bytes ``include=`` and the embedded names of ``fields=`` add to a query string, percent-encoded."""
+        embedded = [f"{path}.{name}" for path, node in self._nodes("", self.roots) for name in node.readable]
+        # Each comma may be sent as %2C; the names are ASCII identifiers and dots.
+        return len("&include=") + 3 * len(",".join(self.paths)) + 3 * len("," + ",".join(embedded))
+
+    def _nodes(self, prefix: str, level: Mapping[str, _Node]) -> list[tuple[str, _Node]]:
+        found = []
+        for name, node in level.items():
+            found.append((prefix + name, node))
+            found.extend(self._nodes(f"{prefix}{name}.", node.children))
+        return found
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    async def embed(self, rows: list[Row], embedding: Embedding) -> None:
+        """Add each included relation to ``rows``, in place: one batched read per relation and level."""
+        await _embed(rows, embedding, self.roots)
+
+
+async def _embed(rows: list[Row], embedding: Embedding, nodes: Mapping[str, _Node]) -> None:
+    for name, (shown, below) in embedding.items.items():
+        node = nodes[name]
+        relation = node.relation
+        # What the embedded rows show, and the keys their own included relations start from.
+        needed = tuple(dict.fromkeys([*shown, *(node.children[child].relation.local for child in below.items)]))
+        keys = list(dict.fromkeys(row[relation.local] for row in rows if row[relation.local] is not None))
+        names = tuple(below.items)
+        if relation.kind == "to_one":
+            found = await _read(node.store, node.info, needed, relation.remote, keys, len(keys))
+            await _embed(found, below, node.children)
+            by_key = {row[relation.remote]: _shown(row, shown, names) for row in found}
+            for row in rows:
+                row[name] = by_key.get(row[relation.local])
+        elif node.through is None:
+            groups = await _read_groups(node.store, node.info, relation.remote, needed, keys, node.max_items)
+            await _embed([r for group in groups.values() for r in group], below, node.children)
+            for row in rows:
+                row[name] = [_shown(r, shown, names) for r in groups.get(row[relation.local], ())]
+        else:
+            # The pairs first (at most max_items per row), then their targets: two statements.
+            store, through = node.through
+            local, remote = relation.through_local, relation.through_remote
+            pairs = await _read_groups(store, through, local, (local, remote), keys, node.max_items)
+            ids = list(dict.fromkeys(p[remote] for group in pairs.values() for p in group))
+            found = await _read(node.store, node.info, needed, relation.remote, ids, len(ids))
+            await _embed(found, below, node.children)
+            by_key = {row[relation.remote]: _shown(row, shown, names) for row in found}
+            for row in rows:
+                members = sorted((p[remote] for p in pairs.get(row[relation.local], ())), key=_order_key)
+                row[name] = [by_key[m] for m in members if m in by_key]
+
+
+def _shown(row: Row, shown: tuple[str, ...], embedded: tuple[str, ...]) -> Row:
+    """The row as the client asked for it: the fields shown, then its embedded relations."""
+    return {k: row[k] for k in (*shown, *embedded)}
+
+
+def _order_key(value: Any) -> tuple[bool, Any]:
+    return (value is None, value)
+
+
+async def _read(
+    store: Store, info: ModelInfo, needed: tuple[str, ...], column: str, keys: list[Any], limit: int
+) -> list[Row]:
+    """The target's rows whose ``column`` is one of ``keys`` (at most ``limit + 1``): one statement,
+    in (``column``, primary key) order."""
+    if not keys:
+        return []
+    pk = info.pk.name
+    fields = tuple(dict.fromkeys([*needed, column, pk]))
+    sort = (Sort(column), Sort(pk)) if column != pk else (Sort(pk),)
+    query = Query(fields, sort, limit, (Filter(column, "in", tuple(keys)),))
+    return (await store.list(query)).rows
+
+
+async def _read_groups(
+    store: Store, info: ModelInfo, column: str, needed: tuple[str, ...], keys: list[Any], max_items: int
+) -> dict[Any, list[Row]]:
+    """The first ``max_items`` rows (by primary key) of each key's list, in one batched statement.
+
+    The statement reads at most ``max_items`` rows per key, in key order: when a key has more rows
+    than that, they may crowd out the keys after it, and one more statement reads those. Each
+    statement completes at least one key (the crowding one), so no key is read twice and a page
+    costs one statement unless some list is over ``max_items`` rows long.
+    """
+    groups: dict[Any, list[Row]] = {}
+    remaining = keys
+    while remaining:
+        budget = len(remaining) * max_items
+        found = await _read(store, info, needed, column, remaining, budget)
+        for row in found[:budget]:
+            group = groups.setdefault(row[column], [])
+            if len(group) < max_items:
+                group.append(row)
+        if len(found) <= budget:
+            break
+        # Rows come in key order: every key seen is complete but the last, unless its list is full.
+        last = found[budget - 1][column]
+        done = {k for k in groups if k != last or len(groups[k]) >= max_items}
+        remaining = [k for k in remaining if k not in done]
+    return groups
+
+
+@contextlib.contextmanager
+def foreign_keys_named(info: ModelInfo, values: Mapping[str, Any]) -> Iterator[None]:
+    """A write of ``values`` whose foreign key violation names the fields (see ``name_foreign_key``)."""
+    try:
+        yield
+    except ForeignKeyViolation as exc:
+        raise name_foreign_key(exc, info, values) from exc.__cause__
+
+
+def name_foreign_key(exc: ForeignKeyViolation, info: ModelInfo, values: Mapping[str, Any]) -> ForeignKeyViolation:
+    """``exc`` naming the foreign key fields the write sent, when the database named none (SQLite).
+
+    A write that sent one key (or one list of a many-to-many relation's ids) names it; one that
+    sent several names each (the database does not say
+    which target is missing). A row still referenced (a key changed under its referrers) is left as is.
+    """
+    known = exc.field is not None and (exc.field in info.by_name or any(r.name == exc.field for r in info.relations))
+    if known or "still referenced" in exc.detail:
+        return exc
+    sent = [f.name for f in info.fields if f.foreign_key is not None and values.get(f.name) is not None]
+    # A many-to-many list: its join table's key (PostgreSQL and MySQL name it) is no field of the model.
+    sent += [r.name for r in info.relations if r.kind == "many_to_many" and values.get(r.name)]
+    if not sent:
+        return exc
+    message = "the referenced row does not exist" if len(sent) == 1 else "this or another referenced row does not exist"
+    named = ForeignKeyViolation(
+        f"{', '.join(sent)}: {message}", field=sent[0], errors=[{"field": name, "message": message} for name in sent]
+    )
+    named.__cause__ = exc.__cause__
+    return named
+
+
+# -- many-to-many membership, written with the row ------------------------------------------------
+
+Links = dict[RelationInfo, tuple[Any, ...]]
+
+
+def split_links(info: ModelInfo, values: Row) -> tuple[Row, Links]:
+    """The row's column values, and the id lists of its many-to-many relations that the write sets.
+
+    An adapter writes the lists after the row, in its transaction: the join table then holds exactly
+    these pairs for the row (a duplicate id counts once).
+    """
+    links = {
+        r: tuple(dict.fromkeys(values[r.name])) for r in info.relations if r.kind == "many_to_many" and r.name in values
+    }
+    if not links:
+        return values, {}
+    names = {r.name for r in links}
+    return {k: v for k, v in values.items() if k not in names}, links
+
+
+MAX_LINKS = 100
+
+
+def missing_link(relation: RelationInfo) -> ForeignKeyViolation:
+    """The error of a list of ids naming a row that does not exist (raised from the driver's error)."""
+    message = "the referenced row does not exist"
+    return ForeignKeyViolation(
+        f"{relation.name}: {message}", field=relation.name, errors=[{"field": relation.name, "message": message}]
+    )
+
+
+def with_links(
+    schemas: ModelSchemas, adapter: Adapter, names: Collection[str], max_items: int = MAX_LINKS
+) -> ModelSchemas:
+    """``schemas`` whose create and update bodies take the ids of the many-to-many relations ``names``."""
+    info = schemas.info
+    relations = {r.name: r for r in info.relations}
+    fields: dict[str, Any] = {}
+    for name in names:
+        relation = relations.get(name)
+        if relation is None or relation.kind != "many_to_many":
+            known = [r.name for r in info.relations if r.kind == "many_to_many"]
+            raise ValueError(f"{info.name}.{name} is no many-to-many relation; those it has: {known}")
+        key = value_annotation(adapter.describe(relation.target).pk)
+        fields[name] = (
+            list[key],  # type: ignore[valid-type]
+            pydantic.Field(default_factory=_unset, max_length=max_items, description=f"the ids of its {name}"),
+        )
+    create = pydantic.create_model(f"{info.name}Create", __base__=schemas.create, **fields)
+    update = pydantic.create_model(f"{info.name}Update", __base__=schemas.update, **fields)
+    return dataclasses.replace(schemas, create=create, update=update)

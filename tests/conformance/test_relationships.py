@@ -1,0 +1,319 @@
+"""Relationships through HTTP on every adapter x database pair: foreign keys on write, related rows
+embedded on read (``?include=``) at a fixed number of statements, filters across relations."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests import databases as dbs
+from tests.conformance.relations import MAX_COMMENTS, MAX_TAGS, Statements
+from tests.conftest import Served, _pair_params, _serve
+
+
+@pytest.fixture(scope="session", params=_pair_params())
+def api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    databases: dict[tuple[str, str], dbs.TestDatabase],
+) -> Iterator[Served]:
+    """The relationships app (authors, posts, comments, tags) on every adapter x database pair."""
+    yield from _serve(request, tmp_path_factory, databases, "tests.conformance.relations.{models}")
+
+
+def statements(api: Served) -> Statements:
+    counter: Statements = importlib.import_module(f"tests.conformance.relations.{api.pair.models}").STATEMENTS
+    return counter
+
+
+def fresh(api: Served) -> None:
+    api.clear("rel_post_tags", "rel_comments", "rel_posts", "rel_tags", "rel_authors")
+
+
+def post(api: Served, path: str, **body: Any) -> dict[str, Any]:
+    response = api.client.post(path, json=body)
+    assert response.status_code == 201, response.text
+    row: dict[str, Any] = response.json()
+    return row
+
+
+def problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def blog(api: Served, posts: int = 3, comments: int = 2) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two authors, ``posts`` posts by the first, each with ``comments`` comments by the second."""
+    fresh(api)
+    ada, bob = post(api, "/authors", username="ada"), post(api, "/authors", username="bob")
+    made = [post(api, "/posts", title=f"post {i}", author_id=ada["id"]) for i in range(posts)]
+    for p in made:
+        for j in range(comments):
+            post(api, "/comments", body=f"on {p['title']} #{j}", post_id=p["id"], author_id=bob["id"])
+    return [ada, bob], made
+
+
+# -- write: a foreign key is set by id --------------------------------------------------------------
+
+
+def test_create_with_a_foreign_key_reads_back(api: Served) -> None:
+    fresh(api)
+    ada = post(api, "/authors", username="ada")
+    row = post(api, "/posts", title="hello", author_id=ada["id"])
+    assert row["author_id"] == ada["id"]
+    assert api.client.get(f"/posts/{row['id']}").json()["author_id"] == ada["id"]
+
+
+def test_missing_target_is_409_naming_the_field_and_writes_nothing(api: Served) -> None:
+    fresh(api)
+    ada = post(api, "/authors", username="ada")
+    body = problem(api.client.post("/posts", json={"title": "orphan", "author_id": 999_999}), 409)
+    assert body["type"] == "urn:ormgate:foreign-key-violation"
+    assert [e["field"] for e in body["errors"]] == ["author_id"]
+    assert api.scalar("SELECT COUNT(*) FROM rel_posts") == 0
+    row = post(api, "/posts", title="kept", author_id=ada["id"])
+    body = problem(api.client.patch(f"/posts/{row['id']}", json={"author_id": 999_999, "title": "changed"}), 409)
+    assert [e["field"] for e in body["errors"]] == ["author_id"]
+    assert api.client.get(f"/posts/{row['id']}").json() == row
+
+
+# -- read: ?include= ---------------------------------------------------------------------------------
+
+
+def test_include_to_one_and_to_many(api: Served) -> None:
+    (ada, _bob), made = blog(api, posts=2, comments=2)
+    body = api.client.get("/posts?include=author,comments").json()
+    assert [p["id"] for p in body["items"]] == [p["id"] for p in made]
+    for item in body["items"]:
+        assert item["author"] == ada
+        assert [c["post_id"] for c in item["comments"]] == [item["id"]] * 2
+        assert [c["body"] for c in item["comments"]] == [f"on {item['title']} #0", f"on {item['title']} #1"]
+
+
+def test_include_two_levels_and_embedded_fields(api: Served) -> None:
+    (_ada, _bob), made = blog(api, posts=2, comments=1)
+    body = api.client.get("/comments?include=post.author&fields=id,post.title,post.author.username").json()
+    assert [c["post"] for c in body["items"]] == [{"title": p["title"], "author": {"username": "ada"}} for p in made]
+    assert all(set(c) == {"id", "post"} for c in body["items"])
+    nested = api.client.get("/authors?include=posts.comments&fields=username,posts.title,posts.comments.body").json()
+    by_name = {a["username"]: a for a in nested["items"]}
+    assert by_name["bob"]["posts"] == []
+    assert by_name["ada"]["posts"] == [
+        {"title": p["title"], "comments": [{"body": f"on {p['title']} #0"}]} for p in made
+    ]
+
+
+def test_an_embedded_field_includes_its_relation(api: Served) -> None:
+    blog(api, posts=1, comments=1)
+    body = api.client.get("/posts?fields=title,comments.body,comments.author.username").json()
+    assert body["items"] == [{"title": "post 0", "comments": [{"body": "on post 0 #0", "author": {"username": "bob"}}]}]
+
+
+def test_to_one_without_target_is_null_and_item_includes(api: Served) -> None:
+    (_ada, _bob), made = blog(api, posts=1, comments=0)
+    lone = post(api, "/comments", body="anonymous", post_id=made[0]["id"])
+    assert api.client.get(f"/comments/{lone['id']}?include=author,post").json() == {
+        **lone,
+        "author": None,
+        "post": made[0],
+    }
+
+
+def test_embedded_list_holds_at_most_its_maximum(api: Served) -> None:
+    # The first post has more comments than a list holds: it must not crowd out the others'.
+    (_ada, _bob), made = blog(api, posts=3, comments=1)
+    for j in range(MAX_COMMENTS + 3):
+        post(api, "/comments", body=f"more #{j}", post_id=made[0]["id"])
+    items = api.client.get("/posts?include=comments").json()["items"]
+    assert [len(p["comments"]) for p in items] == [MAX_COMMENTS, 1, 1]
+    first = items[0]["comments"]
+    assert [c["id"] for c in first] == sorted(c["id"] for c in first)
+    assert first[0]["body"] == "on post 0 #0"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("include=comments.post", "include"),  # a relation the resource does not declare
+        ("include=author.posts", "include"),
+        ("include=", "include"),
+        ("include=author&include=comments", "include"),
+        ("fields=comments.post.title", "fields"),  # an embedded field of a relation not declared
+        ("include=author&fields=author.nope", "fields"),
+        ("fields=nope.id", "fields"),
+    ],
+)
+def test_bad_include_is_400_naming_the_parameter(api: Served, query: str, parameter: str) -> None:
+    body = problem(api.client.get(f"/posts?{query}"), 400)
+    assert body["errors"][0]["field"] == parameter
+
+
+def test_include_is_refused_where_none_is_declared(api: Served) -> None:
+    body = problem(api.client.get("/bare_tags?include=posts"), 400)
+    assert body["errors"][0]["field"] == "include"
+
+
+def test_cursor_pages_keep_their_includes(api: Served) -> None:
+    (_ada, _bob), made = blog(api, posts=3, comments=1)
+    first = api.client.get("/posts?include=author&limit=2")
+    assert [p["author"]["username"] for p in first.json()["items"]] == ["ada", "ada"]
+    link = first.headers["link"].partition("<")[2].partition(">")[0]
+    rest = api.client.get(link).json()
+    assert [(p["id"], p["author"]["username"]) for p in rest["items"]] == [(made[2]["id"], "ada")]
+
+
+def test_statements_per_include_do_not_grow_with_the_page(api: Served) -> None:
+    (ada, _bob), _made = blog(api, posts=100, comments=2)
+    counter = statements(api)
+
+    def sent(path: str) -> int:
+        # The fewest of five: a worker thread's first use of a connection may add its set-up statements.
+        counts = []
+        for _ in range(5):
+            before = counter.sent
+            response = api.client.get(path)
+            assert response.status_code == 200, response.text
+            counts.append(counter.sent - before)
+        return min(counts)
+
+    plain = {size: sent(f"/posts?limit={size}") for size in (1, 100)}
+    embedded = {size: sent(f"/posts?limit={size}&include=author,comments,comments.author") for size in (1, 100)}
+    assert plain[1] == plain[100]
+    assert embedded[1] == embedded[100]
+    # One statement per included relation: each costs no more than the plain list (a unit of work
+    # may add its BEGIN and COMMIT), three of them at most three times as much.
+    assert plain[100] < embedded[100] <= 4 * plain[100]
+    rows = api.client.get("/posts?limit=100&include=author,comments").json()["items"]
+    assert len(rows) == 100
+    assert all(len(p["comments"]) == 2 and p["author"] == ada for p in rows)
+
+
+# -- many-to-many: a list of ids, written with the row -----------------------------------------------
+
+
+def tagged(api: Served) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    fresh(api)
+    ada = post(api, "/authors", username="ada")
+    return ada, [post(api, "/tags", name=name) for name in ("red", "green", "blue")]
+
+
+def tags_of(api: Served, post_id: int) -> list[str]:
+    return [t["name"] for t in api.client.get(f"/posts/{post_id}?include=tags").json()["tags"]]
+
+
+def test_many_to_many_set_on_create_replace_and_patch(api: Served) -> None:
+    ada, (red, green, blue) = tagged(api)
+    row = post(api, "/posts", title="t", author_id=ada["id"], tags=[blue["id"], red["id"], red["id"]])
+    assert "tags" not in row
+    assert tags_of(api, row["id"]) == ["red", "blue"]  # by the tags' key; a duplicate id counts once
+    assert api.client.patch(f"/posts/{row['id']}", json={"title": "renamed"}).status_code == 200
+    assert tags_of(api, row["id"]) == ["red", "blue"]  # a patch without the key leaves them
+    assert api.client.patch(f"/posts/{row['id']}", json={"tags": [green["id"]]}).status_code == 200
+    assert tags_of(api, row["id"]) == ["green"]
+    replaced = api.client.put(f"/posts/{row['id']}", json={"title": "t", "author_id": ada["id"], "tags": [red["id"]]})
+    assert replaced.status_code == 200, replaced.text
+    assert tags_of(api, row["id"]) == ["red"]
+    assert api.client.put(f"/posts/{row['id']}", json={"title": "t", "author_id": ada["id"]}).status_code == 200
+    assert tags_of(api, row["id"]) == []  # a replace without the key empties the list
+    assert api.client.patch(f"/posts/{row['id']}", json={"tags": []}).status_code == 200
+    assert api.scalar("SELECT COUNT(*) FROM rel_post_tags") == 0
+
+
+def test_unknown_id_in_a_list_is_409_naming_it_and_writes_nothing(api: Served) -> None:
+    ada, (red, _green, _blue) = tagged(api)
+    body = problem(api.client.post("/posts", json={"title": "t", "author_id": ada["id"], "tags": [999_999]}), 409)
+    assert [e["field"] for e in body["errors"]] == ["tags"]
+    assert api.scalar("SELECT COUNT(*) FROM rel_posts") == 0
+    row = post(api, "/posts", title="t", author_id=ada["id"], tags=[red["id"]])
+    sent = {"title": "changed", "tags": [red["id"], 999_999]}
+    body = problem(api.client.patch(f"/posts/{row['id']}", json=sent), 409)
+    assert [e["field"] for e in body["errors"]] == ["tags"]
+    assert api.client.get(f"/posts/{row['id']}").json()["title"] == "t"
+    assert tags_of(api, row["id"]) == ["red"]
+
+
+def test_bad_id_list_is_422(api: Served) -> None:
+    ada, _tags = tagged(api)
+    for tags in ("red", ["x"], [None], list(range(200))):
+        body = problem(api.client.post("/posts", json={"title": "t", "author_id": ada["id"], "tags": tags}), 422)
+        assert body["errors"][0]["field"].startswith("tags")
+    assert api.scalar("SELECT COUNT(*) FROM rel_posts") == 0
+
+
+def test_many_to_many_include_both_ways_at_fixed_statements(api: Served) -> None:
+    ada, tags = tagged(api)
+    made = [post(api, "/posts", title=f"p{i}", author_id=ada["id"], tags=[t["id"] for t in tags]) for i in range(30)]
+    counter = statements(api)
+
+    def sent(path: str) -> tuple[int, dict[str, Any]]:
+        counts, body = [], {}
+        for _ in range(5):
+            before = counter.sent
+            response = api.client.get(path)
+            assert response.status_code == 200, response.text
+            counts.append(counter.sent - before)
+            body = response.json()
+        return min(counts), body
+
+    one, small = sent("/posts?limit=1&include=tags")
+    many, large = sent("/posts?limit=30&include=tags")
+    assert one == many
+    assert [len(p["tags"]) for p in large["items"]] == [3] * 30
+    assert small["items"][0]["tags"] == tags
+    back = api.client.get("/tags?include=posts&fields=name,posts.title").json()["items"]
+    assert [(t["name"], len(t["posts"])) for t in back] == [(t["name"], 20) for t in tags]  # Include default: 20
+    assert back[0]["posts"][0] == {"title": made[0]["title"]}
+    assert MAX_TAGS >= 3
+
+
+# -- the OpenAPI document ------------------------------------------------------------------------------
+
+
+def test_openapi_shows_embedded_shapes_and_include_paths(api: Served) -> None:
+    spec = api.client.get("/openapi.json").json()
+    parameters = {p["name"]: p for p in spec["paths"]["/posts"]["get"]["parameters"]}
+    pattern = parameters["include"]["schema"]["pattern"]
+    for path in ("author", "comments", "comments.author", "tags"):
+        assert re.fullmatch(pattern, path)
+    assert not re.fullmatch(pattern, "comments.post")
+    assert re.fullmatch(parameters["fields"]["schema"]["pattern"], "id,title,author.username,comments.author.id")
+    assert not re.fullmatch(parameters["fields"]["schema"]["pattern"], "author.nope")
+    item = {p["name"] for p in spec["paths"]["/posts/{id}"]["get"]["parameters"]}
+    assert "include" in item
+    schemas = spec["components"]["schemas"]
+    read = schemas[
+        spec["paths"]["/posts/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"][
+            "$ref"
+        ].rpartition("/")[2]
+    ]
+    assert {"author", "comments", "tags"} <= read["properties"].keys()
+    assert not {"author", "comments", "tags"} & set(read["required"])
+    author = read["properties"]["author"]["anyOf"]
+    assert {"type": "null"} in author
+    comments = read["properties"]["comments"]
+    assert comments["type"] == "array"
+    embedded = schemas[comments["items"]["$ref"].rpartition("/")[2]]
+    assert "author" in embedded["properties"]  # two levels: comments.author
+    assert "include" not in {p["name"] for p in spec["paths"]["/bare_tags"]["get"]["parameters"]}
+    # The ids of a many-to-many relation, on the bodies that write them.
+    create = spec["paths"]["/posts"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert schemas[create.rpartition("/")[2]]["properties"]["tags"]["type"] == "array"
+
+
+def test_a_row_with_pairs_is_deleted_once_its_list_is_emptied(api: Served) -> None:
+    # The join table's keys are the database's: a tagged post is still referenced (409, kept), as
+    # on every ORM here (Django cascades to its join rows only for models of an installed app).
+    ada, (red, green, _blue) = tagged(api)
+    row = post(api, "/posts", title="tagged", author_id=ada["id"], tags=[red["id"], green["id"]])
+    body = problem(api.client.delete(f"/posts/{row['id']}"), 409)
+    assert body["type"] == "urn:ormgate:foreign-key-violation"
+    assert tags_of(api, row["id"]) == ["red", "green"]
+    assert api.client.patch(f"/posts/{row['id']}", json={"tags": []}).status_code == 200
+    assert api.client.delete(f"/posts/{row['id']}").status_code == 204
+    assert api.scalar("SELECT COUNT(*) FROM rel_post_tags") == 0
