@@ -32,7 +32,7 @@ from .hooks import Hooks
 from .media import CSV, csv_response, negotiate
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
-from .query import DEFAULT_LIMITS, Filter, Limits, QueryParser
+from .query import DEFAULT_LIMITS, Limits, QueryParser
 from .relations import NONE, Include, Includes, foreign_keys_named, with_links
 from .schemas import ModelSchemas, derive, to_base64, value_annotation
 from .scope import Scope as RowScope
@@ -280,27 +280,41 @@ class Resource:
     # -- the operations, on values already parsed -------------------------------------------
 
     async def list(self, request: Request) -> Response:
-        """One page of rows: the body, the next cursor and its ``Link``; CSV when ``Accept`` prefers it."""
+        """One page of rows: the body, the next cursor and its ``Link``; CSV when ``Accept`` prefers it.
+
+        With ``?include=``, the page's rows embed related rows, one read per relation after the
+        page, through the related resources' stores (without this request's scope).
+        """
         media = negotiate(request.headers.get("accept"))
         raw = request.scope["query_string"]
+        keys: tuple[str, ...]
         scope = self._scope(request)
         parser = self._parser(scope)
         scoped = () if scope is None else scope.filters()
+        embedding, keys = NONE, ()
         if self.includes is not None and (b"include" in raw or b"." in raw):
-            return await self._list_embedding(request, raw, parser, scoped)
-        query = parser.parse_query_string(raw, scoped)
-        # The cursor needs the sort values of the last row, asked for or not.
-        needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort)]))
+            embedding, rest = self.includes.split(raw, self._max_query)
+            query = parser.parse(rest, scoped)
+            keys = self.includes.keys(embedding)
+        else:
+            query = parser.parse_query_string(raw, scoped)
+        # The cursor needs the sort values of the last row, asked for or not; an include, its keys.
+        needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort), *keys]))
         page = await self.store.list(replace(query, fields=needed))
         rows, headers, cursor = page.rows, {}, None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
             cursor = parser.next_cursor(query, rows[-1])
             headers["Link"] = f'<{_next_url(request, cursor)}>; rel="next"'
-        if needed != query.fields:
-            rows = [{name: row[name] for name in query.fields} for row in rows]
+        shown = query.fields
+        if embedding.items:
+            assert self.includes is not None
+            await self.includes.embed(rows, embedding)
+            shown = (*query.fields, *embedding.items)
+        if needed != shown:
+            rows = [{name: row[name] for name in shown} for row in rows]
         if media == CSV:
-            return csv_response(rows, query.fields, dumps, headers)
+            return csv_response(rows, shown, dumps, headers)
         body = dumps({"items": rows, "next_cursor": cursor, "total": page.total})
         return Response(body, media_type="application/json", headers=headers)
 
@@ -317,32 +331,6 @@ class Resource:
             assert self.includes is not None
             await self.includes.embed([row], embedding)
         return item_response(access.visible(row, scope), request)
-
-    # -- ?include=: related rows embedded (ormgate.relations) --------------------------------
-
-    async def _list_embedding(
-        self, request: Request, raw: bytes, parser: QueryParser, scoped: tuple[Filter, ...]
-    ) -> Response:
-        """A list whose rows embed related rows: the page as ``list`` reads it, then one read per relation.
-
-        The embedded rows are read through their own resources' stores, without this request's scope.
-        """
-        assert self.includes is not None
-        embedding, rest = self.includes.split(raw, self._max_query)
-        query = parser.parse(rest, scoped)
-        keys = self.includes.keys(embedding)
-        needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort), *keys]))
-        page = await self.store.list(replace(query, fields=needed))
-        rows, headers, cursor = page.rows, {}, None
-        if len(rows) > query.limit:
-            rows = rows[: query.limit]
-            cursor = parser.next_cursor(query, rows[-1])
-            headers["Link"] = f'<{_next_url(request, cursor)}>; rel="next"'
-        await self.includes.embed(rows, embedding)
-        shown = (*query.fields, *embedding.items)
-        rows = [{name: row[name] for name in shown} for row in rows]
-        body = dumps({"items": rows, "next_cursor": cursor, "total": page.total})
-        return Response(body, media_type="application/json", headers=headers)
 
     # The store runs on_write (which may hash a password) off the event loop, in a thread of
     # its own pool that does not carry the request's context: handed over in it, the hook notes
