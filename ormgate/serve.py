@@ -42,6 +42,7 @@ from .resource import Resource
 from .schemas import derive, servable
 from .serve_auth import _RESERVED_PATHS, JWKS_URL_ENV, JWT_SECRET_ENV, secure
 from .serve_keys import install_key_routes
+from .serve_read_only import read_only_sessions, read_only_url
 
 # The environment a worker process reads its options from (set by the parent, see ``serve_factory``).
 OPTIONS_ENV = "ORMGATE_SERVE_OPTIONS"
@@ -449,7 +450,11 @@ def build(
     count_rows: bool = False,
 ) -> ServedAPI:
     """Reflect the database and make the app; ``count_rows`` fills in each table's estimated rows."""
-    reflecting = sa.create_engine(sync_url(options.database))
+    # Read-only unless --allow-writes: at the database, not only in the routes (see serve_read_only).
+    opened = (lambda url: sa.make_url(url)) if options.allow_writes else read_only_url
+    reflecting = sa.create_engine(opened(sync_url(options.database)))
+    if not options.allow_writes:
+        read_only_sessions(reflecting)
     try:
         metadata, names, views, skipped = reflect(
             reflecting,
@@ -458,9 +463,11 @@ def build(
             exclude=options.exclude_tables,
             progress=progress,
         )
-        url = sa.make_url(options.database)
-        engine: sa.Engine | AsyncEngine
-        engine = create_async_engine(url) if url.get_dialect().is_async else reflecting
+        engine: sa.Engine | AsyncEngine = reflecting
+        if url_is_async(options.database):
+            engine = create_async_engine(opened(options.database))
+            if not options.allow_writes:
+                read_only_sessions(engine)
         adapter = SQLAlchemyAdapter(engine)
         limits = DEFAULT_LIMITS
         if options.max_limit is not None:
