@@ -42,6 +42,8 @@ from .resource import Resource
 from .schemas import derive, servable
 from .serve_auth import _RESERVED_PATHS, JWKS_URL_ENV, JWT_SECRET_ENV, secure
 from .serve_keys import install_key_routes
+from .serve_read_only import read_only_sessions, read_only_url
+from .serve_relations import Mapped, Related, relate
 
 # The environment a worker process reads its options from (set by the parent, see ``serve_factory``).
 OPTIONS_ENV = "ORMGATE_SERVE_OPTIONS"
@@ -352,6 +354,8 @@ def _serve_table(
     limits: Limits,
     cursor_key: bytes | str | None,
     skipped: list[Skipped],
+    related: Related,
+    mapped: list[Mapped],
 ) -> Served | None:
     name = table.name
     if _NOT_PATH.search(name) or not name.strip():
@@ -414,13 +418,22 @@ def _serve_table(
             warnings.simplefilter("ignore", UserWarning)  # a field named like a BaseModel method of a subclass
             schemas = derive(info, exclude=excluded)
         resource = Resource(
-            cls, adapter, schemas=schemas, path=f"/{name}", limits=limits, cursor_key=cursor_key, routes=routes
+            cls,
+            adapter,
+            schemas=schemas,
+            path=f"/{name}",
+            limits=limits,
+            cursor_key=cursor_key,
+            routes=routes,
+            includes=related.includes(cls),  # the foreign keys' relations (serve_relations)
         )
         if list_only is not None or composite:
             ties = [c.name for c in order]
             resource.query = _KeyedParser(resource.query, ties, limits=limits, cursor_key=cursor_key)
         return resource
 
+    served_columns = frozenset(c.name for c in table.columns if c.name not in left_out)
+    mapped.append(Mapped(table, cls, mapped_table, served_columns, adapter.describe, excluded))
     references = {}
     for column in table.columns:
         if column.name in left_out:
@@ -449,7 +462,11 @@ def build(
     count_rows: bool = False,
 ) -> ServedAPI:
     """Reflect the database and make the app; ``count_rows`` fills in each table's estimated rows."""
-    reflecting = sa.create_engine(sync_url(options.database))
+    # Read-only unless --allow-writes: at the database, not only in the routes (see serve_read_only).
+    opened = (lambda url: sa.make_url(url)) if options.allow_writes else read_only_url
+    reflecting = sa.create_engine(opened(sync_url(options.database)))
+    if not options.allow_writes:
+        read_only_sessions(reflecting)
     try:
         metadata, names, views, skipped = reflect(
             reflecting,
@@ -458,9 +475,11 @@ def build(
             exclude=options.exclude_tables,
             progress=progress,
         )
-        url = sa.make_url(options.database)
-        engine: sa.Engine | AsyncEngine
-        engine = create_async_engine(url) if url.get_dialect().is_async else reflecting
+        engine: sa.Engine | AsyncEngine = reflecting
+        if url_is_async(options.database):
+            engine = create_async_engine(opened(options.database))
+            if not options.allow_writes:
+                read_only_sessions(engine)
         adapter = SQLAlchemyAdapter(engine)
         limits = DEFAULT_LIMITS
         if options.max_limit is not None:
@@ -469,6 +488,7 @@ def build(
         mapper = registry()
         copies = sa.MetaData(info=metadata.info)  # the unknown types' names, for the report
         used: set[str] = set()
+        related, mapped = Related(), list[Mapped]()
         by_name = {table.name: table for table in metadata.tables.values()}
         for name in names:
             table = by_name.get(name)
@@ -487,12 +507,15 @@ def build(
                     limits=limits,
                     cursor_key=cursor_key,
                     skipped=skipped,
+                    related=related,
+                    mapped=mapped,
                 )
             except (ValueError, TypeError, sa.exc.SQLAlchemyError, pydantic.PydanticUserError) as exc:
                 skipped.append(Skipped(name, f"cannot be served: {exc}"))
                 continue
             if served is not None:
                 api.served.append(served)
+        relate(mapped, related)
         if count_rows:
             with reflecting.connect() as conn:
                 for served in api.served:  # a view's rows would cost its whole query: not estimated

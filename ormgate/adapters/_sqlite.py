@@ -50,11 +50,12 @@ def _lowest(text: Any) -> Any:
     return f"{found[1]}.{fraction}" if fraction else found[1]
 
 
-def prepare(connection: Any, *, lower: str = "lower", pragmas: tuple[str, ...] = ()) -> None:
+def prepare(connection: Any, *, lower: str = "lower", pragmas: tuple[str, ...] = (), wal: bool = True) -> None:
     """Give a DBAPI SQLite connection ormgate's settings, before its first use.
 
     Foreign keys enforced (each connection must ask; a no-op inside a transaction), WAL (see
-    base.SQLITE_WAL), ``lower`` (or the name given) folding case with Python's Unicode rules
+    base.SQLITE_WAL; not when ``wal`` is false: a connection opened read-only, ``mode=ro``, must
+    leave the file as it is), ``lower`` (or the name given) folding case with Python's Unicode rules
     (SQLite's own knows ASCII only: icontains would differ from PostgreSQL and MariaDB on "Ä"),
     the timestamp bounds above, then ``pragmas``.
     """
@@ -62,6 +63,6 @@ def prepare(connection: Any, *, lower: str = "lower", pragmas: tuple[str, ...] =
     connection.create_function(LOWEST, 1, _lowest, deterministic=True)
     connection.create_function(HIGHEST, 1, _highest, deterministic=True)
     cursor = connection.cursor()
-    for pragma in ("PRAGMA foreign_keys=ON", *pragmas, SQLITE_WAL):
+    for pragma in ("PRAGMA foreign_keys=ON", *pragmas, *((SQLITE_WAL,) if wal else ())):
         cursor.execute(pragma)
     cursor.close()

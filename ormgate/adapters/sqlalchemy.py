@@ -780,6 +780,16 @@ def _prepare_sqlite(dbapi_connection: Any) -> None:
     prepare_sqlite(dbapi_connection, pragmas=("PRAGMA case_sensitive_like=ON",))
 
 
+def _prepare_read_only_sqlite(dbapi_connection: Any) -> None:
+    # A file opened read-only (``mode=ro`` in a URI filename) keeps its journal mode: no WAL switch.
+    prepare_sqlite(dbapi_connection, pragmas=("PRAGMA case_sensitive_like=ON",), wal=False)
+
+
+def _read_only_sqlite(url: sa.URL) -> bool:
+    """Whether the URL opens its SQLite file read-only (``sqlite:///file:path?mode=ro&uri=true``)."""
+    return url.query.get("mode") == "ro" and str(url.query.get("uri", "")).lower() in ("true", "1")
+
+
 # What each DBAPI connection needs before its first use, by dialect.
 _PREPARE = {"sqlite": _prepare_sqlite}
 _PREPARED = "ormgate_prepared"  # the mark in a pool record's info, which the pool clears on reconnecting
@@ -859,7 +869,7 @@ def _fractional_seconds(dialect: sa.Dialect, tables: list[sa.Table]) -> list[tup
 
 
 # One listener per kind of preparation, so that a second adapter on the engine does not add another.
-_CHECKOUT = {prepare: _on_checkout(prepare) for prepare in _PREPARE.values()}
+_CHECKOUT = {prepare: _on_checkout(prepare) for prepare in (*_PREPARE.values(), _prepare_read_only_sqlite)}
 
 
 class SQLAlchemyAdapter:
@@ -881,6 +891,8 @@ class SQLAlchemyAdapter:
         if sync_engine.dialect.name in _TEXT_TIMES:
             whole_seconds(sync_engine.dialect)
         prepare = _PREPARE.get(sync_engine.dialect.name)
+        if prepare is not None and sync_engine.dialect.name == "sqlite" and _read_only_sqlite(sync_engine.url):
+            prepare = _prepare_read_only_sqlite
         if prepare is not None and not sa.event.contains(sync_engine.pool, "checkout", _CHECKOUT[prepare]):
             sa.event.listen(sync_engine.pool, "checkout", _CHECKOUT[prepare])
 

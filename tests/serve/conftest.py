@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ormgate.serve import ServedAPI, ServeOptions, build
 from tests.conftest import NOT_TESTED
@@ -59,9 +60,10 @@ class Chinook:
             return conn.execute(sa.text(sql), params).scalar()
 
     def close(self) -> None:
-        for client in (self.reader, self.writer):
+        for client, api in ((self.reader, self.read), (self.writer, self.write)):
+            if isinstance(api.engine, AsyncEngine) and client.portal is not None:
+                client.portal.call(api.engine.dispose)  # its connections closed on their own event loop
             client.__exit__(None, None, None)
-        for api in (self.read, self.write):
             if isinstance(api.engine, sa.Engine):
                 api.engine.dispose()
         self.engine.dispose()
