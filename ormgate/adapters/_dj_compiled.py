@@ -5,10 +5,11 @@ once per scope shape (``ormgate.scope.shape``: none for an unscoped GET), exactl
 ``values()`` compiles it, from the first request's values; each later GET binds its own.
 Which parameter is which is learnt from that first compilation: each parameter must be,
 type and value, the database value of exactly one input (the key, or one of the scope's
-values) as its field prepares it. A parameter that is none of them (a value the statement
-transforms) makes the shape one that is never compiled; one that two inputs share (a key
-equal to a scope value) leaves the compiling to a later request. Either way that request
-takes ``values()``. A None among the scope's values is ``IS NULL`` (no parameter, another
+values) as its field prepares it, so a request whose inputs are not all distinct (a key
+equal to a scope value) does not compile the shape: it takes ``values()``, and a later
+request compiles it (once compiled, the statement serves every request of the shape). A
+parameter that is none of the inputs (a value the statement transforms) makes the shape
+one that is never compiled: ``values()`` always. A None among the scope's values is ``IS NULL`` (no parameter, another
 statement): not compiled. Whether a GET may be fast at all is ``ormgate.adapters._fast``'s.
 """
 
@@ -53,22 +54,25 @@ class Refused:
 REFUSED = Refused()
 
 
+def distinct(inputs: Sequence[Any]) -> bool:
+    """Whether no two of ``inputs`` are equal values of one type: then each parameter is at most one of them."""
+    return all(type(a) is not type(b) or a != b for i, a in enumerate(inputs) for b in inputs[i + 1 :])
+
+
 def compile_get(
     rows: QuerySet[Model], fields: Sequence[str], alias: str, connection: BaseDatabaseWrapper, inputs: Sequence[Any]
-) -> CompiledGet | Refused | None:
-    """``rows.values(*fields)`` compiled, its parameters located among ``inputs`` (database values).
+) -> CompiledGet | Refused:
+    """``rows.values(*fields)`` compiled, its parameters located among ``inputs`` (database values, ``distinct``).
 
-    ``REFUSED`` when a parameter is none of the inputs; None when two inputs could be it.
+    ``REFUSED`` when a parameter is not exactly one of the inputs.
     """
     compiler = rows.values(*fields).query.get_compiler(using=alias, connection=connection)
     sql, params = compiler.as_sql()
     positions = []
     for param in params:
         found = [i for i, value in enumerate(inputs) if type(value) is type(param) and value == param]
-        if not found:
+        if len(found) != 1:
             return REFUSED
-        if len(found) > 1:
-            return None
         positions.append(found[0])
     columns = [column for column, _sql, _alias in compiler.select]
     converters = [(i, convs, expression) for i, (convs, expression) in compiler.get_converters(columns).items()]

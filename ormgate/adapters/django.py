@@ -74,7 +74,7 @@ from ..scope import condition as scope_condition
 from ..scope import shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
-from ._dj_compiled import CompiledGet, Refused, compile_get
+from ._dj_compiled import CompiledGet, Refused, compile_get, distinct
 from ._dj_relations import relations
 from ._drivers import classify, dropped
 from ._fast import Facts, refusal
@@ -625,10 +625,11 @@ class _SyncStore:
             inputs.append(field.get_db_prep_value(_plain(where[name]), connection))  # type: ignore[index]
         found = self.gets.get(key)
         if found is None:
-            found = compile_get(self._in_scope(pk, where), self.fields, self.adapter.alias, connection, inputs)
-            if found is None:  # ambiguous this time: a later request compiles it
+            if not distinct(inputs):  # which parameter is which would be a guess: a later request compiles it
                 return None
-            self.gets[key] = found
+            found = self.gets[key] = compile_get(
+                self._in_scope(pk, where), self.fields, self.adapter.alias, connection, inputs
+            )
         return None if isinstance(found, Refused) else (found, inputs)
 
     def _get(self, connection: BaseDatabaseWrapper, pk: Any, where: Where = None) -> Row | None:
