@@ -1,18 +1,27 @@
 """The HTTP side of scopes (ormgate.scope): each request's scope, from the route's dependency to the resource.
 
 A scoped route declares the resource's scope dependency as one more parameter
-of its endpoint, so FastAPI runs it as any dependency (its own sub-dependencies,
-its security scheme in the OpenAPI document, its 401) and the endpoint leaves the
-``Scope`` it returned in the request for the resource's operations.
+of its endpoint, so FastAPI documents it as any dependency (its security scheme
+in the OpenAPI document) and, on FastAPI's own handler, runs it and the endpoint
+leaves the ``Scope`` it returned in the request for the resource's operations.
+The lean route (``ormgate.resource.LeanRoute``) runs the dependency alone with
+FastAPI's own solver (``solving``): its sub-dependencies, their cache, its 401,
+``app.dependency_overrides`` and the teardown of ``yield`` dependencies are
+FastAPI's, and the rest of the request is parsed as on an unscoped route.
 """
 
 import inspect
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
+from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
 import pydantic
 from fastapi import Depends, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant, solve_dependencies
+from fastapi.exceptions import FastAPIError, RequestValidationError
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as ASGIScope
 
 from .model import ModelInfo
 from .query import QueryParser
@@ -20,26 +29,92 @@ from .scope import Scope
 
 # Where the scope is left, in the request's ASGI scope.
 _KEY = "ormgate.scope"
-_PARAMETER = "ormgate_scope"
+PARAMETER = "ormgate_scope"
 _UNRESOLVED = object()
+# Where FastAPI's request_response leaves the exit stacks of yield dependencies (request and
+# function scoped), which solve_dependencies requires: the lean route sets them alike.
+_REQUEST_STACK = "fastapi_inner_astack"
+_FUNCTION_STACK = "fastapi_function_astack"
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 def with_scope(endpoint: Callable[..., Any], dependency: Callable[..., Any]) -> Callable[..., Any]:
     """``endpoint`` (which takes the ``request``) with ``dependency`` among its parameters."""
     signature = inspect.signature(endpoint)
     parameter = inspect.Parameter(
-        _PARAMETER, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Any, Depends(dependency)]
+        PARAMETER, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Any, Depends(dependency)]
     )
 
     async def scoped(**values: Any) -> Response:
         request: Request = values["request"]
-        request.scope[_KEY] = values.pop(_PARAMETER)
+        request.scope[_KEY] = values.pop(PARAMETER)
         response: Response = await endpoint(**values)
         return response
 
     scoped.__signature__ = signature.replace(parameters=[*signature.parameters.values(), parameter])  # type: ignore[attr-defined]
     scoped.__name__ = endpoint.__name__
+    scoped.__dict__["ormgate_scope"] = dependency
     return scoped
+
+
+def only_scope(dependant: Dependant) -> bool:
+    """Whether the scope dependency is a route's one dependency (none of a router's, an app's)."""
+    return [sub.name for sub in dependant.dependencies] == [PARAMETER]
+
+
+def solving(lean: Handler, dependency: Callable[..., Any], path: str, overrides: Any) -> Handler:
+    """``lean`` after FastAPI solves ``dependency`` alone, as its handler would among the endpoint's parameters.
+
+    The exit stacks must be in the request (``with_stacks``, or FastAPI's request_response).
+    A problem the dependency raises (a 401) or its parameters' 422 comes before the route's own.
+    """
+
+    def scope_only(ormgate_scope: Annotated[Any, Depends(dependency)]) -> Any:
+        return ormgate_scope  # documents nothing and is never called: only solved
+
+    dependant = get_dependant(path=path, call=scope_only)
+
+    async def scoped(request: Request) -> Response:
+        solved = await solve_dependencies(
+            request=request,
+            dependant=dependant,
+            dependency_overrides_provider=overrides,
+            async_exit_stack=request.scope[_REQUEST_STACK],
+            embed_body_fields=False,
+        )
+        if solved.errors:
+            raise RequestValidationError(solved.errors)
+        request.scope[_KEY] = solved.values[PARAMETER]
+        response = await lean(request)
+        if response.background is None:  # a dependency's BackgroundTasks, as FastAPI's handler runs them
+            response.background = solved.background_tasks
+        return response
+
+    return scoped
+
+
+def with_stacks(handler: Handler) -> ASGIApp:
+    """``handler`` as an ASGI app with the exit stacks of yield dependencies, closed as FastAPI closes them.
+
+    Function-scoped ones before the response is sent, request-scoped ones after; an exception
+    passes through both (a dependency sees it) to the app's handlers.
+    """
+
+    async def app(scope: ASGIScope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        sent = False
+        async with AsyncExitStack() as request_stack:
+            scope[_REQUEST_STACK] = request_stack
+            async with AsyncExitStack() as function_stack:
+                scope[_FUNCTION_STACK] = function_stack
+                response = await handler(request)
+            await response(scope, receive, send)
+            sent = True
+        if not sent:  # as FastAPI: a yield dependency swallowed the exception of the request
+            raise FastAPIError("Response not awaited: a dependency with yield caught an exception and did not raise it")
+
+    return app
 
 
 def request_scope(request: Request, info: ModelInfo, restricted: Collection[str] = ()) -> Scope | None:

@@ -676,8 +676,10 @@ class LeanRoute(JSONRoute):
     FastAPI still documents the endpoint from its declared parameters; at run
     time the resource parses the path, headers and body itself, with the same
     models and the same 422s (profiles put that solving at a fifth of a GET).
-    A route that gains dependencies (``include_router(..., dependencies=[...])``,
-    the app's or the router's) gets FastAPI's own handler back, so they run.
+    A scoped route's dependency is solved alone by FastAPI's solver
+    (``ormgate.access.solving``); a route that gains other dependencies
+    (``include_router(..., dependencies=[...])``, the app's or the router's)
+    gets FastAPI's own handler back, so they run.
     Either way the body's size is bounded (``ormgate.bodies``) and its media
     type checked (``JSONRoute``) before it is parsed.
     """
@@ -685,10 +687,11 @@ class LeanRoute(JSONRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         super().__init__(path, endpoint, **options)
         lean: Handler | None = getattr(endpoint, "ormgate_lean", None)
-        if lean is not None and not self.dependant.dependencies and getattr(self, "max_body_size", None) is None:
-            # Nothing for FastAPI's wrapper to do (no dependency exit stacks, no
-            # body limit): exceptions reach the app's handlers all the same.
-            self.app = _asgi(self.get_route_handler())
+        if lean is not None and self._lean(self) is not None and getattr(self, "max_body_size", None) is None:
+            # Nothing else for FastAPI's wrapper to do (no body limit; a scope's yield
+            # dependencies get the same exit stacks): exceptions reach the app's handlers all the same.
+            handler = self.get_route_handler()
+            self.app = access.with_stacks(handler) if self.dependant.dependencies else _asgi(handler)
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
@@ -701,7 +704,13 @@ class LeanRoute(JSONRoute):
 
     def _lean(self, route: Any) -> Handler | None:
         lean: Handler | None = getattr(self.endpoint, "ormgate_lean", None)
-        return None if route.dependant.dependencies else lean
+        if lean is None or not route.dependant.dependencies:
+            return lean
+        if not access.only_scope(route.dependant):
+            return None
+        # A scoped route: FastAPI solves the scope dependency alone, then the lean handler runs.
+        scope = self.endpoint.__dict__["ormgate_scope"]
+        return access.solving(lean, scope, route.path_format, route.dependency_overrides_provider)
 
 
 def _asgi(handler: Handler) -> ASGIApp:

@@ -52,11 +52,13 @@ class Scope:
     def check(self, info: ModelInfo, restricted: Collection[str] = ()) -> None:
         """Raises ``ValueError`` naming a field ``info`` does not have, or hidden and not ``restricted``:
         a programming error, a 500."""
-        unknown = sorted({*self.where, *self.fixed} - set(info.by_name))
-        if unknown:
+        # Asked on every scoped request: the cheap comparisons first, the message only when one fails.
+        known = info.by_name.keys()
+        if not (self.where.keys() <= known and self.fixed.keys() <= known):
+            unknown = sorted({*self.where, *self.fixed} - set(known))
             raise ValueError(f"scope names fields {info.name} does not have: {', '.join(unknown)}")
-        unrestricted = sorted(set(self.hidden) - set(restricted))
-        if unrestricted:
+        if self.hidden and not set(restricted).issuperset(self.hidden):
+            unrestricted = sorted(set(self.hidden) - set(restricted))
             raise ValueError(f"scope hides {info.name} fields not restricted= on the resource: {unrestricted}")
 
     def filters(self) -> tuple[Filter, ...]:
@@ -72,6 +74,11 @@ def condition(where: Mapping[str, Any]) -> tuple[And, dict[str, Any]]:
     names = sorted(where)
     items = tuple(Compare((name,), "eq", _PARAM.format(i), exact=True) for i, name in enumerate(names))
     return And(items), {_PARAM.format(i): where[name] for i, name in enumerate(names)}
+
+
+def parameters(where: Mapping[str, Any]) -> dict[str, Any]:
+    """``condition(where)``'s parameter values alone, for a statement already built for ``shape(where)``."""
+    return {_PARAM.format(i): where[name] for i, name in enumerate(sorted(where))}
 
 
 def shape(where: Mapping[str, Any] | None) -> tuple[str, ...]:

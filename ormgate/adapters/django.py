@@ -71,8 +71,10 @@ from ..plan import GLOB, And, Condition, IsNull, Match, Not, Or, Order, Planner
 from ..plan import In as InList
 from ..query import Query
 from ..scope import condition as scope_condition
+from ..scope import shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
+from ._dj_compiled import CompiledGet, Refused, compile_get, distinct
 from ._dj_relations import relations
 from ._drivers import classify, dropped
 from ._fast import Facts, refusal
@@ -505,8 +507,6 @@ def _reading(connection: BaseDatabaseWrapper) -> Iterator[None]:
 # -- the store and the adapter ----------------------------------------------------------------
 
 T = TypeVar("T")
-# A column's position, its converters and the expression they take, as Django's compiler gives them.
-_Converters = list[tuple[int, list[Any], Any]]
 
 _NOW: dict[str, Callable[[], Any]] = {
     "DateTimeField": timezone.now,
@@ -531,7 +531,8 @@ class _SyncStore:
         # QuerySet.update() skips Field.pre_save, which is what sets auto_now fields.
         auto_now = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
         self.auto_now = {f.attname: _NOW[f.get_internal_type()] for f in auto_now}
-        self.get_sql: tuple[str, _Converters] | None = None
+        # The GET's statement per scope shape (ormgate.adapters._dj_compiled).
+        self.gets: dict[tuple[str, ...], CompiledGet | Refused] = {}
         # Whether a GET runs its statement compiled once, or the QuerySet made per call (see _fast).
         self.fast_get = refusal(Facts("django", hooks=_hooks(model))) is None
 
@@ -609,40 +610,37 @@ class _SyncStore:
         with self.adapter.unit_of_work(self.model, atomic=atomic, write=write, deleting=deleting) as connection:
             return function(connection)
 
-    def _compiled_get(self, connection: BaseDatabaseWrapper) -> tuple[str, _Converters]:
-        """GET's SQL and per-column converters, compiled once: the QuerySet and its compilation were
-        over half of a GET's CPU. Made exactly as ``values()`` makes them, on the first GET."""
-        if self.get_sql is None:
-            query = self._all().filter(pk=self.model._meta.pk.to_python(0)).values(*self.fields).query
-            compiler = query.get_compiler(using=self.adapter.alias, connection=connection)
-            sql, params = compiler.as_sql()
-            assert len(params) == 1, "a statement by primary key takes the key alone"
-            columns = [column for column, _sql, _alias in compiler.select]
-            converters = [(i, convs, expression) for i, (convs, expression) in compiler.get_converters(columns).items()]
-            self.get_sql = (sql, converters)
-        return self.get_sql
-
-    def _get(self, connection: BaseDatabaseWrapper, pk: Any) -> Row | None:
-        if not self.fast_get:
-            found = list(self._all().filter(pk=pk).values(*self.fields))
-            return found[0] if found else None
-        sql, converters = self._compiled_get(connection)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [self.model._meta.pk.get_db_prep_value(pk, connection)])
-            row = cursor.fetchone()
-        if row is None:
+    def _compiled(
+        self, connection: BaseDatabaseWrapper, pk: Any, where: Where
+    ) -> tuple[CompiledGet, Sequence[Any]] | None:
+        """The GET's statement for ``where``'s shape (ormgate.adapters._dj_compiled) and its inputs, or None:
+        ``values()`` then. A None in ``where`` is ``IS NULL``, a statement of its own: ``values()``."""
+        if not self.fast_get or (where and any(value is None for value in where.values())):
             return None
-        values = list(row)
-        for i, convs, expression in converters:
-            for convert in convs:
-                values[i] = convert(values[i], expression, connection)
-        return dict(zip(self.fields, values, strict=True))
+        key = shape(where)
+        meta = self.model._meta
+        inputs = [meta.pk.get_db_prep_value(pk, connection)]
+        for name in key:
+            field: Any = meta.get_field(name)
+            inputs.append(field.get_db_prep_value(_plain(where[name]), connection))  # type: ignore[index]
+        found = self.gets.get(key)
+        if found is None:
+            if not distinct(inputs):  # which parameter is which would be a guess: a later request compiles it
+                return None
+            found = self.gets[key] = compile_get(
+                self._in_scope(pk, where), self.fields, self.adapter.alias, connection, inputs
+            )
+        return None if isinstance(found, Refused) else (found, inputs)
+
+    def _get(self, connection: BaseDatabaseWrapper, pk: Any, where: Where = None) -> Row | None:
+        compiled = self._compiled(connection, pk, where)
+        if compiled is None:
+            return next(iter(self._in_scope(pk, where).values(*self.fields)), None)
+        statement, inputs = compiled
+        return statement.run(connection, inputs, self.fields)
 
     def get(self, pk: Any, where: Where = None) -> Row | None:
-        if where:
-            # A scoped GET goes through values(), whose rows _get's compiled statement reproduces.
-            return self._run(lambda _: next(iter(self._in_scope(pk, where).values(*self.fields)), None), atomic=False)
-        return self._run(lambda connection: self._get(connection, pk), atomic=False)
+        return self._run(lambda connection: self._get(connection, pk, where), atomic=False)
 
     def _create(self, connection: BaseDatabaseWrapper, values: Row, hook: Hook | None = None) -> Row:
         if hook is not None:

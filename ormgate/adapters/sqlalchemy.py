@@ -28,6 +28,7 @@ from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
 from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Plan, Planner, shape
 from ..query import Query
 from ..scope import condition as scope_condition
+from ..scope import parameters as scope_parameters
 from ..scope import shape as scope_shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
@@ -445,12 +446,12 @@ class _Operations:
         if not where:
             return None, {}
         names = scope_shape(where)
-        condition, values = scope_condition(where)
 
         def build() -> _Scoped:
+            condition = scope_condition(where)[0]
             return _Scoped(self.by_pk.where(_compiler(self.columns, dialect)(condition)))
 
-        return self._scoped.get((dialect, names), build), values
+        return self._scoped.get((dialect, names), build), scope_parameters(where)
 
     def fast_get(self, dialect: sa.Dialect, pk: Any, where: Where) -> tuple[Compiled | None, dict[str, Any]] | None:
         """A scoped GET compiled for the fast path and its parameters; None without a scope."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import peewee as pw
 import pytest
 import sqlalchemy as sa
 from django.db import models
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -27,6 +27,7 @@ import ormgate
 import tests.conformance.models.django  # noqa: F401  (Django set up before the models below)
 from ormgate.adapters import django as django_adapter
 from ormgate.adapters import peewee as peewee_adapter
+from ormgate.adapters._dj_compiled import CompiledGet
 from ormgate.adapters._fast import refusal
 from ormgate.adapters._sa_fast import driver_refusal, facts, orm
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
@@ -248,6 +249,30 @@ def test_django_from_db_value_and_execute_wrappers_on_fast_gets(django_alias: st
         _assert_shouted(_reads(c))
     gets = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT") and "WHERE" in sql.upper()]
     assert len(gets) >= 2 * len(NAMES), seen  # each create's read-back and each GET
+
+
+def _named(x_name: Annotated[str | None, Header()] = None) -> ormgate.Scope | None:
+    return None if x_name is None else ormgate.Scope({"name": x_name})
+
+
+def test_django_scoped_gets_compile_once_per_scope_shape(django_alias: str) -> None:
+    db = django_adapter.DjangoAdapter(django_alias)
+    app = new_app("fast", lambda: db.create_tables([DjangoShout]))
+    resource = ormgate.Resource(DjangoShout, db, path="/shouts", scope=_named)
+    resource.install(app)
+    store: Any = resource.store
+    with TestClient(app) as client:
+        ids = {name: client.post("/shouts", json={"name": name}).json()["id"] for name in NAMES}
+        for name, pk in ids.items():
+            # The scope compares the stored value; the row read is converted (from_db_value) as ever.
+            got = client.get(f"/shouts/{pk}", headers={"x-name": name})
+            assert got.status_code == 200
+            assert got.json() == {"id": pk, "name": name.upper()}
+            assert client.get(f"/shouts/{pk}", headers={"x-name": "other"}).status_code == 404
+            assert client.get(f"/shouts/{pk}").json()["name"] == name.upper()
+    # One statement for the unscoped GET (the creates' read-back) and one for every scope by name.
+    assert set(store.sync.gets) == {(), ("name",)}
+    assert all(isinstance(found, CompiledGet) for found in store.sync.gets.values())
 
 
 def test_django_default_manager_is_asked_on_every_get(django_alias: str) -> None:

@@ -104,3 +104,12 @@ def test_peewee_facts(tmp_path: Path) -> None:
     assert peewee_adapter._hooks(PostgresqlExtDatabase("none")) == ()  # Peewee's own execute
     assert peewee_adapter._hooks(Routed(path)) == ("Database.execute",)
     assert peewee_adapter._hooks(RoutedTimed(path)) == ("Database.execute",)
+
+
+def test_a_django_get_compiles_only_from_inputs_it_can_tell_apart() -> None:
+    from ormgate.adapters._dj_compiled import distinct
+
+    # A key equal to a scope value: which parameter is which would be a guess.
+    assert not distinct([7, 3, 7])
+    assert distinct([7, 3, "7"])  # another type: a parameter of one is never the other's
+    assert distinct([7])

@@ -45,6 +45,22 @@ def test_fastapi_effective_route_context_var() -> None:
     _pin("fastapi", "APIRoute.get_route_handler reading it", "_effective_route_context_var" in _source(fastapi.routing))
 
 
+def test_fastapi_solve_dependencies_and_its_exit_stacks() -> None:
+    import fastapi.dependencies.utils as utils
+    import fastapi.routing
+
+    solve = getattr(utils, "solve_dependencies", None)
+    wanted = {"request", "dependant", "dependency_overrides_provider", "async_exit_stack", "embed_body_fields"}
+    held = set(inspect.signature(solve).parameters) if solve is not None else set()
+    _pin("fastapi", "fastapi.dependencies.utils.solve_dependencies(...)", wanted <= held)
+    get = getattr(utils, "get_dependant", None)
+    held = set(inspect.signature(get).parameters) if get is not None else set()
+    _pin("fastapi", "fastapi.dependencies.utils.get_dependant(path=, call=)", {"path", "call"} <= held)
+    for key in ("fastapi_inner_astack", "fastapi_function_astack"):
+        set_and_read = key in _source(solve) and key in _source(fastapi.routing.request_response)
+        _pin("fastapi", f"the request's {key}", set_and_read)
+
+
 def test_starlette_request_json_cache() -> None:
     async def body() -> dict[str, Any]:
         return {"type": "http.request", "body": b"not json", "more_body": False}
