@@ -9,7 +9,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..adapters.base import Check, Hook, Row, Where
 from ..relations import Links, missing_link, split_links
-from .django import _SyncStore
+from .django import _SyncStore, zero_key_is_missing
 
 
 class LinkedStore(_SyncStore):
@@ -21,9 +21,13 @@ class LinkedStore(_SyncStore):
             through = relation.through._default_manager.using(self.adapter.alias)
             through.filter(**{relation.through_local: pk}).delete()
             try:
-                through.bulk_create(
-                    [relation.through(**{relation.through_local: pk, relation.through_remote: value}) for value in ids]
-                )
+                with zero_key_is_missing(missing_link(relation)):
+                    through.bulk_create(
+                        [
+                            relation.through(**{relation.through_local: pk, relation.through_remote: value})
+                            for value in ids
+                        ]
+                    )
                 # Django makes foreign keys deferred (PostgreSQL, SQLite): checked now, the failure
                 # is this list's, not an anonymous one at COMMIT.
                 if ids:

@@ -186,6 +186,22 @@ def configure(database_url: str, *, alias: str | None = None) -> str:
     return alias
 
 
+# Django's MySQL backend refuses 0 for an AutoField with a ValueError, before any SQL (MySQL would
+# take 0 as "the next value"). Written to a foreign key or a many-to-many list, 0 names no row.
+ZERO_KEY = "does not accept 0 as a value for AutoField"
+
+
+@contextlib.contextmanager
+def zero_key_is_missing(error: ForeignKeyViolation | None = None) -> Iterator[None]:
+    """A key of 0 refused by Django's MySQL backend: the referenced row does not exist (a 409)."""
+    try:
+        yield
+    except ValueError as exc:
+        if ZERO_KEY not in str(exc):
+            raise
+        raise (error or ForeignKeyViolation("the referenced row does not exist")) from exc
+
+
 def _prepare_sqlite(connection: BaseDatabaseWrapper) -> None:
     # Case-insensitive matching folds with Python's rules, under a name of its own: Django's
     # own lower() stays SQLite's. (Case-sensitive matching uses GLOB.)
@@ -647,7 +663,8 @@ class _SyncStore:
             values = dict(values)  # the hook's to change; a repeated unit of work starts from the request's
             hook("before", connection, values)
         # Through save(): defaults, auto_now_add and signals apply as in any Django code.
-        created = self._all().create(**{name: _plain(value) for name, value in values.items()})
+        with zero_key_is_missing():
+            created = self._all().create(**{name: _plain(value) for name, value in values.items()})
         row = self._found(created.pk, self._get(connection, created.pk))  # as stored: defaults, rounding
         if hook is not None:
             hook("after", connection, row)
@@ -671,7 +688,8 @@ class _SyncStore:
             hook("before", connection, values)
         if values:
             changes = {**{name: now() for name, now in self.auto_now.items()}, **values}
-            self._all().filter(pk=pk).update(**{name: _plain(v) for name, v in changes.items()})
+            with zero_key_is_missing():
+                self._all().filter(pk=pk).update(**{name: _plain(v) for name, v in changes.items()})
         row = self._found(pk, self._get(connection, pk))
         if hook is not None:
             hook("after", connection, row)

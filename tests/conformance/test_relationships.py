@@ -238,6 +238,17 @@ def test_unknown_id_in_a_list_is_409_naming_it_and_writes_nothing(api: Served) -
     assert tags_of(api, row["id"]) == ["red"]
 
 
+def test_an_id_of_zero_is_a_missing_row_not_a_500(api: Served) -> None:
+    # Found by the fuzzer on Django + MariaDB: Django's MySQL backend refuses 0 for an AutoField
+    # with a ValueError before any SQL; no row has that key on any database.
+    ada, _tags = tagged(api)
+    body = problem(api.client.post("/posts", json={"title": "t", "author_id": ada["id"], "tags": [0]}), 409)
+    assert [e["field"] for e in body["errors"]] == ["tags"]
+    body = problem(api.client.post("/posts", json={"title": "t", "author_id": 0}), 409)
+    assert [e["field"] for e in body["errors"]] == ["author_id"]
+    assert api.scalar("SELECT COUNT(*) FROM rel_posts") == 0
+
+
 def test_bad_id_list_is_422(api: Served) -> None:
     ada, _tags = tagged(api)
     for tags in ("red", ["x"], [None], list(range(200))):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from django.db import models
@@ -76,5 +77,7 @@ connection_created.connect(_count_on, weak=False)
 
 
 def create_app(url: str) -> FastAPI:
-    db = DjangoAdapter(configure(url))
+    # An alias of its own: its connections are all opened after _count_on is connected (the other
+    # modules' apps on this database may have opened theirs, in the worker threads, before).
+    db = DjangoAdapter(configure(url, alias=f"ormgate_relations_{zlib.crc32(url.encode())}"))
     return relations_app("django", db, Author, Post, Comment, Tag, [Author, Tag, Post, Comment])
