@@ -42,8 +42,6 @@ def exists(model: Any, name: str, columns: dict[str, Any], inner: Inner) -> Any:
         .select_from(through)
         .where(
             pairs[relation.through_local] == columns[relation.local],
-            sa.exists()
-            .select_from(table)
-            .where(target[relation.remote] == pairs[relation.through_remote], condition),
+            sa.exists().select_from(table).where(target[relation.remote] == pairs[relation.through_remote], condition),
         )
     )
