@@ -17,8 +17,8 @@ driver errors translated at one boundary.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import copy
+import dataclasses
 import functools
 import operator
 import sqlite3
