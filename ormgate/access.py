@@ -195,8 +195,9 @@ def parser_without(base: QueryParser, hidden: frozenset[str], cursor_key: bytes 
     return QueryParser(
         base.info,
         [name for name in base.readable if name not in hidden],
-        filters={name: ops for name, ops in base.filters.items() if name not in hidden},
+        filters={name: ops for name, ops in base.filters.items() if name not in hidden and name not in base.across},
         sortable=[name for name in base.sortable if name not in hidden],
         limits=base.limits,
         cursor_key=cursor_key,
+        across=base.across,
     )

@@ -11,9 +11,10 @@ that an adapter can build its statement once per shape and bind each request's
 values to it. The rules of docs/query.md live here, once; an adapter only
 translates the nodes (see docs/adapters.md).
 
-A column is named by a path, a tuple of names: today one field of the model,
-later a field reached through relations (``("album", "artist", "name")``),
-with no change to the nodes.
+A column is named by a path, a tuple of names: one field of the model, or a
+field reached through relations (``("album", "artist", "name")``), which an
+adapter compiles as a correlated ``EXISTS`` (some related row matches; rows are
+never duplicated), to-one and to-many alike.
 """
 
 from __future__ import annotations
@@ -158,8 +159,13 @@ def fold(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
-def _condition(f: Filter, param: str) -> Condition:
-    path = (f.field,)
+def filter_path(info: ModelInfo, name: str) -> Path:
+    """The path of a filter's field: one field of the model, or ``author__username`` through relations."""
+    return (name,) if name in info.by_name else tuple(name.split("__"))
+
+
+def _condition(info: ModelInfo, f: Filter, param: str) -> Condition:
+    path = filter_path(info, f.field)
     if f.op in _COMPARISONS:
         return Compare(path, f.op, param, exact=True)
     if f.op == "in":
@@ -252,7 +258,7 @@ class Planner:
         return found
 
     def build(self, query: Query) -> Plan:
-        where = And(tuple(_condition(f, f"f{i}") for i, f in enumerate(query.filters)))
+        where = And(tuple(_condition(self.info, f, f"f{i}") for i, f in enumerate(query.filters)))
         after = None
         if query.after is not None:
             after = _after(self.info, query.sort, tuple(v is None for v in query.after))

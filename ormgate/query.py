@@ -249,6 +249,7 @@ class QueryParser:
         sortable: Iterable[str] | None = None,
         limits: Limits | tuple[int, int] = DEFAULT_LIMITS,
         cursor_key: bytes | str | None = None,
+        across: Mapping[str, tuple[FieldInfo, Iterable[str] | None]] | None = None,
     ) -> None:
         self.info = info
         self.readable = tuple(readable)
@@ -256,11 +257,23 @@ class QueryParser:
         if filters is None:
             filters = {f.name: default_operators(f) for f in fields}
         self.filters = {name: tuple(ops) for name, ops in filters.items() if ops}
+        # Filters across relations (docs/relationships.md): "author__username" -> the field it ends
+        # on, in the related model, and its operators (None: that field's defaults).
+        self.fields_by_name: dict[str, FieldInfo] = {name: info.by_name[name] for name in self.readable}
+        self.across = dict(across or {})
+        for path, (target, ops) in self.across.items():
+            if path in self.fields_by_name:
+                raise ValueError(f"{info.name}: filters_across path {path!r} is a field of the model itself")
+            self.fields_by_name[path] = target
+            chosen = tuple(default_operators(target) if ops is None else ops)
+            if not chosen:
+                raise ValueError(f"{info.name}: filters_across path {path!r} has no operators")
+            self.filters[path] = chosen
         if sortable is None:
             sortable = [f.name for f in fields if f.choices is not None or issubclass(f.python_type, _ORDERABLE)]
         self.sortable = tuple(sortable)
         for name in [*self.filters, *self.sortable]:
-            if name not in self.readable:
+            if name not in self.fields_by_name or (name in self.sortable and name not in self.readable):
                 raise ValueError(f"{info.name}.{name} is not a readable field and cannot be filtered or sorted")
         unknown_ops = {op for ops in self.filters.values() for op in ops} - set(OPERATORS)
         if unknown_ops:
@@ -270,7 +283,7 @@ class QueryParser:
         # of one resource must not continue a list of another.
         table = f"cursor of {info.table}".encode()
         self._cursor_key = hmac.new(signing_key(cursor_key), table, hashlib.sha256).digest()
-        self.adapters = {name: TypeAdapter(self._annotation(name)) for name in self.readable}
+        self.adapters = {name: TypeAdapter(self._annotation(name)) for name in self.fields_by_name}
         self.parameters = {
             (name if op == "eq" else f"{name}__{op}"): (name, op) for name, ops in self.filters.items() for op in ops
         }
@@ -288,21 +301,21 @@ class QueryParser:
             self.max_query = longest
 
     def _annotation(self, name: str) -> Any:
-        return value_annotation(self.info.by_name[name])
+        return value_annotation(self.fields_by_name[name])
 
     def _is_text(self, name: str) -> bool:
-        field = self.info.by_name[name]
+        field = self.fields_by_name[name]
         return field.python_type is str and field.choices is None
 
     def _text(self, parameter: str, name: str, raw: str) -> str:
         """A string filter value: at most the column's length (a longer one can match no row)."""
-        most = self.info.by_name[name].max_length
+        most = self.fields_by_name[name].max_length
         if most is not None and len(raw) > most:
             raise _invalid(parameter, f"String should have at most {most} characters", "string_too_long")
         return raw
 
     def _convert(self, parameter: str, name: str, raw: str) -> Any:
-        field = self.info.by_name[name]
+        field = self.fields_by_name[name]
         if self._is_text(name):
             raw = self._text(parameter, name, raw)
         shape = _TEMPORAL.get(field.python_type)
@@ -318,7 +331,7 @@ class QueryParser:
     def _filter(self, parameter: str, raw: str) -> Filter:
         found = self.parameters.get(parameter)
         if found is None:
-            name, _, op = parameter.partition("__")
+            name, _, op = parameter.rpartition("__")
             if name in self.filters and op:
                 raise _bad(parameter, f"operator {op!r} is not allowed on {name}", self.filters[name])
             raise _bad(parameter, "unknown query parameter", [*RESERVED, *self.parameters])
@@ -488,7 +501,7 @@ class QueryParser:
         if name not in made:
             made[name] = self.adapters[name].json_schema()
         schema = copy.deepcopy(made[name])
-        field = self.info.by_name[name]
+        field = self.fields_by_name[name]
         if self._is_text(name):
             schema = {**schema, "pattern": NO_NUL}
             if field.max_length is not None:
@@ -510,7 +523,7 @@ class QueryParser:
         if not self.sortable:
             del schemas["sort"]
         for parameter, (name, op) in self.parameters.items():
-            field = self.info.by_name[name]
+            field = self.fields_by_name[name]
             if op == "isnull":
                 schema: dict[str, Any] = {"type": "boolean"}
             elif op in _TEXT_OPERATORS:
@@ -564,7 +577,7 @@ class QueryParser:
 
     def _json_length(self, name: str) -> int | None:
         """The most bytes one sort value of ``name`` takes in a cursor's JSON, or None when unbounded."""
-        field = self.info.by_name[name]
+        field = self.fields_by_name[name]
         if field.choices is not None:
             return max(2 + 6 * len(str(getattr(c, "value", c))) for c in field.choices)
         if field.python_type is str:

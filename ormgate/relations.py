@@ -23,7 +23,7 @@ import pydantic
 
 from .adapters.base import Adapter, Row, Store
 from .errors import BadQuery, ForeignKeyViolation
-from .model import ModelInfo, RelationInfo
+from .model import FieldInfo, ModelInfo, RelationInfo
 from .query import Filter, Query, Sort
 from .schemas import ModelSchemas, _unset, derive, value_annotation
 
@@ -89,7 +89,7 @@ def _relation(info: ModelInfo, name: str, path: str) -> RelationInfo:
     found = next((r for r in info.relations if r.name == name), None)
     if found is None:
         known = ", ".join(r.name for r in info.relations) or "none"
-        raise ValueError(f"{info.name} has no relation {name!r} (in include path {path!r}); its relations: {known}")
+        raise ValueError(f"{info.name} has no relation {name!r} (in path {path!r}); its relations: {known}")
     return found
 
 
@@ -454,3 +454,27 @@ def with_links(
     create = pydantic.create_model(f"{info.name}Create", __base__=schemas.create, **fields)
     update = pydantic.create_model(f"{info.name}Update", __base__=schemas.update, **fields)
     return dataclasses.replace(schemas, create=create, update=update)
+
+
+def across_fields(
+    info: ModelInfo, adapter: Adapter, declared: Mapping[str, Collection[str] | None] | Collection[str]
+) -> dict[str, tuple[FieldInfo, Collection[str] | None]]:
+    """The filters across relations a resource declares (``filters_across=``), each path with the field it
+    ends on and its operators (None: that field's defaults): ``{"author__username": (username, None)}``.
+
+    A path is relation names then a field of the last relation's model, joined by ``__``.
+    """
+    given = declared if isinstance(declared, Mapping) else dict.fromkeys(declared)
+    found: dict[str, tuple[FieldInfo, Collection[str] | None]] = {}
+    for path, ops in given.items():
+        *names, last = path.split("__")
+        if not names:
+            raise ValueError(f"filters_across path {path!r} names no relation: relation__field, as author__username")
+        model = info
+        for name in names:
+            model = adapter.describe(_relation(model, name, path).target)
+        field = model.by_name.get(last)
+        if field is None:
+            raise ValueError(f"{model.name} has no field {last!r} (in filters_across path {path!r})")
+        found[path] = (field, ops)
+    return found

@@ -33,7 +33,7 @@ from .media import CSV, csv_response, negotiate
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
-from .relations import NONE, Include, Includes, foreign_keys_named, with_links
+from .relations import NONE, Include, Includes, across_fields, foreign_keys_named, with_links
 from .schemas import ModelSchemas, derive, to_base64, value_annotation
 from .scope import Scope as RowScope
 
@@ -241,6 +241,7 @@ class Resource:
         restricted: Collection[str] = (),
         includes: Mapping[str, Include | int | None] | Collection[str] = (),
         links: Collection[str] = (),
+        filters_across: Mapping[str, Collection[str] | None] | Collection[str] = (),
     ) -> None:
         info = adapter.describe(model)
         self.scope = scope
@@ -258,7 +259,13 @@ class Resource:
         self.info = info
         self.path = path or info.default_path or f"/{info.table}"
         self.query = QueryParser(
-            info, self.schemas.read_fields, filters=filters, sortable=sortable, limits=limits, cursor_key=cursor_key
+            info,
+            self.schemas.read_fields,
+            filters=filters,
+            sortable=sortable,
+            limits=limits,
+            cursor_key=cursor_key,
+            across=across_fields(info, adapter, filters_across),
         )
         self.routes = frozenset(routes)
         self.max_body_size = None if max_body_size is None else check_max_size(max_body_size)

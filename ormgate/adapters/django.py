@@ -74,6 +74,7 @@ from ..scope import condition as scope_condition
 from ..scope import shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
+from ._dj_across import exists as across
 from ._dj_compiled import CompiledGet, Refused, compile_get, distinct
 from ._dj_relations import relations
 from ._drivers import classify, dropped
@@ -382,20 +383,28 @@ _TEXT_TIME_VENDORS = frozenset({"sqlite"})
 
 
 def _q(
-    c: Condition, values: Mapping[str, Any], vendor: str, text: set[str], times: Mapping[str, Field[Any, Any]] = {}
+    c: Condition,
+    values: Mapping[str, Any],
+    vendor: str,
+    text: set[str],
+    times: Mapping[str, Field[Any, Any]] = {},
+    model: Any = None,
 ) -> Q:
     """A plan's condition as a ``Q``, each parameter replaced by its value.
 
-    ``text``: the text fields; ``times``: the datetime and time fields, by name.
+    ``text``: the text fields; ``times``: the datetime and time fields, by name; ``model``: whose
+    relations a path goes through (ormgate.adapters._dj_across).
     """
     if isinstance(c, And):
-        return functools.reduce(operator.and_, (_q(item, values, vendor, text, times) for item in c.items), Q())
+        return functools.reduce(operator.and_, (_q(item, values, vendor, text, times, model) for item in c.items), Q())
     if isinstance(c, Or):
         if not c.items:
             return Q(pk__in=[])
-        return functools.reduce(operator.or_, (_q(item, values, vendor, text, times) for item in c.items))
+        return functools.reduce(operator.or_, (_q(item, values, vendor, text, times, model) for item in c.items))
     if isinstance(c, Not):
-        return ~_q(c.item, values, vendor, text, times)
+        return ~_q(c.item, values, vendor, text, times, model)
+    if len(c.path) > 1:
+        return across(model, c, lambda rest, target: _q(rest, values, vendor, *_kinds(target), target))
     name = "__".join(c.path)
     if isinstance(c, IsNull):
         return Q(**{f"{name}__isnull": c.null})
@@ -425,6 +434,13 @@ def _q(
         exact = Exact(binary(F(name)), value) if binary else Q(**{name: value})
         return ~Q(exact) & Q(**{f"{name}__isnull": False})
     return Q(**{f"{name}__{_LOOKUPS[c.op]}": value})
+
+
+@functools.cache
+def _kinds(model: Any) -> tuple[set[str], dict[str, Field[Any, Any]]]:
+    """A model's text fields and its datetime and time fields, by name, as ``_q`` takes them."""
+    text = {f.name for f in describe(model).fields if issubclass(f.python_type, str)}
+    return text, {f.name: f for f in model._meta.concrete_fields if isinstance(f, (DateTimeField, TimeField))}
 
 
 def _order(term: Order) -> Any:
@@ -585,7 +601,7 @@ class _SyncStore:
         plan = self.planner.plan(query)
         values = {name: _plain(value) for name, value in Planner.values(query).items()}
         vendor = connection.vendor
-        matching = self._all().filter(_q(plan.where, values, vendor, self.text, self.times))
+        matching = self._all().filter(_q(plan.where, values, vendor, self.text, self.times, self.model))
         after = plan.after
         page = matching if after is None else matching.filter(_q(after, values, vendor, self.text, self.times))
         page = page.order_by(*map(_order, plan.order))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import operator
 import sqlite3
@@ -59,6 +60,7 @@ from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped
 from ._fast import Facts, as_is, refusal
+from ._pw_across import exists as across
 from ._pw_compiled import Slot, Template
 from ._pw_relations import relations
 from ._rows import RowsToDicts, rows_to_dicts
@@ -376,6 +378,7 @@ class _SyncStore:
         self.info = describe(model)
         self.in_process = adapter.dialect.in_process  # see _threaded.may_run_inline
         self.model = adapter.bound(model)
+        self.declared = model  # whose relations a filter's path goes through (a bound copy has none of them)
         self.fields = _api_fields(self.model)
         self.convert = {name: _converter(f) for name, f in self.fields.items()}
         self.as_is = as_is({name: type(f) for name, f in self.fields.items()}, _AS_IS)
@@ -433,16 +436,30 @@ class _SyncStore:
 
     # A plan (ormgate.plan) compiled to Peewee's expressions.
 
-    def _condition(self, c: Condition, values: Mapping[str, Any]) -> Any:
-        """``c`` with a ``Slot`` for each parameter but ``In``'s, whose values shape the SQL."""
+    def _condition(
+        self, c: Condition, values: Mapping[str, Any], fields: dict[str, Any] | None = None, model: Any = None
+    ) -> Any:
+        """``c`` with a ``Slot`` for each parameter but ``In``'s, whose values shape the SQL.
+
+        ``fields``, ``model``: the row a path starts from (an alias of a related model, for the rest
+        of a path through relations: ormgate.adapters._pw_across); the store's own model by default.
+        """
+        fields, model = (self.fields, self.declared) if fields is None else (fields, model)
         if isinstance(c, And | Or):
-            items = [self._condition(item, values) for item in c.items]
+            items = [self._condition(item, values, fields, model) for item in c.items]
             if not items:
                 return pw.SQL("1 = 1" if isinstance(c, And) else "1 = 0")
             return functools.reduce(operator.and_ if isinstance(c, And) else operator.or_, items)
         if isinstance(c, Not):
-            return ~self._condition(c.item, values)
-        column = self.fields[c.path[-1]]
+            return ~self._condition(c.item, values, fields, model)
+        if len(c.path) > 1:
+            rest = dataclasses.replace(c, path=c.path[1:])
+            return across(
+                model, c.path[0], fields, lambda target, related: self._condition(rest, values, target, related)
+            )
+        column = fields[c.path[-1]]
+        # A related model's field is read through an alias: its kind is that of the field aliased.
+        kind = column.field if isinstance(column, pw.FieldAlias) else column
         dialect = self.adapter.dialect
         if isinstance(c, IsNull):
             return column.is_null(c.null)
@@ -451,11 +468,11 @@ class _SyncStore:
             syntax = LIKE if c.folded else dialect.match
             target = dialect.exact(pw.fn.LOWER(column) if c.folded else column)
             return _match(syntax, target, Slot(c.param, lambda v: syntax.pattern(kind, v)))
-        exact = dialect.identical(column) if c.exact and isinstance(column, _TEXT) else column
+        exact = dialect.identical(column) if c.exact and isinstance(kind, _TEXT) else column
         if isinstance(c, In):
             value = values[c.param]
             return column.in_(value) if exact is column else column.in_(value) & exact.in_(value)
-        if dialect.text_times and isinstance(column, _TIMES):
+        if dialect.text_times and isinstance(kind, _TIMES):
             value = Slot(c.param, converter=column.db_value)
             bounds = TEXT_TIME["eq" if c.op == "ne" else c.op]
             met = functools.reduce(

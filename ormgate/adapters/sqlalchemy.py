@@ -33,6 +33,7 @@ from ..scope import shape as scope_shape
 from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped, unwrapped_unavailable
+from ._sa_across import exists as across
 from ._sa_fast import AsyncReads, Compiled, SyncReads, compile_read, driver_refusal
 from ._sa_relations import relations
 from ._sa_times import whole_seconds
@@ -258,8 +259,9 @@ _TEXT_TIMES = frozenset({"sqlite"})
 _TEXT_TABLE_OPTIONS = frozenset({"mysql", "mariadb"})
 
 
-def _compiler(columns: dict[str, sa.Column[Any]], dialect: str) -> Callable[[Condition], Any]:
-    """Compiles a plan's conditions to SQLAlchemy Core, each parameter a ``bindparam`` of its name."""
+def _compiler(columns: dict[str, sa.Column[Any]], dialect: str, model: Any = None) -> Callable[[Condition], Any]:
+    """Compiles a plan's conditions to SQLAlchemy Core, each parameter a ``bindparam`` of its name;
+    a path through ``model``'s relations as an ``EXISTS`` (ormgate.adapters._sa_across)."""
     binary = _BINARY.get(dialect, _binary)
     identical = _IDENTICAL.get(dialect, _binary)
     params: dict[str, Any] = {}
@@ -270,13 +272,16 @@ def _compiler(columns: dict[str, sa.Column[Any]], dialect: str) -> Callable[[Con
             params[name] = sa.bindparam(name, type_=type_, expanding=expanding)
         return params[name]
 
-    def compile_(c: Condition) -> Any:
+    def compile_(c: Condition, columns: dict[str, Any] = columns, model: Any = model) -> Any:
         if isinstance(c, And):
-            return sa.and_(*map(compile_, c.items)) if c.items else sa.true()
+            return sa.and_(*(compile_(i, columns, model) for i in c.items)) if c.items else sa.true()
         if isinstance(c, Or):
-            return sa.or_(*map(compile_, c.items)) if c.items else sa.false()
+            return sa.or_(*(compile_(i, columns, model) for i in c.items)) if c.items else sa.false()
         if isinstance(c, Not):
-            return sa.not_(compile_(c.item))
+            return sa.not_(compile_(c.item, columns, model))
+        if len(c.path) > 1:
+            rest = dataclasses.replace(c, path=c.path[1:])
+            return across(model, c.path[0], columns, lambda target, related: compile_(rest, target, related))
         column = columns[c.path[-1]]
         if isinstance(c, IsNull):
             return column.is_(None) if c.null else column.is_not(None)
@@ -341,6 +346,7 @@ class _Operations:
     """The five operations of one model, each on an open sync ``Connection``."""
 
     def __init__(self, model: type[Any], fields: Sequence[str]) -> None:
+        self.model = model
         self.info = describe(model)
         self.columns = _columns(model)
         self.table = sa.inspect(model).local_table
@@ -395,7 +401,7 @@ class _Operations:
         return self._cache.get((dialect, key), lambda: self._build(dialect, self.planner.plan(query, key)))
 
     def _build(self, dialect: str, plan: Plan) -> _Shape:
-        compile_ = _compiler(self.columns, dialect)
+        compile_ = _compiler(self.columns, dialect, self.model)
         where = [*self.only, *map(compile_, plan.where.items)]
         count = sa.select(sa.func.count()).select_from(self.table).where(*where)
         if plan.after is not None:

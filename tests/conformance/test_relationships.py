@@ -328,3 +328,114 @@ def test_a_row_with_pairs_is_deleted_once_its_list_is_emptied(api: Served) -> No
     assert api.client.patch(f"/posts/{row['id']}", json={"tags": []}).status_code == 200
     assert api.client.delete(f"/posts/{row['id']}").status_code == 204
     assert api.scalar("SELECT COUNT(*) FROM rel_post_tags") == 0
+
+
+# -- filters across relations: an EXISTS, never duplicated rows -----------------------------------------
+
+
+def forum(api: Served) -> dict[str, Any]:
+    """ada writes two posts, bob one; carol comments twice on ada's first, bob once on his own; tags."""
+    fresh(api)
+    ada, bob, carol = (post(api, "/authors", username=name) for name in ("ada", "bob", "carol"))
+    a1 = post(api, "/posts", title="a1", author_id=ada["id"])
+    a2 = post(api, "/posts", title="a2", author_id=ada["id"])
+    b1 = post(api, "/posts", title="b1", author_id=bob["id"])
+    for text in ("Led Zeppelin", "led astray"):
+        post(api, "/comments", body=text, post_id=a1["id"], author_id=carol["id"])
+    post(api, "/comments", body="mine", post_id=b1["id"], author_id=bob["id"])
+    post(api, "/comments", body="anonymous", post_id=a2["id"], author_id=None)
+    rock, jazz = post(api, "/tags", name="rock"), post(api, "/tags", name="jazz")
+    api.client.patch(f"/posts/{a1['id']}", json={"tags": [rock["id"], jazz["id"]]})
+    api.client.patch(f"/posts/{b1['id']}", json={"tags": [jazz["id"]]})
+    return {"ada": ada, "bob": bob, "carol": carol, "a1": a1, "a2": a2, "b1": b1}
+
+
+def titles(api: Served, query: str) -> tuple[list[str], Any]:
+    response = api.client.get(f"/posts?count=true&{query}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return [p["title"] for p in body["items"]], body["total"]
+
+
+def test_filter_across_to_one(api: Served) -> None:
+    made = forum(api)
+    assert titles(api, "author__username=ada") == (["a1", "a2"], 2)
+    assert titles(api, f"author__id={made['bob']['id']}") == (["b1"], 1)
+    assert titles(api, "author__username__in=bob,carol") == (["b1"], 1)
+    assert titles(api, "author__username__icontains=AD") == (["a1", "a2"], 2)
+    assert titles(api, "author__username__ne=ada") == (["b1"], 1)
+    assert titles(api, "author__username=nobody") == ([], 0)
+
+
+def test_filter_across_to_many_is_any_match_without_duplicates(api: Served) -> None:
+    forum(api)
+    # a1 has two comments that match: it is listed once, and counted once.
+    assert titles(api, "comments__body__icontains=led") == (["a1"], 1)
+    assert titles(api, "comments__body=mine") == (["b1"], 1)
+    assert titles(api, "tags__name=jazz") == (["a1", "b1"], 2)
+    assert titles(api, "tags__name__in=rock,jazz") == (["a1", "b1"], 2)
+    assert titles(api, "comments__author_id__isnull=true") == (["a2"], 1)
+    assert titles(api, "comments__author_id__isnull=false") == (["a1", "b1"], 2)
+    # Two filters on one to-many relation: each is its own "any related row".
+    assert titles(api, "comments__body=mine&tags__name=jazz&title=b1") == (["b1"], 1)
+
+
+def test_filter_across_two_levels(api: Served) -> None:
+    forum(api)
+    assert titles(api, "comments__author__username=carol") == (["a1"], 1)
+    assert titles(api, "comments__author__username__icontains=O") == (["a1", "b1"], 2)
+    assert titles(api, "comments__author__username__startswith=b&author__username=bob") == (["b1"], 1)
+    body = api.client.get("/authors?posts__comments__body__icontains=LED").json()
+    assert [a["username"] for a in body["items"]] == ["ada"]
+
+
+def test_filter_across_undeclared_path_or_operator_is_400(api: Served) -> None:
+    forum(api)
+    for query, parameter in [
+        ("author__bio=x", "author__bio"),
+        ("comments__post__title=a1", "comments__post__title"),
+        ("nothing__username=ada", "nothing__username"),
+        ("comments__body__startswith=L", "comments__body__startswith"),
+    ]:
+        body = problem(api.client.get(f"/posts?{query}"), 400)
+        assert body["errors"][0]["field"] == parameter, body
+    body = problem(api.client.get("/posts?comments__body__startswith=L"), 400)
+    assert body["errors"][0]["allowed"] == ["eq", "icontains"]
+
+
+def test_filter_across_bad_value_is_422_as_a_direct_filter(api: Served) -> None:
+    forum(api)
+    direct = problem(api.client.get("/posts?id=x"), 422)
+    across = problem(api.client.get("/posts?author__id=x"), 422)
+    assert across["type"] == direct["type"]
+    assert [e["field"] for e in across["errors"]] == ["author__id"]
+    assert problem(api.client.get("/posts?author__username=" + "x" * 51), 422)["errors"][0]["field"] == (
+        "author__username"
+    )
+    assert problem(api.client.get("/posts?comments__author_id__isnull=maybe"), 422)
+
+
+def test_filter_across_cursor_walk(api: Served) -> None:
+    fresh(api)
+    ada, bob = post(api, "/authors", username="ada"), post(api, "/authors", username="bob")
+    for i in range(7):
+        post(api, "/posts", title=f"p{i}", author_id=(ada if i % 3 else bob)["id"])
+    seen, url = [], "/posts?author__username=ada&limit=2&sort=-title"
+    while url:
+        body = api.client.get(url).json()
+        seen += [p["title"] for p in body["items"]]
+        url = body["next_cursor"] and f"/posts?author__username=ada&limit=2&sort=-title&cursor={body['next_cursor']}"
+    assert seen == ["p5", "p4", "p2", "p1"]
+    # The cursor is bound to its filter: under another, it is no cursor of this list.
+    first = api.client.get("/posts?author__username=ada&limit=2").json()["next_cursor"]
+    problem(api.client.get(f"/posts?author__username=bob&limit=2&cursor={first}"), 404)
+
+
+def test_openapi_lists_the_paths_across_relations(api: Served) -> None:
+    document = api.client.get("/openapi.json").json()
+    parameters = {p["name"]: p for p in document["paths"]["/posts"]["get"]["parameters"]}
+    assert parameters["author__id"]["schema"]["type"] == "integer"
+    assert parameters["author__username__icontains"]["schema"]["maxLength"] == 50
+    assert "comments__body__icontains" in parameters
+    assert "comments__body__startswith" not in parameters
+    assert parameters["comments__author_id__isnull"]["schema"] == {"type": "boolean"}

@@ -40,7 +40,12 @@ def relations_app(
     app = new_app(orm, lambda: db.create_tables(tables))
     limits = (20, 100)
     ormgate.Resource(
-        author, db, path="/authors", limits=limits, includes={"posts": None, "posts.comments": MAX_COMMENTS}
+        author,
+        db,
+        path="/authors",
+        limits=limits,
+        includes={"posts": None, "posts.comments": MAX_COMMENTS},
+        filters_across=["posts__comments__body"],
     ).install(app)
     ormgate.Resource(
         post,
@@ -49,6 +54,14 @@ def relations_app(
         limits=limits,
         includes={"author": None, "comments": MAX_COMMENTS, "comments.author": None, "tags": MAX_TAGS},
         links=["tags"],
+        filters_across={
+            "author__id": None,
+            "author__username": None,
+            "comments__body": ["eq", "icontains"],
+            "comments__author__username": None,
+            "comments__author_id": ["isnull"],
+            "tags__name": None,
+        },
     ).install(app)
     ormgate.Resource(comment, db, path="/comments", limits=limits, includes=["post", "post.author", "author"]).install(
         app

@@ -1,0 +1,37 @@
+"""Conditions on a field reached through relations, compiled for Django: ``Exists(OuterRef(...))``.
+
+Django's own ``filter(comments__body=...)`` joins a to-many relation and repeats a row once per
+matching related row; a correlated ``EXISTS`` never does, to-one and to-many alike, and each
+condition is its own "some related row matches". See docs/relationships.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q
+
+from ..plan import Compare, In, IsNull, Match
+from ._dj_relations import relations
+
+# Compiles a condition on one field of the given model.
+Inner = Callable[[Any, Any], Q]
+
+
+def exists(model: Any, c: Compare | In | IsNull | Match, inner: Inner) -> Q:
+    """``EXISTS`` a row of ``model``'s relation ``c.path[0]`` for which the rest of ``c`` holds."""
+    relation = next(r for r in relations(model) if r.name == c.path[0])
+    target = relation.target
+    condition = inner(dataclasses.replace(c, path=c.path[1:]), target)
+    rows = target._default_manager.filter(condition)
+    if relation.kind != "many_to_many":
+        return Q(Exists(rows.filter(**{relation.remote: OuterRef(relation.local)})))
+    through = relation.through._default_manager.filter(
+        **{
+            relation.through_local: OuterRef(relation.local),
+            f"{relation.through_remote}__in": rows.values(relation.remote),
+        }
+    )
+    return Q(Exists(through))
