@@ -35,7 +35,17 @@ _pool = ThreadPoolExecutor(max_workers=int(os.environ.get("ORMGATE_THREADS", "40
 
 async def run_sync(function: Callable[..., T], *args: Any, threads: Executor = _pool) -> T:
     """``function(*args)`` in a worker thread; the caller awaits it without blocking the loop."""
-    return await asyncio.get_running_loop().run_in_executor(threads, functools.partial(function, *args))
+    return await asyncio.get_running_loop().run_in_executor(threads, functools.partial(_stopless, function, *args))
+
+
+def _stopless(function: Callable[..., T], *args: Any) -> T:
+    # An asyncio future refuses StopIteration (it would end the coroutine awaiting it), so the loop's
+    # copy of the thread's result was never set and the request waited forever. A hook or an
+    # on_write calling next() on an empty iterator raised it: it is now the error it is, a 500.
+    try:
+        return function(*args)
+    except StopIteration as exc:
+        raise RuntimeError(f"{getattr(function, '__qualname__', function)!r} raised StopIteration") from exc
 
 
 Operation = Literal["list", "get", "create", "update", "delete"]

@@ -236,6 +236,24 @@ def test_a_hook_that_raises_leaves_nothing_written(api: Served) -> None:
     assert audited(api, "f1") == []
 
 
+def test_a_hook_raising_stop_iteration_is_a_500_not_a_request_that_never_ends(api: Served) -> None:
+    """An asyncio future refuses StopIteration: raised in a worker thread, it left the request waiting forever."""
+    stop = {**ONE, "x-stop": "1"}
+    pk = add(api, ONE, "kept", quantity=1)["id"]
+    pool = ThreadPoolExecutor(1)  # not waited for on a failure: its thread would wait forever
+    try:
+        for send in (
+            lambda: api.client.post("/items", json={"name": "never"}, headers=stop),
+            lambda: api.client.patch(f"/items/{pk}", json={"quantity": 5}, headers=stop),
+            lambda: api.client.delete(f"/items/{pk}", headers=stop),
+        ):
+            assert_problem(pool.submit(send).result(timeout=30), 500)
+    finally:
+        pool.shutdown(wait=False)
+    assert stored(api, pk) == ("kept", T1, 1)
+    assert api.scalar("SELECT COUNT(*) FROM items") == 1
+
+
 def test_hooks_do_not_run_for_a_row_out_of_scope(api: Served) -> None:
     pk = add(api, TWO, "theirs")["id"]
     audit = {**ONE, "x-audit": "o1"}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
 
-from ormgate.adapters._threaded import Operation, Overran, loop_budget, may_run_inline
+from ormgate.adapters._threaded import Operation, Overran, loop_budget, may_run_inline, run_sync
 
 
 def test_a_get_by_key_in_an_in_process_database_may_run_inline() -> None:
@@ -44,3 +45,15 @@ def test_an_error_within_the_budget_is_the_statements_own() -> None:
 @pytest.mark.parametrize("operation", ["create", "update", "delete"])
 def test_a_write_may_wait_for_a_lock_so_it_never_runs_inline(operation: Operation) -> None:
     assert not may_run_inline(operation, in_process=True)
+
+
+def test_stop_iteration_in_a_worker_thread_is_raised_not_awaited_forever() -> None:
+    def buggy() -> int:
+        return next(iter(()))
+
+    async def hop() -> int:
+        return await asyncio.wait_for(run_sync(buggy), timeout=10)
+
+    with pytest.raises(RuntimeError, match="StopIteration") as raised:
+        asyncio.run(hop())
+    assert isinstance(raised.value.__cause__, StopIteration)

@@ -76,10 +76,13 @@ def audit_hooks(audit: Audit) -> ormgate.Hooks:
 
     ``X-Audit``: every write adds a category "<operation> <key> <X-Audit>" in its transaction;
     ``X-Fail-After``: the after hook raises once it has; a name "refused" is refused before
-    a create or update, and ``X-Refuse`` a delete; a name "shout: ..." is written upper-case.
+    a create or update, and ``X-Refuse`` a delete; a name "shout: ..." is written upper-case;
+    ``X-Stop``: the before hook has a bug that raises StopIteration (``next()`` of an empty iterator).
     """
 
     def before(event: ormgate.Event) -> None:
+        if event.request.headers.get("x-stop"):
+            next(iter(()))
         if event.request.headers.get("x-refuse") or event.values.get("name") == "refused":
             raise ormgate.InvalidData("refused by a hook", field="name")
         name = event.values.get("name")
