@@ -28,6 +28,7 @@ import tests.conformance.models.django  # noqa: F401  (Django set up before the 
 from ormgate.adapters import django as django_adapter
 from ormgate.adapters import peewee as peewee_adapter
 from ormgate.adapters._dj_compiled import CompiledGet
+from ormgate.adapters._dj_store import _hooks as django_hooks
 from ormgate.adapters._fast import refusal
 from ormgate.adapters._sa_fast import driver_refusal, facts, orm
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
@@ -243,7 +244,7 @@ def _wrapped(alias: str, seen: list[str]) -> Iterator[None]:
 
 
 def test_django_from_db_value_and_execute_wrappers_on_fast_gets(django_alias: str) -> None:
-    assert django_adapter._hooks(DjangoShout) == ()  # an execute_wrapper is no reason: the fast GET runs it
+    assert django_hooks(DjangoShout) == ()  # an execute_wrapper is no reason: the fast GET runs it
     seen: list[str] = []
     with _wrapped(django_alias, seen), TestClient(_app(django_adapter.DjangoAdapter(django_alias), DjangoShout)) as c:
         _assert_shouted(_reads(c))
@@ -276,7 +277,7 @@ def test_django_scoped_gets_compile_once_per_scope_shape(django_alias: str) -> N
 
 
 def test_django_default_manager_is_asked_on_every_get(django_alias: str) -> None:
-    assert django_adapter._hooks(DjangoShoutMaybe) == ("Manager.get_queryset",)
+    assert django_hooks(DjangoShoutMaybe) == ("Manager.get_queryset",)
     _shown["hidden"] = True
     try:
         with TestClient(_app(django_adapter.DjangoAdapter(django_alias), DjangoShoutMaybe)) as client:

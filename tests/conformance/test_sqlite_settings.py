@@ -76,7 +76,8 @@ def _django(db: databases.TestDatabase, pair: Pair) -> FastAPI:
 
     import ormgate
     from ormgate.adapters import _threaded
-    from ormgate.adapters.django import DjangoAdapter, _prepare, configure
+    from ormgate.adapters._dj_connections import _prepare
+    from ormgate.adapters.django import DjangoAdapter, configure
     from tests.conformance.models.django import Category, Ghost, Item
 
     alias = configure(db.url(pair.scheme))
