@@ -76,6 +76,7 @@ from ..waiting import DEFAULT_WAITING, Waiting
 from ._collation import exact_collation
 from ._dj_across import exists as across
 from ._dj_compiled import CompiledGet, Refused, compile_get, distinct
+from ._dj_groups import grouped
 from ._dj_relations import relations
 from ._drivers import classify, dropped
 from ._fast import Facts, refusal
@@ -604,6 +605,8 @@ class _SyncStore:
         matching = self._all().filter(_q(plan.where, values, vendor, self.text, self.times, self.model))
         after = plan.after
         page = matching if after is None else matching.filter(_q(after, values, vendor, self.text, self.times))
+        if plan.group is not None:  # the first rows of each group (ormgate.adapters._dj_groups)
+            page = grouped(page, plan.group, values, _order)
         page = page.order_by(*map(_order, plan.order))
         rows = list(page.values(*query.fields)[query.offset : query.offset + query.limit + 1])
         return Page(rows, matching.count() if query.count else None)
