@@ -15,6 +15,10 @@ A column is named by a path, a tuple of names: one field of the model, or a
 field reached through relations (``("album", "artist", "name")``), which an
 adapter compiles as a correlated ``EXISTS`` (some related row matches; rows are
 never duplicated), to-one and to-many alike.
+
+A query with a ``Group`` (the rows of many embedded lists in one statement,
+ormgate.relations) plans a ``PerGroup``: rows numbered within each group by a
+window function, in a subquery, the page keeping the first of each.
 """
 
 from __future__ import annotations
@@ -121,6 +125,22 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class PerGroup:
+    """At most ``:param`` rows per value of ``path``: the first of each group in ``order``.
+
+    An adapter compiles it as a subquery of the rows matching ``where``, numbered within each group
+    (``ROW_NUMBER() OVER (PARTITION BY path ORDER BY order)``, which SQLite 3.25+, PostgreSQL and
+    MariaDB 10.2+ have), around which the page keeps those numbered up to ``:param``, then orders
+    and limits as for any page. The plan's ``columns`` hold the ``order`` of the page, so that the
+    outer statement orders by the subquery's own columns.
+    """
+
+    path: Path
+    order: tuple[Order, ...]
+    param: str = "group_limit"
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The statement of one query shape. ``where`` selects the matching rows (what a count counts);
     the page adds ``after`` (the keyset condition of a cursor, or None), orders by ``order`` and
@@ -135,6 +155,8 @@ class Plan:
     # Parameters whose text is a pattern's, and its kind: an adapter writing the pattern itself
     # (LIKE, GLOB) makes it with PatternSyntax.pattern.
     patterns: tuple[tuple[str, PatternKind], ...] = field(default=())
+    # The first rows of each group only (a query's ``Group``), or None: every matching row.
+    group: PerGroup | None = None
 
 
 # -- the rules -------------------------------------------------------------------------------------
@@ -236,6 +258,7 @@ def shape(query: Query) -> Hashable:
         None if query.after is None else tuple(v is None for v in query.after),
         bool(query.offset),
         query.count,
+        None if query.group is None else query.group.field,
     )
 
 
@@ -263,15 +286,30 @@ class Planner:
         if query.after is not None:
             after = _after(self.info, query.sort, tuple(v is None for v in query.after))
         patterns = tuple((f"f{i}", _MATCHES[f.op][0]) for i, f in enumerate(query.filters) if f.op in _MATCHES)
+        order = tuple(_order(self.info, key) for key in query.sort)
         return Plan(
             columns=query.fields,
             where=where,
             after=after,
-            order=tuple(_order(self.info, key) for key in query.sort),
+            order=order,
             offset=bool(query.offset),
             count=query.count,
             patterns=patterns,
+            group=None if query.group is None else self._group(query, order),
         )
+
+    def _group(self, query: Query, order: tuple[Order, ...]) -> PerGroup:
+        group = query.group
+        assert group is not None
+        if query.after is not None or query.offset or query.count:
+            raise ValueError("a query with a Group has no cursor, offset or count")
+        if group.field not in self.info.by_name:
+            raise ValueError(f"{self.info.name} has no field {group.field!r} to group by")
+        missing = [key.field for key in query.sort if key.field not in query.fields]
+        if missing:
+            raise ValueError(f"a query with a Group selects the fields it sorts by; missing: {missing}")
+        # Within a group its own column is one value: ordering by it would change nothing.
+        return PerGroup((group.field,), tuple(term for term in order if term.path != (group.field,)))
 
     @staticmethod
     def values(query: Query) -> dict[str, Any]:
@@ -288,6 +326,8 @@ class Planner:
         if query.after is not None:
             for i, value in enumerate(query.after):
                 values[f"a{i}"] = value
+        if query.group is not None:
+            values["group_limit"] = query.group.limit
         return values
 
 

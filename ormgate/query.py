@@ -15,6 +15,9 @@ The semantics every adapter implements identically:
 - ``after`` (keyset pagination) holds the sort values of the last row already
   returned; the next page is the rows strictly after it in the sort order
   above, NULLs included.
+- ``group`` (``Group(field, n)``) keeps, of the rows matching the filters, the
+  first ``n`` of each value of ``field`` in the sort order; the page is then
+  those rows in that order, at most ``limit`` of them.
 
 ``ormgate.plan`` writes these semantics as the statement every adapter
 compiles (the keyset condition, NULL ordering, literal patterns, case folding).
@@ -85,6 +88,18 @@ class Sort:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """At most ``limit`` rows for each value of ``field``: the first ones of each in the query's sort.
+
+    What an embedded list reads (ormgate.relations): the first rows of every parent's list in one
+    statement, however long the lists are.
+    """
+
+    field: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
     """One page of a list: which columns, which rows, in which order."""
 
@@ -95,6 +110,7 @@ class Query:
     offset: int = 0
     after: tuple[Any, ...] | None = None  # one value per Sort
     count: bool = False
+    group: Group | None = None  # with neither offset, after nor count; fields holding the sort's
 
 
 # LIMIT and OFFSET are bound as 32-bit integers (asyncpg refuses a larger Python int for one):

@@ -4,9 +4,11 @@ A resource declares which relation paths a client may include, and for each
 the read schema of the embedded rows and how many rows an embedded list may
 hold. Loading is ORM-neutral: each included relation is read with one batched
 ``IN`` query through the target model's own ``Store.list`` (the plan every
-adapter already compiles), whatever the page size; a nested relation is read
-the same way from the rows of its parent relation. A many-to-one relation
-embeds an object or null, a one-to-many one a list ordered by primary key.
+adapter already compiles), whatever the page size and however long the lists
+(a list's first rows are kept per key by the query's ``Group``); a nested
+relation is read the same way from the rows of its parent relation. A
+many-to-one relation embeds an object or null, a one-to-many one a list
+ordered by primary key.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pydantic
 from .adapters.base import Adapter, Row, Store
 from .errors import BadQuery, ForeignKeyViolation
 from .model import FieldInfo, ModelInfo, RelationInfo
-from .query import Filter, Query, Sort
+from .query import MAX_OFFSET, Filter, Group, Query, Sort
 from .schemas import ModelSchemas, _unset, derive, value_annotation
 
 DEFAULT_MAX_ITEMS = 20
@@ -330,44 +332,36 @@ def _order_key(value: Any) -> tuple[bool, Any]:
 
 
 async def _read(
-    store: Store, info: ModelInfo, needed: tuple[str, ...], column: str, keys: list[Any], limit: int
+    store: Store,
+    info: ModelInfo,
+    needed: tuple[str, ...],
+    column: str,
+    keys: list[Any],
+    limit: int,
+    per_key: int | None = None,
 ) -> list[Row]:
-    """The target's rows whose ``column`` is one of ``keys`` (at most ``limit + 1``): one statement,
-    in (``column``, primary key) order."""
+    """The target's rows whose ``column`` is one of ``keys`` (at most ``limit + 1``; with ``per_key``, the
+    first ``per_key`` of each key by primary key): one statement, in (``column``, primary key) order."""
     if not keys:
         return []
     pk = info.pk.name
     fields = tuple(dict.fromkeys([*needed, column, pk]))
     sort = (Sort(column), Sort(pk)) if column != pk else (Sort(pk),)
-    query = Query(fields, sort, limit, (Filter(column, "in", tuple(keys)),))
+    group = None if per_key is None else Group(column, per_key)
+    query = Query(fields, sort, limit, (Filter(column, "in", tuple(keys)),), group=group)
     return (await store.list(query)).rows
 
 
 async def _read_groups(
     store: Store, info: ModelInfo, column: str, needed: tuple[str, ...], keys: list[Any], max_items: int
 ) -> dict[Any, list[Row]]:
-    """The first ``max_items`` rows (by primary key) of each key's list, in one batched statement.
-
-    The statement reads at most ``max_items`` rows per key, in key order: when a key has more rows
-    than that, they may crowd out the keys after it, and one more statement reads those. Each
-    statement completes at least one key (the crowding one), so no key is read twice and a page
-    costs one statement unless some list is over ``max_items`` rows long.
-    """
+    """The first ``max_items`` rows (by primary key) of each key's list: one statement however long the
+    lists are (a ``Group``: the rows numbered within each key by a window function, ormgate.plan)."""
+    # The LIMIT only bounds what the groups already bound (and is bound as a 32-bit integer).
+    limit = min(len(keys) * max_items, MAX_OFFSET - 1)
     groups: dict[Any, list[Row]] = {}
-    remaining = keys
-    while remaining:
-        budget = len(remaining) * max_items
-        found = await _read(store, info, needed, column, remaining, budget)
-        for row in found[:budget]:
-            group = groups.setdefault(row[column], [])
-            if len(group) < max_items:
-                group.append(row)
-        if len(found) <= budget:
-            break
-        # Rows come in key order: every key seen is complete but the last, unless its list is full.
-        last = found[budget - 1][column]
-        done = {k for k in groups if k != last or len(groups[k]) >= max_items}
-        remaining = [k for k in remaining if k not in done]
+    for row in await _read(store, info, needed, column, keys, limit, max_items):
+        groups.setdefault(row[column], []).append(row)
     return groups
 
 

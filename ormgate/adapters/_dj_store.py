@@ -26,6 +26,7 @@ from ..scope import shape
 from ._dj_compile import _order, _plain, _q
 from ._dj_compiled import CompiledGet, Refused, compile_get, distinct
 from ._dj_describe import describe
+from ._dj_groups import grouped
 from ._drivers import dropped
 from ._fast import Facts, refusal
 from .base import Check, Hook, Page, Row, Where
@@ -115,6 +116,8 @@ class _SyncStore:
         matching = self._all().filter(_q(plan.where, values, vendor, self.text, self.times, self.model))
         after = plan.after
         page = matching if after is None else matching.filter(_q(after, values, vendor, self.text, self.times))
+        if plan.group is not None:  # the first rows of each group (ormgate.adapters._dj_groups)
+            page = grouped(page, plan.group, values, _order)
         page = page.order_by(*map(_order, plan.order))
         rows = list(page.values(*query.fields)[query.offset : query.offset + query.limit + 1])
         return Page(rows, matching.count() if query.count else None)

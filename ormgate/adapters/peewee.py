@@ -62,6 +62,7 @@ from ._drivers import classify, dropped
 from ._fast import Facts, as_is, refusal
 from ._pw_across import exists as across
 from ._pw_compiled import Slot, Template
+from ._pw_groups import grouped
 from ._pw_relations import relations
 from ._rows import RowsToDicts, rows_to_dicts
 from ._session import UnitOfWork
@@ -481,8 +482,8 @@ class _SyncStore:
             return ~met if c.op == "ne" else met
         return _COMPARE[c.op](column, exact, Slot(c.param))
 
-    def _order(self, term: Order) -> Any:
-        column = self.fields[term.path[-1]]
+    def _order(self, term: Order, column: Any = None) -> Any:
+        column = self.fields[term.path[-1]] if column is None else column
         # PostgreSQL needs the NULLS clause said. MySQL has none and already sorts NULL smallest;
         # Peewee would emulate the clause there with a CASE no index serves.
         nulls = {"nulls": term.nulls.upper()} if self.db.nulls_ordering and term.nulls else {}
@@ -493,6 +494,8 @@ class _SyncStore:
     def _list_statements(self, plan: Plan, values: Mapping[str, Any]) -> tuple[Template, Template | None]:
         """The page's SELECT and, if asked, the COUNT, with a ``Slot`` for each parameter."""
         where = [self._condition(c, values) for c in plan.where.items]
+        if plan.group is not None:  # the first rows of each group (ormgate.adapters._pw_groups)
+            return Template(self.db, grouped(self.model, self.fields, plan, where, self._order)), None
         select = self.model.select(*self._columns(plan.columns))
         if where:
             select = select.where(*where)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from .. import redaction
 from ..errors import NotFound
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
-from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Plan, Planner, shape
+from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Order, Plan, Planner, shape
 from ..query import Query
 from ..scope import condition as scope_condition
 from ..scope import parameters as scope_parameters
@@ -35,6 +35,7 @@ from ._collation import exact_collation, states_charset
 from ._drivers import classify, dropped, unwrapped_unavailable
 from ._sa_across import exists as across
 from ._sa_fast import AsyncReads, Compiled, SyncReads, compile_read, driver_refusal
+from ._sa_groups import grouped
 from ._sa_relations import relations
 from ._sa_times import whole_seconds
 from ._sqlite import TEXT_TIME
@@ -406,13 +407,16 @@ class _Operations:
         count = sa.select(sa.func.count()).select_from(self.table).where(*where)
         if plan.after is not None:
             where.append(compile_(plan.after))
-        order = []
-        for term in plan.order:
-            column = self.columns[term.path[-1]]
+
+        def ordered(column: Any, term: Order) -> Any:
             by = column.desc() if term.descending else column.asc()
             if term.nulls is not None and dialect in _NULLS_LARGEST:
                 by = by.nulls_first() if term.nulls == "first" else by.nulls_last()
-            order.append(by)
+            return by
+
+        if plan.group is not None:  # the first rows of each group (ormgate.adapters._sa_groups)
+            return _Shape(grouped(self.columns, plan, where, ordered), None, plan)
+        order = [ordered(self.columns[term.path[-1]], term) for term in plan.order]
         page = (
             sa.select(*(self.columns[name].label(name) for name in plan.columns))
             .where(*where)

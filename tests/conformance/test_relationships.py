@@ -194,6 +194,69 @@ def test_statements_per_include_do_not_grow_with_the_page(api: Served) -> None:
     assert all(len(p["comments"]) == 2 and p["author"] == ada for p in rows)
 
 
+def cost(api: Served, path: str) -> tuple[int, dict[str, Any]]:
+    """The statements a GET sends (the fewest of five, as above), and its body."""
+    counter = statements(api)
+    counts, body = [], {}
+    for _ in range(5):
+        before = counter.sent
+        response = api.client.get(path)
+        assert response.status_code == 200, response.text
+        counts.append(counter.sent - before)
+        body = response.json()
+    return min(counts), body
+
+
+def test_lists_longer_than_their_maximum_cost_what_short_ones_do(api: Served) -> None:
+    # Twelve posts with short lists, then twelve with lists over MAX_COMMENTS; every third post of
+    # each has none. Comments are written round the posts, so each list's keys interleave with the others'.
+    fresh(api)
+    ada = post(api, "/authors", username="ada")
+    made = [post(api, "/posts", title=f"p{i}", author_id=ada["id"]) for i in range(24)]
+    comments: dict[int, list[int]] = {p["id"]: [] for p in made}
+    for j in range(MAX_COMMENTS + 6):
+        for i, p in enumerate(made):
+            if i % 3 and (i >= 12 or j < MAX_COMMENTS - 1):
+                comments[p["id"]].append(post(api, "/comments", body=f"c{j}", post_id=p["id"])["id"])
+    short, short_body = cost(api, "/posts?limit=12&include=comments")
+    long, long_body = cost(api, "/posts?limit=12&offset=12&include=comments")
+    plain, _ = cost(api, "/posts?limit=12&offset=12")
+    assert short == long
+    assert plain < long <= 2 * plain  # one statement for the include, as for the page
+    items = short_body["items"] + long_body["items"]
+    assert [p["id"] for p in items] == [p["id"] for p in made]
+    for item in items:
+        # Its first MAX_COMMENTS comments by key, or [] for a post without any.
+        assert [c["id"] for c in item["comments"]] == comments[item["id"]][:MAX_COMMENTS]
+        assert all(c["post_id"] == item["id"] for c in item["comments"])
+    assert [len(p["comments"]) for p in long_body["items"]] == [0, MAX_COMMENTS, MAX_COMMENTS] * 4
+
+
+def test_nested_lists_longer_than_their_maximum_cost_what_short_ones_do(api: Served) -> None:
+    # Two levels of to-many lists (authors' posts, the posts' comments), both over their maximum.
+    fresh(api)
+    long_authors = [post(api, "/authors", username=f"long{i}") for i in range(2)]
+    short_authors = [post(api, "/authors", username=f"short{i}") for i in range(2)]
+    for author, posts, per_post in [
+        *((a, 22, MAX_COMMENTS + 1) for a in long_authors),
+        *((a, 1, 1) for a in short_authors),
+    ]:
+        for i in range(posts):
+            made = post(api, "/posts", title=f"{author['username']} {i}", author_id=author["id"])
+            for j in range(per_post):
+                post(api, "/comments", body=f"c{j}", post_id=made["id"])
+    path = "/authors?limit=2&include=posts.comments&sort=username&fields=username,posts.title,posts.comments.body"
+    long, long_body = cost(api, path)
+    short, short_body = cost(api, path + "&username__startswith=short")
+    assert long == short
+    for author in long_body["items"]:
+        assert [p["title"] for p in author["posts"]] == [f"{author['username']} {i}" for i in range(20)]
+        assert all(
+            [c["body"] for c in p["comments"]] == [f"c{j}" for j in range(MAX_COMMENTS)] for p in author["posts"]
+        )
+    assert [len(a["posts"]) for a in short_body["items"]] == [1, 1]
+
+
 # -- many-to-many: a list of ids, written with the row -----------------------------------------------
 
 
@@ -281,6 +344,26 @@ def test_many_to_many_include_both_ways_at_fixed_statements(api: Served) -> None
     assert [(t["name"], len(t["posts"])) for t in back] == [(t["name"], 20) for t in tags]  # Include default: 20
     assert back[0]["posts"][0] == {"title": made[0]["title"]}
     assert MAX_TAGS >= 3
+
+
+def test_many_to_many_lists_longer_than_their_maximum_cost_what_short_ones_do(api: Served) -> None:
+    # Posts with more tags than MAX_TAGS (given out of key order: enough to crowd a page's pairs out of
+    # one batched read), posts with fewer, posts with none.
+    ada, _tags = tagged(api)
+    tags = [*_tags, *(post(api, "/tags", name=f"t{i}") for i in range(7))]
+    ids = [t["id"] for t in tags]
+    given = [ids[i] for i in (9, 0, 5, 2, 7, 1, 8, 3, 6, 4)]
+    for i in range(24):
+        chosen = [] if i % 3 == 0 else given if i >= 12 else [ids[1], ids[0]]
+        post(api, "/posts", title=f"p{i}", author_id=ada["id"], tags=chosen)
+    short, short_body = cost(api, "/posts?limit=12&include=tags&fields=id,tags.id")
+    long, long_body = cost(api, "/posts?limit=12&offset=12&include=tags&fields=id,tags.id")
+    assert short == long
+    # A list holds its first pairs made (MAX_TAGS of them), ordered by the tags' key.
+    first = sorted(given[:MAX_TAGS])
+    assert [[t["id"] for t in p["tags"]] for p in long_body["items"]] == [[], first, first] * 4
+    assert [[t["id"] for t in p["tags"]] for p in short_body["items"]] == [[], ids[:2], ids[:2]] * 4
+    assert len(given) > MAX_TAGS
 
 
 # -- the OpenAPI document ------------------------------------------------------------------------------

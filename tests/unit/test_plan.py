@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 
 from ormgate.model import FieldInfo, ModelInfo
@@ -16,11 +19,12 @@ from ormgate.plan import (
     Match,
     Or,
     Order,
+    PerGroup,
     Planner,
     fold,
     shape,
 )
-from ormgate.query import Filter, Query, Sort
+from ormgate.query import Filter, Group, Query, Sort
 
 INFO = ModelInfo(
     name="Item",
@@ -112,6 +116,55 @@ def test_a_plan_is_built_once_per_shape_and_hashable() -> None:
     assert planner.plan(_query(Sort("id"), after=(1,), offset=3)) is not first
     assert shape(_query(Sort("id"), after=(1,))) != shape(_query(Sort("id"), after=(None,)))
     assert hash(first) == hash(Planner(INFO).build(_query(Sort("id"), after=(2,))))
+
+
+def _grouped(limit: int = 3, **kwargs: object) -> Query:
+    """The shape of an embedded list's read (ormgate.relations): by its key, then the primary key."""
+    return Query(
+        fields=("id", "name", "price"),
+        sort=(Sort("price"), Sort("id")),
+        limit=100,
+        filters=(Filter("price", "in", (1, 2)),),
+        group=Group("price", limit),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_a_group_numbers_the_rows_of_each_value_in_the_rest_of_the_sort() -> None:
+    plan = Planner(INFO).plan(_grouped())
+    assert plan.group == PerGroup(PRICE, (Order(ID, False, None),), "group_limit")
+    assert plan.where == And((In(PRICE, "f0"),))  # what is numbered: the matching rows
+    assert plan.order == (Order(PRICE, False, "first"), Order(ID, False, None))  # the page's own order
+    assert (plan.after, plan.offset, plan.count) == (None, False, False)
+    assert Planner.values(_grouped(7)) == {"limit": 101, "offset": 0, "f0": (1, 2), "group_limit": 7}
+    descending = Planner(INFO).plan(
+        Query(("id", "name"), (Sort("name", True), Sort("id", True)), 10, group=Group("price", 2))
+    )
+    assert descending.group == PerGroup(PRICE, (Order(("name",), True, None), Order(ID, True, None)))
+    assert Planner(INFO).plan(_query(Sort("id"))).group is None
+
+
+def test_a_group_is_part_of_the_shape_and_its_size_a_parameter() -> None:
+    planner = Planner(INFO)
+    first = planner.plan(_grouped(3))
+    assert planner.plan(_grouped(20)) is first  # one statement whatever the size of the groups
+    assert shape(_grouped()) != shape(dataclasses.replace(_grouped(), group=None))
+    assert shape(_grouped()) != shape(dataclasses.replace(_grouped(), group=Group("id", 3)))
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (_grouped(after=(1, 2)), "no cursor, offset or count"),
+        (_grouped(offset=5), "no cursor, offset or count"),
+        (_grouped(count=True), "no cursor, offset or count"),
+        (dataclasses.replace(_grouped(), group=Group("nope", 3)), "no field 'nope'"),
+        (dataclasses.replace(_grouped(), fields=("id", "name")), "missing: ['price']"),
+    ],
+)
+def test_a_group_refuses_what_it_could_not_mean(query: Query, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Planner(INFO).plan(query)
 
 
 @pytest.mark.parametrize(
