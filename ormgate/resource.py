@@ -306,10 +306,7 @@ class Resource:
         self._fixed(request, body, values, creating=True)
         hook = self._hook(request, "create", None)
         with foreign_keys_named(self.info, values):
-            if hook is None:
-                row = await self.store.create(values, self._on_write())
-            else:
-                row = await self.store.create(values, self._on_write(), hook=hook)
+            row = await self.store.create(values, self._on_write(), hook=hook)
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
         return item_response(self._shown(request, row), request, 201, {"Location": location})
 
@@ -330,19 +327,13 @@ class Resource:
         self._fixed(request, body, values, creating=False)
         where, hook = self._where(request), self._hook(request, "update", pk)
         with foreign_keys_named(self.info, values):
-            if where is None and hook is None:
-                row = await self.store.update(pk, values, check, self._on_write())
-            else:
-                row = await self.store.update(pk, values, check, self._on_write(), where=where, hook=hook)
+            row = await self.store.update(pk, values, check, self._on_write(), where=where, hook=hook)
         return item_response(self._shown(request, row), request)
 
     async def delete(self, request: Request, pk: Any) -> Response:
         check = self._if_match(request)
         where, hook = self._where(request), self._hook(request, "delete", pk)
-        if where is None and hook is None:
-            await self.store.delete(pk, check)
-        else:
-            await self.store.delete(pk, check, where=where, hook=hook)
+        await self.store.delete(pk, check, where=where, hook=hook)
         return Response(status_code=204)
 
     # -- parsing for the lean path: the same models, the same 422s as FastAPI's ------------
