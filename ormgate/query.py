@@ -24,21 +24,18 @@ compiles (the keyset condition, NULL ordering, literal patterns, case folding).
 
 What a request may ask for is bounded by the resource's ``Limits``; a cursor
 is signed with the application's key (``cursor_key``) and bound to its
-resource, sort and filters.
+resource, sort and filters (``ormgate.query_cursor``). ``QueryParser``
+documents each parameter as it parses it (``ormgate.query_openapi``); a bad
+one raises an error naming it (``ormgate.query_errors``).
 """
 
 from __future__ import annotations
 
-import base64
-import copy
 import datetime as dt
 import decimal
 import enum
-import functools
 import hashlib
 import hmac
-import logging
-import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,16 +43,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
-from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import to_json
 
-from .errors import BadQuery, NotFound
 from .model import FieldInfo, ModelInfo
-from .schemas import NO_NUL, value_annotation
-
-log = logging.getLogger("ormgate")
+from .query_cursor import CursorSigning
+from .query_cursor import signing_key as signing_key
+from .query_errors import _bad, _invalid, _over
+from .query_openapi import _TEXT_OPERATORS, RESERVED, ParameterDocument
+from .schemas import value_annotation
 
 OPERATORS = (
     "eq",
@@ -186,9 +181,7 @@ _DEFAULT_OPERATORS: tuple[tuple[type[Any], tuple[str, ...]], ...] = (
     (dt.time, _RANGE),
     (uuid.UUID, ("eq", "ne", "in")),
 )
-_TEXT_OPERATORS = ("contains", "icontains", "startswith", "istartswith", "endswith")
 _ORDERABLE = (bool, enum.Enum, str, int, float, decimal.Decimal, dt.date, dt.time, uuid.UUID)
-RESERVED = ("limit", "offset", "cursor", "sort", "fields", "count")
 
 
 def default_operators(field: FieldInfo) -> tuple[str, ...]:
@@ -201,52 +194,7 @@ def default_operators(field: FieldInfo) -> tuple[str, ...]:
     return (*ops, "isnull") if ops and field.nullable else ops
 
 
-def _bad(parameter: str, message: str, allowed: Iterable[str] = ()) -> BadQuery:
-    listed = sorted(allowed)
-    detail = f"{parameter}: {message}" + (f"; allowed: {', '.join(listed)}" if listed else "")
-    error: dict[str, Any] = {"field": parameter, "message": message}
-    if listed:
-        error["allowed"] = listed
-    return BadQuery(detail, field=parameter, errors=[error])
-
-
-def _unknown_cursor(message: str) -> NotFound:
-    # Well formed, but no page of this list: the cursor was not issued by it (another list's, another
-    # sort or filters, edited, or signed with a key since changed). Like an id no row has, a 404.
-    error = {"field": "cursor", "message": message}
-    return NotFound(f"cursor: {message}", field="cursor", errors=[error])
-
-
-def _over(parameter: str, message: str, maximum: int) -> BadQuery:
-    error = {"field": parameter, "message": message, "maximum": maximum}
-    return BadQuery(f"{parameter}: {message}", field=parameter, errors=[error])
-
-
-def _invalid(parameter: str, message: str, type_: str) -> RequestValidationError:
-    # Located in the query, as FastAPI locates a bad query parameter it validates itself,
-    # so that install_problem_handlers gives it the shape of a bad body.
-    return RequestValidationError([{"type": type_, "loc": ("query", parameter), "msg": message}])
-
-
-@functools.cache
-def _process_key() -> bytes:
-    # Once per process, however many resources fall back on it.
-    log.warning(
-        "no cursor key: set ORMGATE_SECRET_KEY or pass Resource(cursor_key=...); cursors are signed with a "
-        "random key made at start-up, so they stop working on a restart and on another worker"
-    )
-    return os.urandom(32)
-
-
-def signing_key(given: bytes | str | None = None) -> bytes:
-    """The key cursors are signed with: ``given``, else ORMGATE_SECRET_KEY, else a random key for this process."""
-    key = given or os.environ.get("ORMGATE_SECRET_KEY")
-    if not key:
-        return _process_key()
-    return key.encode() if isinstance(key, str) else key
-
-
-class QueryParser:
+class QueryParser(CursorSigning, ParameterDocument):
     """Turns a list request's query string into a validated ``Query`` for one resource.
 
     ``filters`` maps a field to the operators it allows and ``sortable`` lists
@@ -318,10 +266,6 @@ class QueryParser:
 
     def _annotation(self, name: str) -> Any:
         return value_annotation(self.fields_by_name[name])
-
-    def _is_text(self, name: str) -> bool:
-        field = self.fields_by_name[name]
-        return field.python_type is str and field.choices is None
 
     def _text(self, parameter: str, name: str, raw: str) -> str:
         """A string filter value: at most the column's length (a longer one can match no row)."""
@@ -462,218 +406,11 @@ class QueryParser:
             query = replace(query, after=self._read_cursor(seen["cursor"], query))
         return query
 
-    # -- cursors: the sort values of the last row, signed together with the sort and filters --
 
-    def _signature(self, payload: bytes, query: Query) -> bytes:
-        scope = repr(([(s.field, s.descending) for s in query.sort], [(f.field, f.op, f.value) for f in query.filters]))
-        return hmac.new(self._cursor_key, payload + scope.encode(), hashlib.sha256).digest()[:16]
-
-    def next_cursor(self, query: Query, last: Mapping[str, Any]) -> str:
-        """The opaque cursor that continues ``query`` after the row ``last``."""
-        payload = to_json([last[s.field] for s in query.sort])
-        token = payload + b"." + base64.urlsafe_b64encode(self._signature(payload, query))
-        return base64.urlsafe_b64encode(token).decode().rstrip("=")
-
-    def _read_cursor(self, raw: str, query: Query) -> tuple[Any, ...]:
-        if not _CURSOR.fullmatch(raw):
-            raise _bad("cursor", "is not a cursor: base64url characters only (A-Z a-z 0-9 - _)")
-        try:
-            token = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-            payload, _, signature = token.rpartition(b".")
-            valid = hmac.compare_digest(base64.urlsafe_b64decode(signature), self._signature(payload, query))
-            values = orjson.loads(payload) if valid else None
-        except (ValueError, orjson.JSONDecodeError):
-            values = None
-        if not isinstance(values, list) or len(values) != len(query.sort):
-            raise _unknown_cursor("is not a cursor of this list with this sort and these filters")
-        try:
-            return tuple(
-                None if v is None else self.adapters[s.field].validate_python(v)
-                for s, v in zip(query.sort, values, strict=True)
-            )
-        except ValidationError:
-            # Signed with this key, but before the field's type changed.
-            raise _unknown_cursor("does not fit this list's fields") from None
-
-    def openapi(self) -> dict[str, Any]:
-        """What the OpenAPI operation of the list says about its query: the limits, every parameter."""
-        description = self.limits.describe(self.max_filters, self.max_query)
-        return {"description": description, "parameters": self.openapi_parameters()}
-
-    # -- the document: each parameter exactly as parse() reads it ------------------------------
-    #
-    # What the document calls valid, parse() accepts, and what it calls invalid, parse() refuses
-    # (tests/fuzz runs schemathesis against both directions). Names are joined by commas into a
-    # pattern; a value list (``in``) is an array written comma-separated (form, not exploded).
-
-    def _names_pattern(self, names: Sequence[str], most: int, sign: bool) -> str:
-        one = ("-?" if sign else "") + "(" + "|".join(names) + ")"
-        return f"^{one}(,{one}){{0,{most - 1}}}$"
-
-    def _value_schema(self, name: str) -> dict[str, Any]:
-        # Made once per field, not once per operator: a schema costs a millisecond, which
-        # `ormgate serve` over hundreds of tables would pay thousands of times at start-up.
-        made: dict[str, dict[str, Any]] = self.__dict__.setdefault("_made_value_schemas", {})
-        if name not in made:
-            made[name] = self.adapters[name].json_schema()
-        schema = copy.deepcopy(made[name])
-        field = self.fields_by_name[name]
-        if self._is_text(name):
-            schema = {**schema, "pattern": NO_NUL}
-            if field.max_length is not None:
-                schema["maxLength"] = field.max_length
-        return schema
-
-    def _parameter_schemas(self) -> dict[str, dict[str, Any]]:
-        limits = self.limits
-        key_schema = {"type": "string", "pattern": _CURSOR_PATTERN}
-        cursor = self._cursor_length()
-        schemas: dict[str, dict[str, Any]] = {
-            "limit": {"type": "integer", "minimum": 1, "maximum": limits.max_limit, "default": limits.limit},
-            "offset": {"type": "integer", "minimum": 0, "maximum": limits.max_offset},
-            "cursor": key_schema if cursor is None else {**key_schema, "maxLength": cursor},
-            "sort": {"type": "string", "pattern": self._names_pattern(self.sortable, limits.sort_keys, True)},
-            "fields": {"type": "string", "pattern": self._names_pattern(self.readable, len(self.readable), False)},
-            "count": {"type": "boolean", "default": False},
-        }
-        if not self.sortable:
-            del schemas["sort"]
-        for parameter, (name, op) in self.parameters.items():
-            field = self.fields_by_name[name]
-            if op == "isnull":
-                schema: dict[str, Any] = {"type": "boolean"}
-            elif op in _TEXT_OPERATORS:
-                schema = {"type": "string", "pattern": NO_NUL}
-                if field.max_length is not None:
-                    schema["maxLength"] = field.max_length
-            elif op == "in" and self._is_text(name):
-                # Text with commas between the values: a value cannot hold one.
-                most = limits.in_values - 1
-                value = "[^,\\x00]*"
-                schema = {
-                    "type": "string",
-                    "maxLength": limits.in_length,
-                    "pattern": f"^{value}(,{value}){{0,{most}}}$",
-                }
-            elif op == "in":
-                item = self._value_schema(name)
-                schema = {"type": "array", "items": item, "minItems": 1, "maxItems": limits.in_values}
-            else:
-                schema = self._value_schema(name)
-            schemas[parameter] = schema
-        return schemas
-
-    def openapi_parameters(self) -> list[dict[str, Any]]:
-        """Every query parameter this list accepts, for the OpenAPI document."""
-        limits = self.limits
-        descriptions = {
-            "limit": "Rows per page.",
-            "offset": "Rows to skip (or use cursor).",
-            "cursor": "The next_cursor of the previous page; one this list did not issue (with this sort and "
-            "these filters) is a 404.",
-            "sort": f"Comma-separated, '-' for descending, at most {limits.sort_keys} keys: "
-            f"{', '.join(self.sortable)}. A key on a field already sorted by is ignored.",
-            "fields": f"Comma-separated subset of: {', '.join(self.readable)}.",
-            "count": "Fill total with the number of matching rows.",
-        }
-        params = []
-        for parameter, schema in self._schemas.items():
-            if parameter in descriptions:
-                description = descriptions[parameter]
-            else:
-                name, op = self.parameters[parameter]
-                description = _DESCRIPTIONS[op].format(name=name, most=limits.in_values)
-            param = {"name": parameter, "in": "query", "required": False, "schema": schema, "description": description}
-            if schema.get("type") == "array":
-                param |= {"style": "form", "explode": False}
-            params.append(param)
-        return params
-
-    # -- the longest query string the document admits, percent-encoded ----------------------------
-
-    def _json_length(self, name: str) -> int | None:
-        """The most bytes one sort value of ``name`` takes in a cursor's JSON, or None when unbounded."""
-        field = self.fields_by_name[name]
-        if field.choices is not None:
-            return max(2 + 6 * len(str(getattr(c, "value", c))) for c in field.choices)
-        if field.python_type is str:
-            # A character is at most 6 bytes in JSON (a control character as \u00XX).
-            return None if field.max_length is None else 2 + 6 * field.max_length
-        if field.int_range is not None and issubclass(field.python_type, int):
-            return max(len(str(end)) for end in field.int_range)
-        return _JSON_LENGTHS.get(field.python_type)
-
-    def _cursor_length(self) -> int | None:
-        """The longest cursor this list issues, or None when a sortable field is unbounded."""
-        lengths = [self._json_length(name) for name in self.sortable]
-        pk = self._json_length(self.info.pk.name)
-        if pk is None or any(length is None for length in lengths):
-            return None
-        keys = sorted((length for length in lengths if length is not None), reverse=True)[: self.limits.sort_keys]
-        payload = 2 + sum(keys) + pk + len(keys)  # [a,b,...,pk]
-        token = payload + 1 + 24  # "." and 16 bytes of signature in base64
-        return -(-token * 4 // 3)
-
-    def _encoded_length(self, schema: dict[str, Any]) -> int | None:
-        """The most bytes a value of ``schema`` takes percent-encoded in a query string, or None."""
-        kind = schema.get("type")
-        if kind == "array":
-            item = self._encoded_length(schema["items"])
-            return None if item is None else schema["maxItems"] * (item + 3)  # %2C between values
-        if kind == "boolean":
-            return 5
-        if kind == "integer":
-            return max(len(str(schema[end])) for end in ("minimum", "maximum")) if "maximum" in schema else None
-        if "enum" in schema:
-            return max(12 * len(str(v)) for v in schema["enum"])
-        if schema.get("pattern") == _CURSOR_PATTERN:
-            return int(schema["maxLength"])
-        if "maxLength" in schema:
-            # Four bytes of UTF-8 a character at most, each written %XX.
-            return 12 * int(schema["maxLength"])
-        return _ENCODED_LENGTHS.get(schema.get("format", ""))
-
-    def longest_query(self) -> int | None:
-        """The longest query string, in bytes as sent, that the document calls valid; None if unbounded."""
-        costs: dict[str, int] = {}
-        # Names joined by commas (%2C), each with its "-" for sort.
-        names = {
-            "sort": self.limits.sort_keys * (1 + max(map(len, self.sortable), default=0) + 3),
-            "fields": sum(len(name) + 3 for name in self.readable),
-        }
-        for parameter, schema in self._schemas.items():
-            value = names[parameter] if parameter in names else self._encoded_length(schema)
-            if value is None:
-                return None
-            costs[parameter] = len(parameter) + 2 + value  # name=value&
-        filters = sorted((costs[p] for p in self.parameters), reverse=True)[: self.max_filters]
-        return sum(costs[p] for p in RESERVED if p in costs) + sum(filters)
-
-
-_CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
-_CURSOR = re.compile(_CURSOR_PATTERN)
 # The ISO 8601 / RFC 3339 shape a date, datetime or time filter value starts with, and how it is refused.
 _TEMPORAL = {
     dt.datetime: (re.compile(r"\d{4}-\d{2}-\d{2}"), "an RFC 3339 date-time", "datetime_parsing"),
     dt.date: (re.compile(r"\d{4}-\d{2}-\d{2}"), "an RFC 3339 full-date", "date_parsing"),
     dt.time: (re.compile(r"\d{2}:\d{2}"), "an RFC 3339 partial-time", "time_parsing"),
 }
-# The most bytes a value of these types takes as JSON in a cursor, and percent-encoded by its format.
-_JSON_LENGTHS: dict[type[Any], int] = {bool: 5, dt.datetime: 40, dt.date: 12, dt.time: 26, uuid.UUID: 38, float: 25}
-_ENCODED_LENGTHS = {"date-time": 3 * 40, "date": 10, "time": 3 * 26, "uuid": 36}
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-_DESCRIPTIONS = {
-    "eq": "{name} equals this value.",
-    "ne": "{name} differs from this value (NULL never matches).",
-    "lt": "{name} is less than this value.",
-    "lte": "{name} is at most this value.",
-    "gt": "{name} is greater than this value.",
-    "gte": "{name} is at least this value.",
-    "in": "{name} is one of these comma-separated values (at most {most}).",
-    "isnull": "{name} is NULL (true) or not (false).",
-    "contains": "{name} contains this text (case-sensitive).",
-    "icontains": "{name} contains this text, ignoring case.",
-    "startswith": "{name} starts with this text (case-sensitive).",
-    "istartswith": "{name} starts with this text, ignoring case.",
-    "endswith": "{name} ends with this text (case-sensitive).",
-}

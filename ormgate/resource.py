@@ -1,93 +1,36 @@
 """A resource: the REST routes of one model, over any adapter. HTTP only, no ORM here."""
 
 import contextvars
-import email.message
-import functools
-import hashlib
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
-from decimal import Decimal
 from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
-from uuid import UUID
 
-import fastapi.routing
-import orjson
 import pydantic
-import pydantic_core
-from fastapi import APIRouter, FastAPI, Header, Path, Request, Response, params
-from fastapi.datastructures import DefaultPlaceholder
+from fastapi import APIRouter, FastAPI, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import access
 from . import hooks as hooking
 from .adapters.base import Adapter, Hook, OnWrite, Row, Store
-from .bodies import bounded, check_max_size
-from .errors import NotFound, PreconditionFailed, UnsupportedMediaType
+from .bodies import check_max_size
+from .errors import NotFound
 from .hooks import Hooks
 from .media import CSV, csv_response, negotiate
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
 from .relations import NONE, Include, Includes, across_fields, foreign_keys_named, with_links
-from .schemas import ModelSchemas, derive, to_base64, value_annotation
+from .responses import dumps as dumps
+from .responses import if_match_check as if_match_check
+from .responses import item_response as item_response
+from .routes import Handler, _located
+from .routes import JSONRoute as JSONRoute
+from .routes import LeanRoute as LeanRoute
+from .routes import is_json as is_json
+from .schemas import ModelSchemas, derive, value_annotation
 from .scope import Scope as RowScope
-
-
-def _default(value: Any) -> Any:
-    """What orjson does not write itself, written as the derived schemas write and read it."""
-    # Decimals travel as strings, as Pydantic writes them: no precision is lost.
-    # A UUID subclass (asyncpg's) is not one orjson knows.
-    if isinstance(value, Decimal | UUID):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):  # memoryview: some drivers' binary columns
-        return to_base64(bytes(value))
-    # Durations as ISO 8601 ("P1DT2H"), and whatever a field's own annotation admits
-    # (an IP address, ...), as Pydantic writes them; anything else raises.
-    try:
-        return pydantic_core.to_jsonable_python(value)
-    except pydantic_core.PydanticSerializationError:
-        raise TypeError(f"cannot serialize {type(value).__name__}") from None
-
-
-def _big_ints(value: Any) -> Any:
-    """``value`` with each integer beyond 64 bits as a pre-written JSON number."""
-    if isinstance(value, dict):
-        return {key: _big_ints(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_big_ints(item) for item in value]
-    if type(value) is int and not -(2**63) <= value < 2**64:
-        return orjson.Fragment(str(value))
-    return value
-
-
-# UTC as "Z", as Pydantic writes it (orjson would write "+00:00"). A naive datetime is
-# UTC (the rule of ormgate.schemas.NaiveUTC) and written so: RFC 3339 wants an offset.
-_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
-
-
-def dumps(value: Any) -> bytes:
-    """JSON bytes of trusted rows: one pass, no second validation."""
-    try:
-        return orjson.dumps(value, default=_default, option=_OPTIONS)
-    except orjson.JSONEncodeError:
-        # orjson refuses integers beyond 64 bits, which a JSON column may hold; the
-        # second pass writes them as they are (and raises again for anything else).
-        return orjson.dumps(_big_ints(value), default=_default, option=_OPTIONS)
-
-
-def etag(body: bytes) -> str:
-    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
-
-
-def _matches(header: str, tag: str) -> bool:
-    # If-None-Match compares weakly; a "W/" prefix does not prevent a match.
-    candidates = {t.strip().removeprefix("W/") for t in header.split(",")}
-    return "*" in candidates or tag in candidates
 
 
 def _next_url(request: Request, cursor: str) -> str:
@@ -96,30 +39,6 @@ def _next_url(request: Request, cursor: str) -> str:
     query = request.scope["query_string"].decode("latin-1")
     kept = [part for part in query.split("&") if unquote_plus(part.partition("=")[0]) not in ("offset", "cursor", "")]
     return f"{str(request.url).partition('?')[0]}?{'&'.join([*kept, f'cursor={cursor}'])}"
-
-
-def item_response(row: Row, request: Request, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    """The JSON response for one row, with its ``ETag``; 304 when ``If-None-Match`` matches."""
-    body = dumps(row)
-    tag = etag(body)
-    inm = request.headers.get("if-none-match")
-    if status == 200 and request.method == "GET" and inm is not None and _matches(inm, tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    return Response(body, status_code=status, media_type="application/json", headers={"ETag": tag, **(headers or {})})
-
-
-def if_match_check(header: str | None) -> Callable[[Row], None] | None:
-    """The ``If-Match`` precondition as a check a store runs on the locked row."""
-    if header is None:
-        return None
-
-    def check(row: Row) -> None:
-        tag = etag(dumps(row))
-        candidates = {t.strip() for t in header.split(",")}
-        if "*" not in candidates and tag not in candidates:
-            raise PreconditionFailed(f"If-Match {header} does not match the current ETag {tag}")
-
-    return check
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -197,8 +116,6 @@ IfMatch = Annotated[
 ]
 IfNoneMatch = Annotated[str | None, Header(description="Answer 304 if the row's ETag is one of these."), _STRING_HEADER]
 
-
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 Operation = tuple[str, Callable[..., Any], dict[str, Any]]
 
 
@@ -389,10 +306,7 @@ class Resource:
         self._fixed(request, body, values, creating=True)
         hook = self._hook(request, "create", None)
         with foreign_keys_named(self.info, values):
-            if hook is None:
-                row = await self.store.create(values, self._on_write())
-            else:
-                row = await self.store.create(values, self._on_write(), hook=hook)
+            row = await self.store.create(values, self._on_write(), hook=hook)
         location = f"{request.url.path.rstrip('/')}/{row[self.info.pk.name]}"
         return item_response(self._shown(request, row), request, 201, {"Location": location})
 
@@ -413,19 +327,13 @@ class Resource:
         self._fixed(request, body, values, creating=False)
         where, hook = self._where(request), self._hook(request, "update", pk)
         with foreign_keys_named(self.info, values):
-            if where is None and hook is None:
-                row = await self.store.update(pk, values, check, self._on_write())
-            else:
-                row = await self.store.update(pk, values, check, self._on_write(), where=where, hook=hook)
+            row = await self.store.update(pk, values, check, self._on_write(), where=where, hook=hook)
         return item_response(self._shown(request, row), request)
 
     async def delete(self, request: Request, pk: Any) -> Response:
         check = self._if_match(request)
         where, hook = self._where(request), self._hook(request, "delete", pk)
-        if where is None and hook is None:
-            await self.store.delete(pk, check)
-        else:
-            await self.store.delete(pk, check, where=where, hook=hook)
+        await self.store.delete(pk, check, where=where, hook=hook)
         return Response(status_code=204)
 
     # -- parsing for the lean path: the same models, the same 422s as FastAPI's ------------
@@ -567,162 +475,3 @@ class Resource:
                 }
                 operations += ((path, endpoint, options),)
         return operations
-
-
-def _located(exc: pydantic.ValidationError, *prefix: str) -> list[Any]:
-    return [{**error, "loc": (*prefix, *error["loc"])} for error in exc.errors(include_url=False)]
-
-
-@functools.lru_cache(maxsize=64)
-def is_json(content_type: str) -> bool:
-    """Whether a ``Content-Type`` is JSON's, decided as FastAPI's own handler does.
-
-    ``application/json`` or ``application/*+json``, any case, any parameters
-    (fastapi/routing.py, ``get_request_handler``). Cached: clients send few.
-    """
-    message = email.message.Message()
-    message["content-type"] = content_type
-    subtype = message.get_content_subtype()
-    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
-
-
-def parse_json(raw: bytes) -> Any:
-    """A JSON body, parsed as Pydantic parses one (``model_validate_json``): a bad one is the same 422."""
-    try:
-        return pydantic_core.from_json(raw)
-    except ValueError as exc:  # not JSON, not UTF-8, nested too deep
-        error = {"type": "json_invalid", "loc": ("body",), "msg": f"Invalid JSON: {exc}", "ctx": {"error": str(exc)}}
-        raise RequestValidationError([error]) from None
-
-
-def _json_only(handler: Handler, strict: bool, parse: bool) -> Handler:
-    async def json_only(request: Request) -> Response:
-        content_type = request.headers.get("content-type")
-        # FastAPI reads a body with no media type as JSON only when not strict
-        # (its default); an empty body is left to validation, which calls it missing.
-        json_body = is_json(content_type) if content_type else not strict
-        raw = await request.body()
-        if not json_body and raw:
-            sent = f"Content-Type {content_type}" if content_type else "no Content-Type"
-            raise UnsupportedMediaType(f"{sent}: send the body as application/json")
-        if parse and raw:
-            # For FastAPI's handler, which reads Request.json() (cached here): Python's json
-            # module takes UTF-16 and answers a 400 to bad UTF-8 or deep nesting where the
-            # lean routes answer a 422. Parsed once, as they parse it, every route agrees.
-            request._json = parse_json(raw)
-        return await handler(request)
-
-    return json_only
-
-
-class JSONRoute(APIRoute):
-    """An ``APIRoute`` whose JSON body must come with a JSON media type: a 415 problem otherwise.
-
-    FastAPI's own handler does not parse such a body as JSON and answers a
-    422; this says what is wrong. Either way the body is refused, and that
-    refusal is what stops a cross-site form post (``text/plain``,
-    ``application/x-www-form-urlencoded``, sent without a CORS preflight) to an
-    app that authenticates by cookie. Set it as ``app.router.route_class`` for
-    hand-written routes; every generated route is one.
-    """
-
-    # HEAD wherever GET: FastAPI's routes answer a HEAD with a 405 unless it is listed. Here a
-    # HEAD runs the GET and sends its status and headers (ETag, Content-Length) without the body.
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http" and scope["method"] == "HEAD" and self.methods and "GET" in self.methods:
-            match, child = super().matches({**scope, "method": "GET"})
-            return match, child
-        return super().matches(scope)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "HEAD" or not self.methods or "GET" not in self.methods:
-            await super().handle(scope, receive, send)
-            return
-
-        async def headers_only(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                message = {**message, "body": b""}
-            await send(message)
-
-        await super().handle({**scope, "method": "GET"}, receive, headers_only)
-
-    def get_route_handler(self) -> Handler:
-        route = self._effective()
-        handler = self._handler(route)
-        if route.body_field is None or isinstance(route.body_field.field_info, params.Form):
-            return handler
-        # A FastAPI without this option reads a body with no media type as JSON.
-        strict = getattr(route, "strict_content_type", False)
-        strict = strict.value if isinstance(strict, DefaultPlaceholder) else strict
-        return _json_only(handler, strict, parse=self._lean(route) is None)
-
-    def _handler(self, route: Any) -> Handler:
-        return super().get_route_handler()
-
-    def _lean(self, route: Any) -> Handler | None:
-        """The handler that reads the body itself in place of FastAPI's, if any."""
-        return None
-
-    def _effective(self) -> Any:
-        """This route as served: with the dependencies and options of the router that includes it, if any."""
-        # FastAPI >= 0.16x no longer copies an included route: it builds the
-        # handler while a context variable holds the inclusion's dependencies
-        # (see APIRoute.get_route_handler). Older versions copy the route with
-        # them. tests/unit/test_resource.py fails if either stops being true.
-        context_var = getattr(fastapi.routing, "_effective_route_context_var", None)
-        context = context_var.get() if context_var is not None else None
-        if context is not None and getattr(context, "original_route", None) is self:
-            return context
-        return self
-
-
-class LeanRoute(JSONRoute):
-    """Runs an ormgate endpoint without FastAPI's per-request parameter solving.
-
-    FastAPI still documents the endpoint from its declared parameters; at run
-    time the resource parses the path, headers and body itself, with the same
-    models and the same 422s (profiles put that solving at a fifth of a GET).
-    A scoped route's dependency is solved alone by FastAPI's solver
-    (``ormgate.access.solving``); a route that gains other dependencies
-    (``include_router(..., dependencies=[...])``, the app's or the router's)
-    gets FastAPI's own handler back, so they run.
-    Either way the body's size is bounded (``ormgate.bodies``) and its media
-    type checked (``JSONRoute``) before it is parsed.
-    """
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        super().__init__(path, endpoint, **options)
-        lean: Handler | None = getattr(endpoint, "ormgate_lean", None)
-        if lean is not None and self._lean(self) is not None and getattr(self, "max_body_size", None) is None:
-            # Nothing else for FastAPI's wrapper to do (no body limit; a scope's yield
-            # dependencies get the same exit stacks): exceptions reach the app's handlers all the same.
-            handler = self.get_route_handler()
-            self.app = access.with_stacks(handler) if self.dependant.dependencies else _asgi(handler)
-
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-        if self.body_field is None:
-            return handler
-        return bounded(handler, getattr(self.endpoint, "ormgate_max_body_size", None))
-
-    def _handler(self, route: Any) -> Handler:
-        return self._lean(route) or super()._handler(route)
-
-    def _lean(self, route: Any) -> Handler | None:
-        lean: Handler | None = getattr(self.endpoint, "ormgate_lean", None)
-        if lean is None or not route.dependant.dependencies:
-            return lean
-        if not access.only_scope(route.dependant):
-            return None
-        # A scoped route: FastAPI solves the scope dependency alone, then the lean handler runs.
-        scope = self.endpoint.__dict__["ormgate_scope"]
-        return access.solving(lean, scope, route.path_format, route.dependency_overrides_provider)
-
-
-def _asgi(handler: Handler) -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await handler(Request(scope, receive, send))
-        await response(scope, receive, send)
-
-    return app

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import ormgate
-from ormgate import query as query_module
+from ormgate import query_cursor
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 from tests.docs_models import Note, notes
 
@@ -34,9 +34,9 @@ def db(tmp_path: Path) -> SQLAlchemyAdapter:
 def no_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No key anywhere, and no random key made yet in this process."""
     monkeypatch.delenv("ORMGATE_SECRET_KEY", raising=False)
-    query_module._process_key.cache_clear()
+    query_cursor._process_key.cache_clear()
     yield
-    query_module._process_key.cache_clear()
+    query_cursor._process_key.cache_clear()
 
 
 def serve(*resources: ormgate.Resource) -> TestClient:
@@ -164,6 +164,6 @@ def test_without_a_key_a_random_one_is_made_once_per_process_with_a_warning(
     cursor = first_cursor(one)
     assert other.get(f"/notes?sort=text&cursor={cursor}").status_code == 200
     # A restart makes another key: the old cursors no longer open.
-    query_module._process_key.cache_clear()
+    query_cursor._process_key.cache_clear()
     restarted = serve(ormgate.Resource(Note, db))
     assert problem(restarted.get(f"/notes?sort=text&cursor={cursor}"), 404)["errors"][0]["field"] == "cursor"
