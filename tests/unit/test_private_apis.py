@@ -61,6 +61,29 @@ def test_fastapi_solve_dependencies_and_its_exit_stacks() -> None:
         _pin("fastapi", f"the request's {key}", set_and_read)
 
 
+def test_fastapi_request_params_to_args_and_the_dependant() -> None:
+    import dataclasses
+
+    import fastapi.dependencies.utils as utils
+    from fastapi.dependencies.models import Dependant
+
+    solve = getattr(utils, "request_params_to_args", None)
+    held = list(inspect.signature(solve).parameters) if solve is not None else []
+    _pin("fastapi", "fastapi.dependencies.utils.request_params_to_args(fields, received_params)", held[:2] == [
+        "fields",
+        "received_params",
+    ])
+    # ormgate.solver knows each of them: a new one may be a kind of dependency its plan would get wrong.
+    known = {
+        "path_params", "query_params", "header_params", "cookie_params", "body_params", "dependencies", "name",
+        "call", "request_param_name", "websocket_param_name", "http_connection_param_name", "response_param_name",
+        "background_tasks_param_name", "security_scopes_param_name", "own_oauth_scopes", "parent_oauth_scopes",
+        "use_cache", "path", "scope", "concurrency",
+    }  # fmt: skip
+    fields = {field.name for field in dataclasses.fields(Dependant)}
+    _pin("fastapi", f"the fields of Dependant (new: {sorted(fields - known)})", fields <= known)
+
+
 def test_starlette_request_json_cache() -> None:
     async def body() -> dict[str, Any]:
         return {"type": "http.request", "body": b"not json", "more_body": False}
