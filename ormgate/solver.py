@@ -11,8 +11,12 @@ below, returns a ``Plan`` that solves it as FastAPI's solver would:
   sub-dependencies of the same kind;
 - with no security scopes, no ``Depends(scope=...)`` and no concurrency limit.
 
-The parameters are validated by FastAPI's own ``request_params_to_args`` with the fields
-FastAPI built: the same values, defaults and 422 errors, in the same order. Each
+The parameters are validated with the fields FastAPI built: a scalar one found in the
+request by the field itself (``ModelField.validate``, as FastAPI does), after FastAPI's
+per-request checks were made once when the plan was (no parameter model, no list, no
+JSON, one name); any other, and all of them when one is missing or invalid, by FastAPI's
+own ``request_params_to_args``: the same values, defaults and 422 errors, in the same
+order. Each
 dependency runs once a request (FastAPI's cache, unless ``use_cache=False``), in FastAPI's
 order; a dependency with an invalid parameter is not called while the others are, and the
 errors are raised together, as FastAPI does. Anything else (a ``yield`` or ``def``
@@ -28,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import fastapi.dependencies.utils as utils
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
@@ -54,14 +59,69 @@ _REFUSED = (
 )
 
 
+# A scalar field read straight from the request: the field, the name it is sent under, its error location.
+Scalar = tuple[Any, str, tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Params:
+    """One kind of parameter of a dependency: FastAPI's fields, where they are read, and, if all scalar, how."""
+
+    fields: list[Any]
+    source: Callable[[Request], Mapping[str, Any]]
+    scalars: tuple[Scalar, ...] | None
+
+
 @dataclass(frozen=True, slots=True)
 class _Node:
     call: Callable[..., Any]
     name: str | None
     use_cache: bool
     subs: tuple[_Node, ...]
-    params: tuple[tuple[list[Any], Callable[[Request], Mapping[str, Any]]], ...]
+    params: tuple[_Params, ...]
     request_name: str | None
+
+
+def _scalar(field: Any) -> Scalar | None:
+    """``field`` as FastAPI's ``request_params_to_args`` would find it in every request, or None: ask it."""
+    try:
+        if utils._get_param_model(field) is not None or utils._is_json_field(field):
+            return None
+        if utils.field_annotation_is_sequence(field.field_info.annotation):
+            return None
+        ((_, key),) = utils._get_param_aliases(field)
+        return field, key, (field.field_info.in_.value, key)
+    except (AttributeError, TypeError, ValueError):  # another FastAPI: its own function does it all
+        return None
+
+
+def _params(dependant: Dependant) -> tuple[_Params, ...]:
+    found = []
+    for kind, source in _SOURCES:
+        fields = getattr(dependant, kind)
+        if fields:
+            scalars = [_scalar(field) for field in fields]
+            simple = None if None in scalars else tuple(s for s in scalars if s is not None)
+            found.append(_Params(fields, source, simple))
+    return tuple(found)
+
+
+def _read(params: _Params, request: Request) -> tuple[dict[str, Any], list[Any]]:
+    """The values of ``params`` in ``request`` and their errors, as ``request_params_to_args`` gives them."""
+    received = params.source(request)
+    if params.scalars is not None:
+        values: dict[str, Any] = {}
+        for field, key, loc in params.scalars:
+            value = received.get(key)
+            if value is None:  # missing: the default, or the error, are FastAPI's to give
+                break
+            solved, wrong = field.validate(value, values, loc=loc)
+            if wrong:
+                break
+            values[field.name] = solved
+        else:
+            return values, []
+    return request_params_to_args(params.fields, received)
 
 
 def _simple(dependant: Dependant) -> bool:
@@ -82,7 +142,7 @@ def _node(dependant: Dependant) -> _Node | None:
         if node is None:
             return None
         subs.append(node)
-    params = tuple((fields, source) for kind, source in _SOURCES if (fields := getattr(dependant, kind)))
+    params = _params(dependant)
     return _Node(dependant.call, dependant.name, dependant.use_cache, tuple(subs), params, dependant.request_param_name)
 
 
@@ -104,8 +164,8 @@ async def _solve(node: _Node, request: Request, cache: dict[Any, Any]) -> tuple[
             values[sub.name] = solved
         if sub.call not in cache:
             cache[sub.call] = solved
-    for fields, source in node.params:
-        found, wrong = request_params_to_args(fields, source(request))
+    for params in node.params:
+        found, wrong = _read(params, request)
         values.update(found)
         errors.extend(wrong)
     if node.request_name is not None:
