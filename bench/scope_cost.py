@@ -8,7 +8,7 @@ same seeded users table (bench/seed.py, a SQLite file of its own) are called as 
 apps, without a server or HTTP: unscoped; scoped by bench/apps/scoped.py's ``tenant``
 dependency, solved by ormgate's plan (``ormgate.solver``); and the same scope solved
 by FastAPI's solver (the plan switched off, as before it existed). Each round runs
-every app's block of requests in turn; the figure is the median over rounds of the
+every app's block of requests in turn, each round starting at another app; the figure is the median over rounds of the
 process's CPU time (all threads) per request, and its ratio to the unscoped app's.
 """
 
@@ -35,6 +35,7 @@ from .apps.sa_models import TenantUser, User
 
 NAME = "ormgate_scope_cost"
 ROWS = 10_000
+KEY = "ormgate-scope-cost"  # signs the list's cursors
 READS = {
     "get": ("/users/{id}", b""),
     "list100": ("/users", b"limit=100&offset=0&age__gte=30&sort=-created_at"),
@@ -45,10 +46,12 @@ def _app(adapter: SQLAlchemyAdapter, variant: str) -> FastAPI:
     app = FastAPI()
     ormgate.install_problem_handlers(app)
     if variant == "unscoped":
-        ormgate.Resource(User, adapter, path="/users").install(app)
+        ormgate.Resource(User, adapter, path="/users", cursor_key=KEY).install(app)
         return app
     schemas = ormgate.derive(adapter.describe(TenantUser), exclude=["tenant"])
-    resource = ormgate.Resource(TenantUser, adapter, path="/users", scope=scoped.tenant, schemas=schemas)
+    resource = ormgate.Resource(
+        TenantUser, adapter, path="/users", scope=scoped.tenant, schemas=schemas, cursor_key=KEY
+    )
     if variant == "scoped, FastAPI's solver":
         with mock.patch.object(access, "plan", lambda dependant: None):
             resource.install(app)
@@ -116,9 +119,11 @@ def main(argv: list[str] | None = None) -> None:
         for read in READS:  # a warm-up: statements compiled, connections open
             for variant, app in apps.items():
                 await _block(app, read, variant != "unscoped", 200)
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
+            order = list(apps.items())
+            order = order[round_ % len(order) :] + order[: round_ % len(order)]  # each app first in turn
             for read in READS:
-                for variant, app in apps.items():
+                for variant, app in order:
                     cost = await _block(app, read, variant != "unscoped", args.requests)
                     figures.setdefault((read, variant), []).append(cost)
         return figures

@@ -146,12 +146,26 @@ def _node(dependant: Dependant) -> _Node | None:
     return _Node(dependant.call, dependant.name, dependant.use_cache, tuple(subs), params, dependant.request_param_name)
 
 
+def _own(node: _Node, request: Request, values: dict[str, Any], errors: list[Any]) -> None:
+    """Adds ``node``'s own parameters (not its sub-dependencies') to ``values`` and ``errors``."""
+    for params in node.params:
+        found, wrong = _read(params, request)
+        values.update(found)
+        errors.extend(wrong)
+    if node.request_name is not None:
+        values[node.request_name] = request
+
+
 async def _solve(node: _Node, request: Request, cache: dict[Any, Any]) -> tuple[dict[str, Any], list[Any]]:
     """``node``'s arguments and errors, as ``fastapi.dependencies.utils.solve_dependencies`` finds them."""
     values: dict[str, Any] = {}
     errors: list[Any] = []
     for sub in node.subs:
-        arguments, wrong = await _solve(sub, request, cache)
+        if sub.subs:
+            arguments, wrong = await _solve(sub, request, cache)
+        else:  # a leaf: its own parameters, without a coroutine of its own
+            arguments, wrong = {}, []
+            _own(sub, request, arguments, wrong)
         if wrong:
             errors.extend(wrong)
             continue
@@ -164,12 +178,7 @@ async def _solve(node: _Node, request: Request, cache: dict[Any, Any]) -> tuple[
             values[sub.name] = solved
         if sub.call not in cache:
             cache[sub.call] = solved
-    for params in node.params:
-        found, wrong = _read(params, request)
-        values.update(found)
-        errors.extend(wrong)
-    if node.request_name is not None:
-        values[node.request_name] = request
+    _own(node, request, values, errors)
     return values, errors
 
 
