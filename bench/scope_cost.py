@@ -53,7 +53,7 @@ def _app(adapter: SQLAlchemyAdapter, variant: str) -> FastAPI:
         TenantUser, adapter, path="/users", scope=scoped.tenant, schemas=schemas, cursor_key=KEY
     )
     if variant == "scoped, FastAPI's solver":
-        with mock.patch.object(access, "plan", lambda dependant: None):
+        with mock.patch.object(access, "plan", return_value=None):
             resource.install(app)
     else:
         resource.install(app)

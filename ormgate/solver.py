@@ -44,6 +44,7 @@ _SOURCES: tuple[tuple[str, Callable[[Request], Mapping[str, Any]]], ...] = (
     ("header_params", lambda request: request.headers),
     ("cookie_params", lambda request: request.cookies),
 )
+_sequence = getattr(utils, "field_annotation_is_sequence", None)  # a list parameter: read with getlist
 # What a dependency of a plan may not take: FastAPI's solver gives these.
 _REFUSED = (
     "path_params",
@@ -87,7 +88,7 @@ def _scalar(field: Any) -> Scalar | None:
     try:
         if utils._get_param_model(field) is not None or utils._is_json_field(field):
             return None
-        if utils.field_annotation_is_sequence(field.field_info.annotation):
+        if _sequence is None or _sequence(field.field_info.annotation):
             return None
         ((_, key),) = utils._get_param_aliases(field)
         return field, key, (field.field_info.in_.value, key)

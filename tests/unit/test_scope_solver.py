@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import pytest
 from fastapi import Cookie, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.dependencies.utils import solve_dependencies
 from fastapi.testclient import TestClient
 
 import ormgate
@@ -50,7 +51,8 @@ async def authorized(
     flavour: Annotated[str, Query()] = "plain",
     session: Annotated[str | None, Cookie()] = None,
 ) -> ormgate.Scope:
-    assert first == again and who == "user"
+    assert first == again
+    assert who == "user"
     calls.append(f"authorized {request.method} {flavour} {session}")
     return ormgate.Scope({"rank": first})
 
@@ -86,13 +88,12 @@ class Spy:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.runs = 0
-        real = access.solve_dependencies
 
         async def counted(**options: Any) -> Any:
             self.runs += 1
-            return await real(**options)
+            return await solve_dependencies(**options)
 
-        monkeypatch.setattr(access, "solve_dependencies", counted)
+        monkeypatch.setattr("ormgate.access.solve_dependencies", counted)
 
 
 Apps = Callable[[Callable[..., Any]], tuple[TestClient, TestClient]]
@@ -240,6 +241,11 @@ def test_which_dependencies_get_a_plan() -> None:
     async def with_body(body: dict[str, int]) -> None:
         return None
 
-    assert planned(tenant) and planned(authorized) and planned(rank)
-    assert not planned(blocking) and not planned(yielding) and not planned(held)
-    assert not planned(by_key) and not planned(with_body)
+    assert planned(tenant)
+    assert planned(authorized)
+    assert planned(rank)
+    assert not planned(blocking)
+    assert not planned(yielding)
+    assert not planned(held)
+    assert not planned(by_key)
+    assert not planned(with_body)
