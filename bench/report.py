@@ -218,7 +218,8 @@ def _header(sources: list[dict[str, Any]]) -> list[str]:
         f"- Versions: {versions}.",
         f"- Server: {s['server']}. Client: {s['wrk']}. Warm-up {s['warmup_s']:g} s before each measured run.",
         f"- Data: a `users` table of {s['rows']:,} rows (id, username unique, email unique, full_name, age, "
-        "created_at indexed), no password hashing; reseeded before a contender runs after any write run.",
+        "created_at indexed, tenant 1 for every row: read only by the scoped workloads), no password hashing; "
+        "reseeded before a contender runs after any write run.",
         f"- Pool size: **{s['pool_size']} connections** for every contender (SQLAlchemy `pool_size` with no "
         "overflow, asyncpg/aiomysql pools, Peewee `max_connections`, Django's psycopg pool for ninja on "
         "PostgreSQL); ormgate's Django adapter keeps one persistent connection per worker thread; the raw "
