@@ -99,9 +99,12 @@ class Spy:
 Apps = Callable[[Callable[..., Any]], tuple[TestClient, TestClient]]
 
 
-@pytest.fixture
-def apps(tmp_path: Path) -> Iterator[Apps]:
-    """A lean app and FastAPI's, each scoped by the given dependency, each with rows of ranks 1 and 2."""
+@pytest.fixture(params=["installed", "included"])
+def apps(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Apps]:
+    """A lean app and FastAPI's, each scoped by the given dependency, each with rows of ranks 1 and 2.
+
+    The lean app's routes are installed, or in an included router (served as FastAPI serves those).
+    """
     clients: list[TestClient] = []
 
     def make(dependency: Callable[..., Any]) -> tuple[TestClient, TestClient]:
@@ -111,7 +114,11 @@ def apps(tmp_path: Path) -> Iterator[Apps]:
             folder.mkdir()
             app = FastAPI(dependencies=[Depends(nothing)]) if mode == "fastapi" else FastAPI()
             ormgate.install_problem_handlers(app)
-            ormgate.Resource(Note, notes(folder), scope=dependency).install(app)
+            resource = ormgate.Resource(Note, notes(folder), scope=dependency)
+            if mode == "lean" and request.param == "included":
+                app.include_router(resource.router)
+            else:
+                resource.install(app)
             client = TestClient(app)
             client.__enter__()
             clients.append(client)
