@@ -20,7 +20,15 @@ from xml.sax.saxutils import escape
 from .contenders import BEST_PLAIN, FLOOR, ORMGATE
 
 DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
-WORKLOADS = {"get": "GET by id", "list20": "list 20", "list100": "list 100", "post": "POST", "patch": "PATCH"}
+WORKLOADS = {
+    "get": "GET by id",
+    "list20": "list 20",
+    "list100": "list 100",
+    "post": "POST",
+    "patch": "PATCH",
+    "get-scoped": "GET by id, scoped",
+    "list100-scoped": "list 100, scoped",
+}
 REFERENCES = (FLOOR, BEST_PLAIN, "fastapi-typed")
 COLOURS = {"ormgate": "#2b6cb0", "reference": "#718096", "other": "#dd6b20"}
 

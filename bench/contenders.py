@@ -57,6 +57,9 @@ class Workload:
     label: str
     write: bool = False
     limit: int | None = None
+    # Served by the ormgate contenders only, scoped (bench/apps/scoped.py): the unscoped twin's URL
+    # with an x-tenant header. Issue 16: no more than 5% over the twin.
+    twin: str | None = None
 
 
 WORKLOADS = {
@@ -67,8 +70,18 @@ WORKLOADS = {
         Workload("list100", "list.lua", "GET /users?limit=100&offset=0&age__gte=30&sort=-created_at", limit=100),
         Workload("post", "post.lua", "POST /users, a unique username and email per request", write=True),
         Workload("patch", "patch.lua", "PATCH /users/{id}, random id, two columns", write=True),
+        Workload("get-scoped", "get.lua", "GET /users/{id} scoped to the x-tenant header's tenant", twin="get"),
+        Workload(
+            "list100-scoped",
+            "list.lua",
+            "GET /users?limit=100&offset=0&age__gte=30&sort=-created_at scoped to the x-tenant header's tenant",
+            limit=100,
+            twin="list100",
+        ),
     )
 }
+# Issue 16: a scoped read costs (server CPU per request) at most this much over its unscoped twin.
+SCOPED_OVERHEAD = 0.05
 
 
 @dataclass(frozen=True)

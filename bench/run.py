@@ -34,6 +34,7 @@ if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m ben
     __package__ = "bench"
 
 from . import chart, report, seed, server
+from .apps import scoped
 from .contenders import CONTENDERS, ORMGATE, WORKLOADS, Contender, Workload
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -129,6 +130,8 @@ def _measure(srv: server.Server, workload: Workload, args: argparse.Namespace) -
     env = {"BENCH_MAX_ID": str(args.rows), "BENCH_PREFIX": secrets.token_hex(4)}
     if workload.limit:
         env["BENCH_LIMIT"] = str(workload.limit)
+    if workload.twin is not None:
+        env["BENCH_TENANT"] = scoped.HEADERS["x-tenant"]
     waited, busy_before = server.wait_quiet(args.quiet_wait)
     if args.warmup > 0:
         server.wrk(srv.url, workload.script, args.warmup, connections=args.connections, extra_env=env)
@@ -162,9 +165,10 @@ def _measure(srv: server.Server, workload: Workload, args: argparse.Namespace) -
     }
 
 
-def _estimate(args: argparse.Namespace, contenders: int) -> float:
+def _estimate(args: argparse.Namespace) -> float:
     per_run = float(args.duration + args.warmup + 0.6)
-    return float(len(args.database) * args.rounds * contenders * (len(args.workload) * per_run + 3))
+    servings = [s for c in args.contender for s in _servings(c, {}, args.workload)]
+    return float(len(args.database) * args.rounds * sum(len(w) * per_run + 3 for _env, w in servings))
 
 
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
@@ -172,7 +176,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     skipped: dict[str, dict[str, str]] = {}
     failed: list[dict[str, Any]] = []
-    print(f"estimated time: {_estimate(args, len(args.contender)) / 60:.0f} min", flush=True)
+    print(f"estimated time: {_estimate(args) / 60:.0f} min", flush=True)
     for database in args.database:
         reason = seed.check(database, DB_NAME)
         if reason is not None:
@@ -198,34 +202,37 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 if dirty:
                     seed.seed(database, DB_NAME, args.rows)
                     dirty = False
-                try:
-                    with server.serve(contender.module, env) as srv:
-                        for workload in args.workload:
-                            try:
-                                result = _run_one(srv, workload, args)
-                            except RuntimeError as exc:
-                                failed.append(_failure(database, workload.name, contender.name, round_, exc))
-                                continue
-                            finally:
-                                dirty = dirty or workload.write
-                            runs.append(
-                                {
-                                    "database": database,
-                                    "workload": workload.name,
-                                    "contender": contender.name,
-                                    "round": round_,
-                                    **result,
-                                }
-                            )
-                            print(
-                                f"[{database} r{round_ + 1}] {contender.name:18} {workload.name:8}"
-                                f" {result['rps']:9.0f} req/s  p50 {result['p50_ms']:6.2f} ms"
-                                f"  p99 {result['p99_ms']:7.2f} ms  cpu {result['cpu_us_per_request'] or 0:6.0f} µs"
-                                f"  non-2xx {result['non2xx']}",
-                                flush=True,
-                            )
-                except RuntimeError as exc:
-                    failed.append(_failure(database, "*", contender.name, round_, exc))
+                # The scoped workloads, ormgate's only, by the same app started scoped, right after.
+                for served, workloads in _servings(contender, env, args.workload):
+                    try:
+                        with server.serve(contender.module, served, headers=scoped.HEADERS) as srv:
+                            for workload in workloads:
+                                try:
+                                    result = _run_one(srv, workload, args)
+                                except RuntimeError as exc:
+                                    failed.append(_failure(database, workload.name, contender.name, round_, exc))
+                                    continue
+                                finally:
+                                    dirty = dirty or workload.write
+                                runs.append(
+                                    {
+                                        "database": database,
+                                        "workload": workload.name,
+                                        "contender": contender.name,
+                                        "round": round_,
+                                        **result,
+                                    }
+                                )
+                                print(
+                                    f"[{database} r{round_ + 1}] {contender.name:18} {workload.name:14}"
+                                    f" {result['rps']:9.0f} req/s  p50 {result['p50_ms']:6.2f} ms"
+                                    f"  p99 {result['p99_ms']:7.2f} ms"
+                                    f"  cpu {result['cpu_us_per_request'] or 0:6.0f} µs"
+                                    f"  non-2xx {result['non2xx']}",
+                                    flush=True,
+                                )
+                    except RuntimeError as exc:
+                        failed.append(_failure(database, "*", contender.name, round_, exc))
     return {
         "kind": "throughput",
         "id": started.strftime("%Y%m%dT%H%M%SZ"),
@@ -241,6 +248,16 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "failed": failed,
         "runs": runs,
     }
+
+
+def _servings(
+    contender: Contender, env: dict[str, str], workloads: list[Workload]
+) -> list[tuple[dict[str, str], list[Workload]]]:
+    """The servers to start for ``contender`` (its environment) and the workloads each one serves."""
+    plain = [w for w in workloads if w.twin is None]
+    scoped_ = [w for w in workloads if w.twin is not None] if contender.name in ORMGATE else []
+    servings = [(env, plain)] if plain else []
+    return [*servings, ({**env, "BENCH_SCOPED": "1"}, scoped_)] if scoped_ else servings
 
 
 def _failure(database: str, workload: str, contender: str, round_: int, exc: Exception) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The benchmark data: one ``users`` table, the same DDL and rows on every database.
 
 Rows are deterministic (a seeded generator): ``username``/``email`` unique,
-``age`` uniform in 18..80, ``created_at`` random over a year (indexed). No
-password column: hashing is not what is measured.
+``age`` uniform in 18..80, ``created_at`` random over a year (indexed), ``tenant``
+1 for every row (the scoped workloads' tenant, bench/apps/scoped.py; the other
+contenders' models do not declare it). No password column: hashing is not what is
+measured.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ _DDL = {
             email VARCHAR(254) NOT NULL UNIQUE,
             full_name VARCHAR(200) NOT NULL,
             age INTEGER NOT NULL,
-            created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP)""",
+            created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+            tenant INTEGER NOT NULL DEFAULT 1)""",
         "CREATE INDEX users_created_at ON users (created_at)",
     ],
     "postgresql": [
@@ -43,7 +46,8 @@ _DDL = {
             email VARCHAR(254) NOT NULL UNIQUE,
             full_name VARCHAR(200) NOT NULL,
             age INTEGER NOT NULL,
-            created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)""",
+            created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+            tenant INTEGER NOT NULL DEFAULT 1)""",
         "CREATE INDEX users_created_at ON users (created_at)",
     ],
     "mysql": [
@@ -55,6 +59,7 @@ _DDL = {
             full_name VARCHAR(200) NOT NULL,
             age INTEGER NOT NULL,
             created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+            tenant INTEGER NOT NULL DEFAULT 1,
             INDEX users_created_at (created_at)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
     ],

@@ -89,8 +89,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(module: str, env: Mapping[str, str], ready_path: str = "/users/1") -> Iterator[Server]:
-    """``bench.apps.<module>:app`` under one uvicorn worker on core 0, answering, until the block ends."""
+def serve(
+    module: str, env: Mapping[str, str], ready_path: str = "/users/1", headers: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """``bench.apps.<module>:app`` under one uvicorn worker on core 0, answering, until the block ends.
+
+    It answers when a GET of ``ready_path`` with ``headers`` is a 200.
+    """
     LOGS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     log = LOGS / f"{module}.log"
@@ -103,7 +108,7 @@ def serve(module: str, env: Mapping[str, str], ready_path: str = "/users/1") -> 
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
-        _wait_ready(server, ready_path)
+        _wait_ready(server, ready_path, headers or {})
         yield server
     finally:
         process.send_signal(signal.SIGINT)
@@ -114,14 +119,15 @@ def serve(module: str, env: Mapping[str, str], ready_path: str = "/users/1") -> 
             process.wait()
 
 
-def _wait_ready(server: Server, path: str, timeout: float = 60) -> None:
+def _wait_ready(server: Server, path: str, headers: Mapping[str, str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             tail = server.log.read_text(errors="replace").strip().splitlines()[-3:]
             raise RuntimeError(f"server exited with {server.process.returncode}: {' | '.join(tail)}")
         try:
-            with urllib.request.urlopen(server.url + path, timeout=2) as response:
+            request = urllib.request.Request(server.url + path, headers=dict(headers))
+            with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):

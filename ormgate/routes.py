@@ -141,7 +141,7 @@ class LeanRoute(JSONRoute):
     FastAPI still documents the endpoint from its declared parameters; at run
     time the resource parses the path, headers and body itself, with the same
     models and the same 422s (profiles put that solving at a fifth of a GET).
-    A scoped route's dependency is solved alone by FastAPI's solver
+    A scoped route's dependency is solved alone, as FastAPI's solver would
     (``ormgate.access.solving``); a route that gains other dependencies
     (``include_router(..., dependencies=[...])``, the app's or the router's)
     gets FastAPI's own handler back, so they run.
@@ -156,7 +156,7 @@ class LeanRoute(JSONRoute):
             # Nothing else for FastAPI's wrapper to do (no body limit; a scope's yield
             # dependencies get the same exit stacks): exceptions reach the app's handlers all the same.
             handler = self.get_route_handler()
-            self.app = access.with_stacks(handler) if self.dependant.dependencies else _asgi(handler)
+            self.app = access.serving(handler, self) if self.dependant.dependencies else _asgi(handler)
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()

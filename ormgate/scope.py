@@ -25,6 +25,7 @@ from .query import Filter
 
 # Parameter names of a scope's conditions, apart from the plan's and the statements' own.
 _PARAM = "ormgate_s{}"
+_NONE: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,10 @@ class Scope:
     read_only: Collection[str] = frozenset()
 
     def __post_init__(self) -> None:
+        if not self.hidden and not self.read_only:  # the usual scope, made on every request: kept short
+            object.__setattr__(self, "hidden", _NONE)
+            object.__setattr__(self, "read_only", _NONE)
+            return
         object.__setattr__(self, "hidden", frozenset(self.hidden))
         object.__setattr__(self, "read_only", frozenset(self.read_only) | frozenset(self.hidden))
 

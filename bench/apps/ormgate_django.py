@@ -1,15 +1,15 @@
-"""(k) ormgate on the Django ORM, standalone: the whole users resource generated."""
+"""(k) ormgate on the Django ORM, standalone: the whole users resource generated (scoped: bench/apps/scoped.py)."""
 
 from fastapi import FastAPI
 
 import ormgate
 from ormgate.adapters.django import DjangoAdapter, configure, setup
 
-from . import config
+from . import config, scoped
 
 setup()  # the app registry must be ready before the model is declared
-from .django_models import User  # noqa: E402
+from .django_models import TenantUser, User  # noqa: E402
 
 app = FastAPI()
 ormgate.install_problem_handlers(app)
-ormgate.Resource(User, DjangoAdapter(configure(config.sync_url())), path="/users").install(app)
+scoped.install(app, DjangoAdapter(configure(config.sync_url())), User, TenantUser)

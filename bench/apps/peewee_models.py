@@ -13,3 +13,12 @@ class User(pw.Model):
 
     class Meta:
         table_name = "users"
+
+
+class TenantUser(User):
+    """The same table with its ``tenant`` column, for the scoped workloads (bench/apps/scoped.py)."""
+
+    tenant = pw.IntegerField(constraints=[pw.SQL("DEFAULT 1")])
+
+    class Meta:
+        table_name = "users"

@@ -27,6 +27,25 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.current_timestamp(), index=True)
 
 
+class TenantBase(DeclarativeBase):
+    pass
+
+
+class TenantUser(TenantBase):
+    """The same table with its ``tenant`` column, for the scoped workloads (bench/apps/scoped.py)."""
+
+    __tablename__ = "users"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(150), unique=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(200))
+    age: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.current_timestamp(), index=True)
+    tenant: Mapped[int] = mapped_column(server_default="1")
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -84,3 +84,31 @@ def test_a_run_limited_to_some_contenders_does_not_replace_a_whole_field(
     for data in (whole, partial):
         assert (tmp_path / f"{data['id']}.svg").exists()
         assert f"](../bench/results/{data['id']}.svg)" in page
+
+
+def test_a_scoped_workload_is_shown_against_its_unscoped_twin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.loads(latest().read_text())
+    data["id"], data["command"] = "20990103T000000Z", "python -m bench.run --quick"
+    data["workloads"] = [*data["workloads"], "get-scoped"]
+    twins = [
+        r for r in data["runs"] if r["workload"] == "get" and r["contender"] in ("ormgate-sa-sync", "ormgate-peewee")
+    ]
+    extra = {"ormgate-sa-sync": 1.03, "ormgate-peewee": 1.10}  # CPU per request over the twin's
+    for run in twins:
+        factor = extra[run["contender"]]
+        scoped = {**run, "workload": "get-scoped", "rps": run["rps"] / factor}
+        scoped["cpu_us_per_request"] = run["cpu_us_per_request"] * factor
+        data["runs"].append(scoped)
+    (tmp_path / f"{data['id']}.json").write_text(json.dumps(data))
+    monkeypatch.setattr(report, "DOCS", tmp_path / "benchmarks.md")
+    page = report.write(tmp_path).read_text()
+    table = page.split("GET /users/{id} scoped to the x-tenant header's tenant")[1].split("###")[0]
+    assert "fastapi-raw" not in table  # ormgate's alone
+    ratios = {line.split(" | ")[0]: line for line in table.splitlines() if line.startswith("| ormgate-")}
+    assert "| 0.97× |" in ratios["| ormgate-sa-sync"]  # noqa: RUF001  (req/s, scoped over unscoped)
+    assert ratios["| ormgate-sa-sync"].endswith("| +3.0% | ✓ ≤ +5% CPU |")
+    assert ratios["| ormgate-peewee"].endswith("| +10.0% | ✗ ≤ +5% CPU |")
+    assert "| ormgate-django" not in ratios  # not measured scoped
+    assert len(bars(chart.write(tmp_path / f"{data['id']}.json"))) == len(
+        {(r["database"], r["workload"], r["contender"]) for r in data["runs"]}
+    )

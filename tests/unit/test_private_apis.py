@@ -12,10 +12,11 @@ import contextvars
 import importlib.metadata
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import peewee as pw
 import sqlalchemy as sa
+from fastapi import Header
 from playhouse.pool import PooledDatabase, PooledSqliteDatabase
 from playhouse.postgres_ext import ArrayField
 from starlette.requests import Request
@@ -59,6 +60,60 @@ def test_fastapi_solve_dependencies_and_its_exit_stacks() -> None:
     for key in ("fastapi_inner_astack", "fastapi_function_astack"):
         set_and_read = key in _source(solve) and key in _source(fastapi.routing.request_response)
         _pin("fastapi", f"the request's {key}", set_and_read)
+
+
+def test_fastapi_request_params_to_args_and_the_dependant() -> None:
+    import dataclasses
+
+    import fastapi.dependencies.utils as utils
+    from fastapi.dependencies.models import Dependant
+
+    solve = getattr(utils, "request_params_to_args", None)
+    held = list(inspect.signature(solve).parameters) if solve is not None else []
+    _pin(
+        "fastapi",
+        "fastapi.dependencies.utils.request_params_to_args(fields, received_params)",
+        held[:2]
+        == [
+            "fields",
+            "received_params",
+        ],
+    )
+    # ormgate.solver knows each of them: a new one may be a kind of dependency its plan would get wrong.
+    known = {
+        "path_params", "query_params", "header_params", "cookie_params", "body_params", "dependencies", "name",
+        "call", "request_param_name", "websocket_param_name", "http_connection_param_name", "response_param_name",
+        "background_tasks_param_name", "security_scopes_param_name", "own_oauth_scopes", "parent_oauth_scopes",
+        "use_cache", "path", "scope", "concurrency",
+    }  # fmt: skip
+    fields = {field.name for field in dataclasses.fields(Dependant)}
+    _pin("fastapi", f"the fields of Dependant (new: {sorted(fields - known)})", fields <= known)
+
+
+def test_fastapi_what_request_params_to_args_asks_of_a_field() -> None:
+    """ormgate.solver asks it once per field, and validates a scalar with the field itself."""
+    import fastapi.dependencies.utils as utils
+
+    from ormgate.solver import _scalar
+
+    async def dependency(x_tenant: Annotated[int, Header()], x_many: Annotated[list[int], Header()]) -> None:
+        return None
+
+    one, many = utils.get_dependant(path="/", call=dependency).header_params
+    for name in ("_get_param_model", "_is_json_field", "_get_param_aliases", "field_annotation_is_sequence"):
+        _pin("fastapi", f"fastapi.dependencies.utils.{name}", callable(getattr(utils, name, None)))
+    _pin("fastapi", "_get_param_aliases(field) -> [(alias, key)]", utils._get_param_aliases(one) == [("x-tenant",) * 2])
+    _pin(
+        "fastapi",
+        "ModelField.validate(value, values, loc=) -> (value, errors)",
+        one.validate("7", {}, loc=()) == (7, []),
+    )
+    wrong = one.validate("x", {}, loc=("header", "x-tenant"))[1]
+    _pin("fastapi", "ModelField.validate's errors, located", wrong[0]["loc"] == ("header", "x-tenant"))
+    _pin(
+        "fastapi", "how ormgate.solver reads a scalar header", _scalar(one) == (one, "x-tenant", ("header", "x-tenant"))
+    )
+    _pin("fastapi", "a list header is read by FastAPI's own function", _scalar(many) is None)
 
 
 def test_starlette_request_json_cache() -> None:
