@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -46,14 +47,14 @@ def test_a_hidden_reverse_relation_is_left_out() -> None:
         assert "comments" not in {r.name for r in DESCRIBE[orm](models.Author)}
 
 
-def test_an_include_names_the_resource_of_its_target() -> None:
+def test_an_include_names_the_resource_of_its_target(tmp_path: Path) -> None:
     import sqlalchemy as sa
 
     import ormgate
     from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 
     models = importlib.import_module("tests.conformance.relations.sqlalchemy")
-    db = SQLAlchemyAdapter(sa.create_engine("sqlite://"))
+    db = SQLAlchemyAdapter(sa.create_engine(f"sqlite:///{tmp_path / 'relations.sqlite3'}"))
     authors = ormgate.Resource(models.Author, db, path="/authors")
     with pytest.raises(ValueError, match="not both"):
         ormgate.Include(resource=authors, schemas=authors.schemas)
