@@ -255,6 +255,28 @@ class Includes:
             items[name] = (shown, self._embedding(below, node.children, path + ".", chosen, scopes), filters)
         return Embedding(items)
 
+    def within(self, across: Collection[str], scopes: Scopes) -> tuple[Filter, ...]:
+        """The filters that keep the filters ``across`` relations (``author__username``) to related rows
+        in their scope: the scope's equalities on the same path (``author__team``).
+
+        Only along to-one relations: there a separate condition on the path meets the same related
+        row (a post has one author). Under a to-many one it could meet another row: not done
+        (docs/scoping.md).
+        """
+        found: dict[str, Any] = {}
+        for name in across:
+            level, relations = self.roots, name.split("__")[:-1]
+            for i, relation in enumerate(relations):
+                node = level.get(relation)
+                if node is None or node.relation.kind != "to_one":
+                    break
+                scope = scopes.get(".".join(relations[: i + 1]))
+                for field_name, value in ({} if scope is None else scope.where).items():
+                    found["__".join([*relations[: i + 1], field_name])] = value
+                level = node.children
+        # In a fixed order: the statement's shape depends on the names alone.
+        return tuple(Filter(path, "eq", found[path]) for path in sorted(found))
+
     def hidden_across(self, across: Collection[str], scopes: Scopes) -> frozenset[str]:
         """The filters across relations (``author__email``) whose field the scope of their relation path hides."""
         hidden: set[str] = set()

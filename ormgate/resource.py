@@ -305,8 +305,11 @@ class Resource:
         parser = self._parser(scope, related)
         scoped = () if scope is None else scope.filters()
         embedding, keys = NONE, ()
-        if self.includes is not None and (b"include" in raw or b"." in raw):
+        if self.includes is not None and (related or b"include" in raw or b"." in raw):
             embedding, rest = self.includes.split(raw, self._max_query, related)
+            if related:  # a filter across a to-one relation matches only related rows in their scope
+                across = [parser.parameters[k][0] for k, _ in rest if k in parser.parameters]
+                scoped = (*scoped, *self.includes.within([n for n in across if n in parser.across], related))
             query = parser.parse(rest, scoped)
             keys = self.includes.keys(embedding)
         else:

@@ -540,6 +540,25 @@ def test_a_filter_across_a_field_the_scope_hides_is_refused(api: Served, posts: 
 
 
 @TEAM_POSTS
+def test_a_filter_across_a_to_one_relation_matches_only_related_rows_in_scope(api: Served, posts: str) -> None:
+    # Else a client could learn, by filtering, the values of rows its scope does not show.
+    made = teams(api)
+    post(api, "/posts", title="p2", author_id=made["ada"]["id"])
+    assert list(listed(api, f"{posts}?author__username=bob", ONE)) == []
+    assert list(listed(api, f"{posts}?author%5F%5Fusername=bob", ONE)) == []  # the name percent-encoded
+    assert list(listed(api, f"{posts}?author__username=bob", TWO)) == ["b1"]
+    assert list(listed(api, f"{posts}?author__username=bob", {})) == ["b1"]
+    assert list(listed(api, f"{posts}?author__username__in=ada,bob&include=author", ONE)) == ["p1", "p2"]
+    # A cursor walks the list in scope, and is no cursor of another scope's.
+    url = f"{posts}?author__username__in=ada,bob&limit=1"
+    first = api.client.get(url, headers=ONE).json()
+    second = api.client.get(f"{url}&cursor={first['next_cursor']}", headers=ONE).json()
+    assert [p["title"] for p in first["items"] + second["items"]] == ["p1", "p2"]
+    assert second["next_cursor"] is None
+    problem(api.client.get(f"{url}&cursor={first['next_cursor']}", headers=TWO), 404)
+
+
+@TEAM_POSTS
 def test_the_included_scopes_dependencies_run_and_are_documented(api: Served, posts: str) -> None:
     teams(api)
     # Solved on every request of the route, include= or not, as FastAPI solves any dependency.
