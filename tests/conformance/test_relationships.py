@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ormgate.resource import LeanRoute
 from tests import databases as dbs
 from tests.conformance.relations import MAX_COMMENTS, MAX_TAGS, Statements
 from tests.conftest import Served, _pair_params, _serve
@@ -570,6 +571,15 @@ def test_the_included_scopes_dependencies_run_and_are_documented(api: Served, po
         parameters = {(p["in"], p["name"]) for p in spec["paths"][route]["get"]["parameters"]}
         assert {("header", "x-team"), ("header", "x-role")} <= parameters, route
     assert not any(p["in"] == "header" for p in spec["paths"][posts]["post"].get("parameters", []))
+
+
+def test_a_route_with_included_scopes_stays_lean(api: Served) -> None:
+    # FastAPI's solver runs the scope dependencies alone (ormgate.access.solving), not the whole handler.
+    app: Any = api.client.app
+    routes = [r for r in app.router.routes if isinstance(r, LeanRoute) and r.path == "/team_posts"]
+    routes = [r for r in routes if "GET" in r.methods]
+    assert len(routes) == 1
+    assert routes[0].app.__module__ == "ormgate.access"
 
 
 def test_statements_with_scoped_includes_do_not_grow_with_the_page(api: Served) -> None:
