@@ -1,11 +1,12 @@
 """The HTTP side of scopes (ormgate.scope): each request's scope, from the route's dependency to the resource.
 
-A scoped route declares the resource's scope dependency as one more parameter
-of its endpoint, so FastAPI documents it as any dependency (its security scheme
-in the OpenAPI document) and, on FastAPI's own handler, runs it and the endpoint
-leaves the ``Scope`` it returned in the request for the resource's operations.
-The lean route (``ormgate.resource.LeanRoute``) runs the dependency alone with
-FastAPI's own solver (``solving``): its sub-dependencies, their cache, its 401,
+A scoped route declares the resource's scope dependency, and those of the
+resources its includes name (ormgate.relations), as more parameters of its
+endpoint, so FastAPI documents them as any dependency (a security scheme in the
+OpenAPI document) and, on FastAPI's own handler, runs them and the endpoint
+leaves the ``Scope`` each returned in the request for the resource's operations.
+The lean route (``ormgate.routes.LeanRoute``) runs the dependencies alone with
+FastAPI's own solver (``solving``): their sub-dependencies, their cache, a 401,
 ``app.dependency_overrides`` and the teardown of ``yield`` dependencies are
 FastAPI's, and the rest of the request is parsed as on an unscoped route. A
 dependency of the simple kind ``ormgate.solver`` describes (``async def``
@@ -15,7 +16,7 @@ override is set.
 """
 
 import inspect
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
@@ -44,47 +45,65 @@ _FUNCTION_STACK = "fastapi_function_astack"
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def with_scope(endpoint: Callable[..., Any], dependency: Callable[..., Any]) -> Callable[..., Any]:
-    """``endpoint`` (which takes the ``request``) with ``dependency`` among its parameters."""
+def _names(dependencies: Sequence[object]) -> list[str]:
+    """The endpoint parameters of scope dependencies: ``ormgate_scope``, ``ormgate_scope_1``, ..."""
+    return [PARAMETER if i == 0 else f"{PARAMETER}_{i}" for i in range(len(dependencies))]
+
+
+def _parameters(dependencies: Sequence[Callable[..., Any]]) -> list[inspect.Parameter]:
+    kind = inspect.Parameter.KEYWORD_ONLY
+    return [
+        inspect.Parameter(name, kind, annotation=Annotated[Any, Depends(dependency)])
+        for name, dependency in zip(_names(dependencies), dependencies, strict=True)
+    ]
+
+
+def with_scope(endpoint: Callable[..., Any], dependencies: Sequence[Callable[..., Any]]) -> Callable[..., Any]:
+    """``endpoint`` (which takes the ``request``) with the scope ``dependencies`` among its parameters.
+
+    The first is the resource's own; the others those of the resources its includes name.
+    """
     signature = inspect.signature(endpoint)
-    parameter = inspect.Parameter(
-        PARAMETER, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Any, Depends(dependency)]
-    )
+    names = _names(dependencies)
 
     async def scoped(**values: Any) -> Response:
         request: Request = values["request"]
-        request.scope[_KEY] = values.pop(PARAMETER)
+        request.scope[_KEY] = {dep: values.pop(name) for dep, name in zip(dependencies, names, strict=True)}
         response: Response = await endpoint(**values)
         return response
 
-    scoped.__signature__ = signature.replace(parameters=[*signature.parameters.values(), parameter])  # type: ignore[attr-defined]
+    parameters = [*signature.parameters.values(), *_parameters(dependencies)]
+    scoped.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     scoped.__name__ = endpoint.__name__
-    scoped.__dict__["ormgate_scope"] = dependency
+    scoped.__dict__["ormgate_scope"] = tuple(dependencies)
     return scoped
 
 
 def only_scope(dependant: Dependant) -> bool:
-    """Whether the scope dependency is a route's one dependency (none of a router's, an app's)."""
-    return [sub.name for sub in dependant.dependencies] == [PARAMETER]
+    """Whether the scope dependencies are a route's only ones (none of a router's, an app's)."""
+    names = [sub.name for sub in dependant.dependencies]
+    return names == _names(names)
 
 
-def solving(lean: Handler, dependency: Callable[..., Any], path: str, overrides: Any) -> Handler:
-    """``lean`` after ``dependency`` is solved alone, as FastAPI's handler would among the endpoint's parameters.
+def solving(lean: Handler, dependencies: Sequence[Callable[..., Any]], path: str, overrides: Any) -> Handler:
+    """``lean`` after ``dependencies`` are solved alone, as FastAPI's handler would among the endpoint's parameters.
 
-    By ``ormgate.solver``'s plan when the dependency has one and no override is set (or the
-    request has no exit stacks: ``serving`` left them out for the plan); otherwise by FastAPI's
-    solver, which needs the exit stacks in the request (``with_stacks``, or FastAPI's
-    request_response). A problem the dependency raises (a 401) or its parameters' 422 comes
+    By ``ormgate.solver``'s plan when they have one and no override is set (or the request has
+    no exit stacks: ``serving`` left them out for the plan); otherwise by FastAPI's solver,
+    which needs the exit stacks in the request (``with_stacks``, or FastAPI's
+    request_response). A problem a dependency raises (a 401) or its parameters' 422 comes
     before the route's own.
     """
 
-    dependant = _dependant(dependency, path)
+    dependant = _dependant(dependencies, path)
     fast = plan(dependant)
+    names = _names(dependencies)
 
     async def scoped(request: Request) -> Response:
         # Without the exit stacks (``serving``'s fast path) nothing needs them: the plan runs.
         if fast is not None and (_REQUEST_STACK not in request.scope or not _overridden(overrides)):
-            request.scope[_KEY] = (await fast.solve(request))[PARAMETER]
+            values = await fast.solve(request)
+            request.scope[_KEY] = {dep: values[name] for dep, name in zip(dependencies, names, strict=True)}
             return await lean(request)
         solved = await solve_dependencies(
             request=request,
@@ -95,7 +114,7 @@ def solving(lean: Handler, dependency: Callable[..., Any], path: str, overrides:
         )
         if solved.errors:
             raise RequestValidationError(solved.errors)
-        request.scope[_KEY] = solved.values[PARAMETER]
+        request.scope[_KEY] = {dep: solved.values[name] for dep, name in zip(dependencies, names, strict=True)}
         response = await lean(request)
         if response.background is None:  # a dependency's BackgroundTasks, as FastAPI's handler runs them
             response.background = solved.background_tasks
@@ -104,12 +123,13 @@ def solving(lean: Handler, dependency: Callable[..., Any], path: str, overrides:
     return scoped
 
 
-def _dependant(dependency: Callable[..., Any], path: str) -> Dependant:
-    """FastAPI's ``Dependant`` of an endpoint whose one parameter is ``dependency``."""
+def _dependant(dependencies: Sequence[Callable[..., Any]], path: str) -> Dependant:
+    """FastAPI's ``Dependant`` of an endpoint whose parameters are the scope ``dependencies``."""
 
-    def scope_only(ormgate_scope: Annotated[Any, Depends(dependency)]) -> Any:
-        return ormgate_scope  # documents nothing and is never called: only solved
+    def scope_only(**values: Any) -> Any:
+        return values  # documents nothing and is never called: only solved
 
+    scope_only.__signature__ = inspect.Signature(_parameters(dependencies))  # type: ignore[attr-defined]
     return get_dependant(path=path, call=scope_only)
 
 
@@ -163,9 +183,12 @@ def with_stacks(handler: Handler) -> ASGIApp:
     return app
 
 
-def request_scope(request: Request, info: ModelInfo, restricted: Collection[str] = ()) -> Scope | None:
-    """The scope the route's dependency returned for ``request``: a ``Scope``, or None for every row."""
-    found = request.scope.get(_KEY, _UNRESOLVED)
+def request_scope(
+    request: Request, dependency: Callable[..., Any], info: ModelInfo, restricted: Collection[str] = ()
+) -> Scope | None:
+    """The scope ``dependency`` returned for ``request``: a ``Scope``, or None for every row."""
+    solved: Mapping[Callable[..., Any], Any] = request.scope.get(_KEY, {})
+    found = solved.get(dependency, _UNRESOLVED)
     if found is _UNRESOLVED:  # a route that lost its dependency must not serve every row
         raise RuntimeError(f"{info.name}: the scope dependency did not run for this route")
     if found is None:
@@ -237,7 +260,10 @@ def seen_by(check: Callable[[dict[str, Any]], None], scope: Scope | None) -> Cal
 
 
 def parser_without(base: QueryParser, hidden: frozenset[str], cursor_key: bytes | str | None) -> QueryParser:
-    """``base`` for a request that does not know the ``hidden`` fields: their parameters are unknown ones."""
+    """``base`` for a request that does not know the ``hidden`` fields: their parameters are unknown ones.
+
+    ``hidden`` may name filters across relations (``author__email``) whose field a related scope hides.
+    """
     return QueryParser(
         base.info,
         [name for name in base.readable if name not in hidden],
@@ -245,5 +271,5 @@ def parser_without(base: QueryParser, hidden: frozenset[str], cursor_key: bytes 
         sortable=[name for name in base.sortable if name not in hidden],
         limits=base.limits,
         cursor_key=cursor_key,
-        across=base.across,
+        across={path: target for path, target in base.across.items() if path not in hidden},
     )

@@ -8,7 +8,10 @@ adapter already compiles), whatever the page size and however long the lists
 (a list's first rows are kept per key by the query's ``Group``); a nested
 relation is read the same way from the rows of its parent relation. A
 many-to-one relation embeds an object or null, a one-to-many one a list
-ordered by primary key.
+ordered by primary key. An include that names the target's ``Resource`` reads
+as that resource does for the request: its read scope's conditions join the
+batched query (rows out of scope are not embedded), its hidden fields are
+neither shown nor selectable.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import pydantic
@@ -28,6 +31,10 @@ from .errors import BadQuery, ForeignKeyViolation
 from .model import FieldInfo, ModelInfo, RelationInfo
 from .query import MAX_OFFSET, Filter, Group, Query, Sort
 from .schemas import ModelSchemas, _unset, derive, value_annotation
+from .scope import Scope
+
+if TYPE_CHECKING:
+    from .resource import Resource
 
 DEFAULT_MAX_ITEMS = 20
 
@@ -36,18 +43,24 @@ DEFAULT_MAX_ITEMS = 20
 class Include:
     """How one relation path may be embedded.
 
-    ``schemas``: what the embedded rows show (by default every field of the target: give the
-    target resource's own schemas when it has write-only or excluded fields). ``max_items``:
-    the most rows an embedded list holds (its first ones by primary key); for a to-one relation it
-    has no use.
+    ``resource``: the target's own ``Resource``, which then serves the embedded rows as its own
+    reads: its read schema, its read ``scope`` for the request (rows out of it are left out) and
+    that scope's hidden fields; a filter across the relation obeys that scope's hidden fields too.
+    Otherwise ``schemas`` says what the embedded rows show: by default **every field of the
+    target**, whatever another resource of the target hides (docs/relationships.md).
+    ``max_items``: the most rows an embedded list holds (its first ones by primary key); for a
+    to-one relation it has no use.
     """
 
     schemas: ModelSchemas | None = None
     max_items: int = DEFAULT_MAX_ITEMS
+    resource: Resource | None = None
 
     def __post_init__(self) -> None:
         if self.max_items < 1:
             raise ValueError("Include.max_items must be at least 1")
+        if self.resource is not None and self.schemas is not None:
+            raise ValueError("Include: give the resource (whose schemas it uses) or schemas, not both")
 
 
 @dataclass(slots=True)
@@ -59,6 +72,8 @@ class _Node:
     schemas: ModelSchemas
     store: Store
     max_items: int
+    # The target's resource, whose read scope the embedded rows obey; None: every row, every field.
+    resource: Resource | None = None
     children: dict[str, _Node] = field(default_factory=dict)
     # A many-to-many relation's join model, read for the pairs before the targets.
     through: tuple[Store, ModelInfo] | None = None
@@ -70,9 +85,15 @@ class _Node:
 
 @dataclass(frozen=True, slots=True)
 class Embedding:
-    """What one request includes: relation name -> (fields shown, what is included under it)."""
+    """What one request includes: relation name -> (fields shown, what is included under it, the
+    filters of the target's scope)."""
 
-    items: Mapping[str, tuple[tuple[str, ...], Embedding]]
+    items: Mapping[str, tuple[tuple[str, ...], Embedding, tuple[Filter, ...]]]
+
+
+# The scopes of one request's included resources, by relation path ("comments.author"): only those
+# whose resource has a scope for it (None, an unscoped request, is left out).
+Scopes = Mapping[str, Scope]
 
 
 NONE = Embedding({})
@@ -119,14 +140,30 @@ class Includes:
                 level, owner = node.children, node.info
             relation = _relation(owner, name, path)
             target = adapter.describe(relation.target)
-            schemas = include.schemas or derive(target)
+            resource = include.resource
+            if resource is not None and resource.info.table != target.table:
+                raise ValueError(
+                    f"include path {path!r} reaches {target.name}, not the resource's {resource.info.name}"
+                )
+            schemas = include.schemas or (resource.schemas if resource is not None else derive(target))
             # The store may read any column (the keys of nested relations), and shows only those asked.
             store = adapter.store(relation.target, [f.name for f in target.fields])
-            level[name] = node = _Node(relation, target, schemas, store, include.max_items)
+            level[name] = node = _Node(relation, target, schemas, store, include.max_items, resource)
             if relation.kind == "many_to_many":
                 through = adapter.describe(relation.through)
                 node.through = (adapter.store(relation.through, [f.name for f in through.fields]), through)
         self.paths = tuple(sorted(self._paths(self.roots, "")))
+        # The paths whose rows a resource with a read scope serves: the request must solve those scopes.
+        self.scoped: dict[str, Resource] = {
+            path: node.resource
+            for path, node in self._nodes("", self.roots)
+            if node.resource is not None and node.resource.scope is not None
+        }
+
+    @property
+    def dependencies(self) -> tuple[Callable[..., Any], ...]:
+        """The scope dependencies of the included resources, each once."""
+        return tuple(dict.fromkeys(r.scope for r in self.scoped.values() if r.scope is not None))
 
     def _paths(self, level: Mapping[str, _Node], prefix: str) -> list[str]:
         found = []
@@ -137,7 +174,7 @@ class Includes:
 
     # -- the request's include= and the dotted names of its fields= -------------------------------
 
-    def split(self, raw: bytes, cap: int) -> tuple[Embedding, list[tuple[str, str]]]:
+    def split(self, raw: bytes, cap: int, scopes: Scopes) -> tuple[Embedding, list[tuple[str, str]]]:
         """What a query string (at most ``cap`` bytes) includes, and its other parameters (for QueryParser)."""
         if len(raw) > cap:
             message = f"{len(raw)} bytes, at most {cap}"
@@ -163,12 +200,13 @@ class Includes:
                     rest.append((key, ",".join(plain)))
             elif key != "include":
                 rest.append((key, value))
-        return self.parse(include[0] if include else None, dotted), rest
+        return self.parse(include[0] if include else None, dotted, scopes), rest
 
-    def parse(self, include: str | None, dotted: Sequence[str]) -> Embedding:
+    def parse(self, include: str | None, dotted: Sequence[str], scopes: Scopes) -> Embedding:
         """The ``Embedding`` a request asks for; a path not declared, or a field not readable, is a 400.
 
         A field of an embedded row (``author.username``) includes its relation, ``include=`` or not.
+        A field the path's scope hides is not readable: refused as one the target does not have.
         """
         paths = [] if include is None else include.split(",")
         if include is not None and (not include or len(paths) > len(self.paths)):
@@ -195,21 +233,61 @@ class Includes:
                 level, node = level[part], nodes[part]
                 nodes = node.children
             assert node is not None
-            if leaf not in node.readable:
-                raise _bad("fields", f"cannot use {name!r}", [f"{path}.{f}" for f in node.readable])
+            readable = _readable(node, scopes.get(path))
+            if leaf not in readable:
+                raise _bad("fields", f"cannot use {name!r}", [f"{path}.{f}" for f in readable])
             chosen.setdefault(path, []).append(leaf)
-        return self._embedding(tree, self.roots, "", chosen)
+        return self._embedding(tree, self.roots, "", chosen, scopes)
 
     def _embedding(
-        self, tree: Mapping[str, Any], nodes: Mapping[str, _Node], prefix: str, chosen: Mapping[str, list[str]]
+        self,
+        tree: Mapping[str, Any],
+        nodes: Mapping[str, _Node],
+        prefix: str,
+        chosen: Mapping[str, list[str]],
+        scopes: Scopes,
     ) -> Embedding:
         items = {}
         for name, below in tree.items():
             node = nodes[name]
             path = prefix + name
-            shown = tuple(dict.fromkeys(chosen[path])) if path in chosen else node.readable
-            items[name] = (shown, self._embedding(below, node.children, path + ".", chosen))
+            scope = scopes.get(path)
+            shown = tuple(dict.fromkeys(chosen[path])) if path in chosen else _readable(node, scope)
+            filters = () if scope is None else scope.filters()
+            items[name] = (shown, self._embedding(below, node.children, path + ".", chosen, scopes), filters)
         return Embedding(items)
+
+    def within(self, across: Collection[str], scopes: Scopes) -> tuple[Filter, ...]:
+        """The filters that keep the filters ``across`` relations (``author__username``) to related rows
+        in their scope: the scope's equalities on the same path (``author__team``).
+
+        Only along to-one relations: there a separate condition on the path meets the same related
+        row (a post has one author). Under a to-many one it could meet another row: not done
+        (docs/scoping.md).
+        """
+        found: dict[str, Any] = {}
+        for name in across:
+            level, relations = self.roots, name.split("__")[:-1]
+            for i, relation in enumerate(relations):
+                node = level.get(relation)
+                if node is None or node.relation.kind != "to_one":
+                    break
+                scope = scopes.get(".".join(relations[: i + 1]))
+                for field_name, value in ({} if scope is None else scope.where).items():
+                    found["__".join([*relations[: i + 1], field_name])] = value
+                level = node.children
+        # In a fixed order: the statement's shape depends on the names alone.
+        return tuple(Filter(path, "eq", found[path]) for path in sorted(found))
+
+    def hidden_across(self, across: Collection[str], scopes: Scopes) -> frozenset[str]:
+        """The filters across relations (``author__email``) whose field the scope of their relation path hides."""
+        hidden: set[str] = set()
+        for name in across:
+            *relations, last = name.split("__")
+            scope = scopes.get(".".join(relations))
+            if scope is not None and last in scope.hidden:
+                hidden.add(name)
+        return frozenset(hidden)
 
     def keys(self, embedding: Embedding) -> tuple[str, ...]:
         """The fields of the resource's rows that its included relations start from."""
@@ -289,8 +367,15 @@ class Includes:
         await _embed(rows, embedding, self.roots)
 
 
+def _readable(node: _Node, scope: Scope | None) -> tuple[str, ...]:
+    """The fields of ``node``'s rows a request in ``scope`` may see."""
+    if scope is None or not scope.hidden:
+        return node.readable
+    return tuple(name for name in node.readable if name not in scope.hidden)
+
+
 async def _embed(rows: list[Row], embedding: Embedding, nodes: Mapping[str, _Node]) -> None:
-    for name, (shown, below) in embedding.items.items():
+    for name, (shown, below, scoped) in embedding.items.items():
         node = nodes[name]
         relation = node.relation
         # What the embedded rows show, and the keys their own included relations start from.
@@ -298,23 +383,24 @@ async def _embed(rows: list[Row], embedding: Embedding, nodes: Mapping[str, _Nod
         keys = list(dict.fromkeys(row[relation.local] for row in rows if row[relation.local] is not None))
         names = tuple(below.items)
         if relation.kind == "to_one":
-            found = await _read(node.store, node.info, needed, relation.remote, keys, len(keys))
+            found = await _read(node.store, node.info, needed, relation.remote, keys, len(keys), scoped=scoped)
             await _embed(found, below, node.children)
             by_key = {row[relation.remote]: _shown(row, shown, names) for row in found}
             for row in rows:
                 row[name] = by_key.get(row[relation.local])
         elif node.through is None:
-            groups = await _read_groups(node.store, node.info, relation.remote, needed, keys, node.max_items)
+            groups = await _read_groups(node.store, node.info, relation.remote, needed, keys, node.max_items, scoped)
             await _embed([r for group in groups.values() for r in group], below, node.children)
             for row in rows:
                 row[name] = [_shown(r, shown, names) for r in groups.get(row[relation.local], ())]
         else:
-            # The pairs first (at most max_items per row), then their targets: two statements.
+            # The pairs first (at most max_items per row), then their targets: two statements. The
+            # target's scope applies to the second: a list holds those of its first pairs in scope.
             store, through = node.through
             local, remote = relation.through_local, relation.through_remote
             pairs = await _read_groups(store, through, local, (local, remote), keys, node.max_items)
             ids = list(dict.fromkeys(p[remote] for group in pairs.values() for p in group))
-            found = await _read(node.store, node.info, needed, relation.remote, ids, len(ids))
+            found = await _read(node.store, node.info, needed, relation.remote, ids, len(ids), scoped=scoped)
             await _embed(found, below, node.children)
             by_key = {row[relation.remote]: _shown(row, shown, names) for row in found}
             for row in rows:
@@ -339,28 +425,36 @@ async def _read(
     keys: list[Any],
     limit: int,
     per_key: int | None = None,
+    scoped: tuple[Filter, ...] = (),
 ) -> list[Row]:
-    """The target's rows whose ``column`` is one of ``keys`` (at most ``limit + 1``; with ``per_key``, the
-    first ``per_key`` of each key by primary key): one statement, in (``column``, primary key) order."""
+    """The target's rows in scope (``scoped``: its filters) whose ``column`` is one of ``keys`` (at most
+    ``limit + 1``; with ``per_key``, the first ``per_key`` of each key by primary key): one statement,
+    in (``column``, primary key) order."""
     if not keys:
         return []
     pk = info.pk.name
     fields = tuple(dict.fromkeys([*needed, column, pk]))
     sort = (Sort(column), Sort(pk)) if column != pk else (Sort(pk),)
     group = None if per_key is None else Group(column, per_key)
-    query = Query(fields, sort, limit, (Filter(column, "in", tuple(keys)),), group=group)
+    query = Query(fields, sort, limit, (*scoped, Filter(column, "in", tuple(keys))), group=group)
     return (await store.list(query)).rows
 
 
 async def _read_groups(
-    store: Store, info: ModelInfo, column: str, needed: tuple[str, ...], keys: list[Any], max_items: int
+    store: Store,
+    info: ModelInfo,
+    column: str,
+    needed: tuple[str, ...],
+    keys: list[Any],
+    max_items: int,
+    scoped: tuple[Filter, ...] = (),
 ) -> dict[Any, list[Row]]:
     """The first ``max_items`` rows (by primary key) of each key's list: one statement however long the
     lists are (a ``Group``: the rows numbered within each key by a window function, ormgate.plan)."""
     # The LIMIT only bounds what the groups already bound (and is bound as a 32-bit integer).
     limit = min(len(keys) * max_items, MAX_OFFSET - 1)
     groups: dict[Any, list[Row]] = {}
-    for row in await _read(store, info, needed, column, keys, limit, max_items):
+    for row in await _read(store, info, needed, column, keys, limit, max_items, scoped):
         groups.setdefault(row[column], []).append(row)
     return groups
 

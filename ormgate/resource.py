@@ -21,7 +21,7 @@ from .media import CSV, csv_response, negotiate
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Limits, QueryParser
-from .relations import NONE, Include, Includes, across_fields, foreign_keys_named, with_links
+from .relations import NONE, Include, Includes, Scopes, across_fields, foreign_keys_named, with_links
 from .responses import dumps as dumps
 from .responses import if_match_check as if_match_check
 from .responses import item_response as item_response
@@ -136,7 +136,10 @@ class Resource:
     (or None: every row), ``write_scope`` the one of its writes (by default
     ``scope``'s); ``hooks`` (``ormgate.Hooks``) run around each write, in its
     transaction; ``restricted`` names the fields a scope may hide (documented
-    as optional); see docs/scoping.md.
+    as optional); see docs/scoping.md. ``includes`` names the relation paths
+    ``?include=`` may embed (an ``ormgate.Include``, a list's ``max_items``, or
+    the target's ``Resource``, whose read scope and schemas the embedded rows
+    then obey); see docs/relationships.md.
     """
 
     def __init__(
@@ -156,7 +159,7 @@ class Resource:
         write_scope: Callable[..., Any] | None = None,
         hooks: Hooks | None = None,
         restricted: Collection[str] = (),
-        includes: Mapping[str, Include | int | None] | Collection[str] = (),
+        includes: "Mapping[str, Include | Resource | int | None] | Collection[str]" = (),
         links: Collection[str] = (),
         filters_across: Mapping[str, Collection[str] | None] | Collection[str] = (),
     ) -> None:
@@ -190,6 +193,8 @@ class Resource:
         if self.restricted - set(self.schemas.read_fields):
             raise ValueError(f"restricted= names no readable field of {info.name}: {sorted(self.restricted)}")
         # The relation paths ?include= may name (docs/relationships.md); none: no include parameter.
+        if isinstance(includes, Mapping):
+            includes = {k: Include(resource=v) if isinstance(v, Resource) else v for k, v in includes.items()}
         self.includes = Includes(info, adapter, includes) if includes else None
         # The longest query string the document admits grows by include= and the embedded fields'.
         self._max_query = self.query.max_query
@@ -207,17 +212,21 @@ class Resource:
         """One page of rows: the body, the next cursor and its ``Link``; CSV when ``Accept`` prefers it.
 
         With ``?include=``, the page's rows embed related rows, one read per relation after the
-        page, through the related resources' stores (without this request's scope).
+        page, each in the scope of the related resource an include names (none otherwise).
         """
         media = negotiate(request.headers.get("accept"))
         raw = request.scope["query_string"]
         keys: tuple[str, ...]
         scope = self._scope(request)
-        parser = self._parser(scope)
+        related = self._related(request)
+        parser = self._parser(scope, related)
         scoped = () if scope is None else scope.filters()
         embedding, keys = NONE, ()
-        if self.includes is not None and (b"include" in raw or b"." in raw):
-            embedding, rest = self.includes.split(raw, self._max_query)
+        if self.includes is not None and (related or b"include" in raw or b"." in raw):
+            embedding, rest = self.includes.split(raw, self._max_query, related)
+            if related:  # a filter across a to-one relation matches only related rows in their scope
+                across = [parser.parameters[k][0] for k, _ in rest if k in parser.parameters]
+                scoped = (*scoped, *self.includes.within([n for n in across if n in parser.across], related))
             query = parser.parse(rest, scoped)
             keys = self.includes.keys(embedding)
         else:
@@ -246,7 +255,8 @@ class Resource:
         scope = self._scope(request)
         embedding = NONE
         if self.includes is not None and request.scope["query_string"]:
-            embedding = self.includes.split(request.scope["query_string"], self._max_query)[0]
+            raw = request.scope["query_string"]
+            embedding = self.includes.split(raw, self._max_query, self._related(request))[0]
         where = access.where(scope)
         row = await self.store.get(pk) if where is None else await self.store.get(pk, where)
         if row is None:
@@ -272,15 +282,30 @@ class Resource:
     def _scope(self, request: Request, write: bool = False) -> RowScope | None:
         """The request's scope: ``scope``'s for a read, ``write_scope``'s for a write."""
         dependency = self.write_scope if write else self.scope
-        return None if dependency is None else access.request_scope(request, self.info, self.restricted)
+        return None if dependency is None else access.request_scope(request, dependency, self.info, self.restricted)
 
-    def _parser(self, scope: RowScope | None) -> QueryParser:
-        """The query parser of a request that does not know ``scope.hidden``: one per set of hidden fields."""
-        if scope is None or not scope.hidden:
+    def _related(self, request: Request) -> Scopes:
+        """The request's scopes of the resources its includes name, by relation path (those not None)."""
+        if self.includes is None or not self.includes.scoped:
+            return {}
+        scopes: dict[str, RowScope] = {}
+        for path, resource in self.includes.scoped.items():
+            assert resource.scope is not None
+            found = access.request_scope(request, resource.scope, resource.info, resource.restricted)
+            if found is not None:
+                scopes[path] = found
+        return scopes
+
+    def _parser(self, scope: RowScope | None, related: Scopes) -> QueryParser:
+        """The query parser of a request that does not know ``scope.hidden``, nor the fields of
+        filters across relations whose scope hides them: one per set of hidden fields."""
+        hidden = frozenset(() if scope is None else scope.hidden)
+        if related and self.includes is not None:
+            hidden |= self.includes.hidden_across(self.query.across, related)
+        if not hidden:
             return self.query
-        hidden = frozenset(scope.hidden)
         found = self._parsers.get(hidden)
-        if found is None:  # at most one per subset of self.restricted
+        if found is None:  # at most one per subset of self.restricted and the paths across
             found = self._parsers[hidden] = access.parser_without(self.query, hidden, self._cursor_key)
         return found
 
@@ -461,9 +486,14 @@ class Resource:
         for route in ROUTES:
             if route in self.routes:
                 method, path, endpoint, lean, options = table[route]
-                dependency = self.scope if route in ("list", "get") else self.write_scope
-                if dependency is not None:
-                    endpoint = access.with_scope(endpoint, dependency)
+                if route in ("list", "get"):
+                    # Those of the included resources too: a request solves the scopes of all it may read.
+                    related = () if self.includes is None else self.includes.dependencies
+                    dependencies = tuple(dict.fromkeys(d for d in (self.scope, *related) if d is not None))
+                else:
+                    dependencies = () if self.write_scope is None else (self.write_scope,)
+                if dependencies:
+                    endpoint = access.with_scope(endpoint, dependencies)
                 endpoint.__dict__["ormgate_lean"] = lean
                 endpoint.__dict__["ormgate_max_body_size"] = self.max_body_size
                 options = {

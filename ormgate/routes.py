@@ -174,8 +174,8 @@ class LeanRoute(JSONRoute):
         if not access.only_scope(route.dependant):
             return None
         # A scoped route: FastAPI solves the scope dependency alone, then the lean handler runs.
-        scope = self.endpoint.__dict__["ormgate_scope"]
-        return access.solving(lean, scope, route.path_format, route.dependency_overrides_provider)
+        scopes = self.endpoint.__dict__["ormgate_scope"]
+        return access.solving(lean, scopes, route.path_format, route.dependency_overrides_provider)
 
 
 def _asgi(handler: Handler) -> ASGIApp:

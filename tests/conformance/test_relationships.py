@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ormgate.resource import LeanRoute
 from tests import databases as dbs
 from tests.conformance.relations import MAX_COMMENTS, MAX_TAGS, Statements
 from tests.conftest import Served, _pair_params, _serve
@@ -522,3 +523,164 @@ def test_openapi_lists_the_paths_across_relations(api: Served) -> None:
     assert "comments__body__icontains" in parameters
     assert "comments__body__startswith" not in parameters
     assert parameters["comments__author_id__isnull"]["schema"] == {"type": "boolean"}
+
+
+# -- includes that name a resource: its read scope and hidden fields (issue 16 item 1) -----------------
+#
+# /team_posts (unscoped) embeds /team_authors, /team_comments and /team_tags, each scoped by X-Team;
+# X-Role: guest may not see an author's email. /fastapi_team_posts is the same on FastAPI's handler.
+
+TEAM_POSTS = pytest.mark.parametrize("posts", ["/team_posts", "/fastapi_team_posts"])
+ONE, TWO = {"x-team": "1"}, {"x-team": "2"}
+GUEST = {**ONE, "x-role": "guest"}
+
+
+def teams(api: Served) -> dict[str, Any]:
+    """ada (team 1) writes p1, bob (team 2) b1; p1 has comments of both teams, by both, and a tag of each."""
+    fresh(api)
+    ada = post(api, "/team_authors", username="ada", team=1, email="ada@example.com")  # the administrator's
+    bob = post(api, "/team_authors", username="bob", team=2, email="bob@example.com")
+    p1 = post(api, "/posts", title="p1", author_id=ada["id"])
+    b1 = post(api, "/posts", title="b1", author_id=bob["id"])
+    made = {"ada": ada, "bob": bob, "p1": p1, "b1": b1}
+    for name, team, author in (("c1", 1, bob), ("c2", 2, ada), ("c3", 1, ada)):
+        made[name] = post(api, "/team_comments", body=name, post_id=p1["id"], author_id=author["id"], team=team)
+    red, blue = post(api, "/team_tags", name="red", team=1), post(api, "/team_tags", name="blue", team=2)
+    assert api.client.patch(f"/posts/{p1['id']}", json={"tags": [red["id"], blue["id"]]}).status_code == 200
+    return {**made, "red": red, "blue": blue}
+
+
+def listed(api: Served, url: str, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    response = api.client.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    return {p["title"]: p for p in response.json()["items"]}
+
+
+@TEAM_POSTS
+def test_an_included_resource_shows_only_rows_in_its_scope(api: Served, posts: str) -> None:
+    made = teams(api)
+    url = f"{posts}?include=author,comments,comments.author,tags"
+    one, two, admin = (listed(api, url, headers) for headers in (ONE, TWO, {}))
+    # To-one: out of scope is null.
+    assert (one["p1"]["author"], one["b1"]["author"]) == (made["ada"], None)
+    assert (two["p1"]["author"], two["b1"]["author"]) == (None, made["bob"])
+    assert (admin["p1"]["author"], admin["b1"]["author"]) == (made["ada"], made["bob"])
+    # To-many, and to-one under it: each level in its own resource's scope.
+    assert [(c["body"], c["author"]) for c in one["p1"]["comments"]] == [("c1", None), ("c3", made["ada"])]
+    assert [(c["body"], c["author"]) for c in two["p1"]["comments"]] == [("c2", None)]
+    assert [c["body"] for c in admin["p1"]["comments"]] == ["c1", "c2", "c3"]
+    # Many-to-many.
+    assert (one["p1"]["tags"], two["p1"]["tags"]) == ([made["red"]], [made["blue"]])
+    assert admin["p1"]["tags"] == [made["red"], made["blue"]]
+    # A row read by key embeds alike.
+    got = api.client.get(f"{posts}/{made['b1']['id']}?include=author", headers=ONE)
+    assert got.status_code == 200, got.text
+    assert got.json()["author"] is None
+
+
+@TEAM_POSTS
+def test_an_embedded_list_holds_its_maximum_of_rows_in_scope(api: Served, posts: str) -> None:
+    # The scope is a condition of the batched statement: rows out of scope do not crowd a list.
+    made = teams(api)
+    for j in range(MAX_COMMENTS + 2):
+        post(api, "/team_comments", body=f"theirs {j}", post_id=made["b1"]["id"], team=2)
+    for j in range(2):
+        post(api, "/team_comments", body=f"ours {j}", post_id=made["b1"]["id"], team=1)
+    one = listed(api, f"{posts}?include=comments", ONE)
+    assert [c["body"] for c in one["b1"]["comments"]] == ["ours 0", "ours 1"]
+    two = listed(api, f"{posts}?include=comments", TWO)
+    assert [c["body"] for c in two["b1"]["comments"]] == [f"theirs {j}" for j in range(MAX_COMMENTS)]
+
+
+@TEAM_POSTS
+def test_a_field_the_included_scope_hides_vanishes_and_cannot_be_asked_for(api: Served, posts: str) -> None:
+    made = teams(api)
+    guest = listed(api, f"{posts}?include=author,comments.author", GUEST)
+    assert guest["p1"]["author"] == {k: v for k, v in made["ada"].items() if k != "email"}
+    assert guest["p1"]["comments"][1]["author"] == guest["p1"]["author"]
+    assert listed(api, f"{posts}?include=author", ONE)["p1"]["author"]["email"] == "ada@example.com"
+    for query in ("fields=id,author.email", "include=comments&fields=comments.author.email"):
+        hidden = problem(api.client.get(f"{posts}?{query}", headers=GUEST), 400)
+        # The same answer as for a field the target does not have: it lists the others only.
+        unknown = problem(api.client.get(f"{posts}?{query.replace('email', 'nosuch')}", headers=GUEST), 400)
+        assert hidden["detail"] == unknown["detail"].replace("nosuch", "email")
+        assert "email" not in str(hidden["errors"][0].get("allowed"))
+        assert api.client.get(f"{posts}?{query}", headers=ONE).status_code == 200
+    got = api.client.get(f"{posts}/{made['p1']['id']}?include=author", headers=GUEST).json()
+    assert "email" not in got["author"]
+    problem(api.client.get(f"{posts}/{made['p1']['id']}?fields=author.email", headers=GUEST), 400)
+
+
+@TEAM_POSTS
+def test_a_filter_across_a_field_the_scope_hides_is_refused(api: Served, posts: str) -> None:
+    teams(api)
+    for query in ("author__email=ada@example.com", "author__email__icontains=ADA"):
+        hidden = problem(api.client.get(f"{posts}?{query}", headers=GUEST), 400)
+        unknown = problem(api.client.get(f"{posts}?{query.replace('email', 'nosuch')}", headers=GUEST), 400)
+        assert hidden["detail"] == unknown["detail"].replace("nosuch", "email")
+        assert "author__email" not in str(hidden["errors"][0].get("allowed"))
+        assert list(listed(api, f"{posts}?{query}", ONE)) == ["p1"]
+    assert list(listed(api, f"{posts}?author__username=ada", GUEST)) == ["p1"]
+
+
+@TEAM_POSTS
+def test_a_filter_across_a_to_one_relation_matches_only_related_rows_in_scope(api: Served, posts: str) -> None:
+    # Else a client could learn, by filtering, the values of rows its scope does not show.
+    made = teams(api)
+    post(api, "/posts", title="p2", author_id=made["ada"]["id"])
+    assert list(listed(api, f"{posts}?author__username=bob", ONE)) == []
+    assert list(listed(api, f"{posts}?author%5F%5Fusername=bob", ONE)) == []  # the name percent-encoded
+    assert list(listed(api, f"{posts}?author__username=bob", TWO)) == ["b1"]
+    assert list(listed(api, f"{posts}?author__username=bob", {})) == ["b1"]
+    assert list(listed(api, f"{posts}?author__username__in=ada,bob&include=author", ONE)) == ["p1", "p2"]
+    # A cursor walks the list in scope, and is no cursor of another scope's.
+    url = f"{posts}?author__username__in=ada,bob&limit=1"
+    first = api.client.get(url, headers=ONE).json()
+    second = api.client.get(f"{url}&cursor={first['next_cursor']}", headers=ONE).json()
+    assert [p["title"] for p in first["items"] + second["items"]] == ["p1", "p2"]
+    assert second["next_cursor"] is None
+    problem(api.client.get(f"{url}&cursor={first['next_cursor']}", headers=TWO), 404)
+
+
+@TEAM_POSTS
+def test_the_included_scopes_dependencies_run_and_are_documented(api: Served, posts: str) -> None:
+    teams(api)
+    # Solved on every request of the route, include= or not, as FastAPI solves any dependency.
+    body = problem(api.client.get(posts, headers={"x-team": "many"}), 422)
+    assert body["errors"][0]["field"] == "x-team"
+    problem(api.client.get(f"{posts}/1", headers={"x-team": "many"}), 422)
+    spec = api.client.get("/openapi.json").json()
+    for route in (posts, posts + "/{id}"):
+        parameters = {(p["in"], p["name"]) for p in spec["paths"][route]["get"]["parameters"]}
+        assert {("header", "x-team"), ("header", "x-role")} <= parameters, route
+    assert not any(p["in"] == "header" for p in spec["paths"][posts]["post"].get("parameters", []))
+
+
+def test_a_route_with_included_scopes_stays_lean(api: Served) -> None:
+    # FastAPI's solver runs the scope dependencies alone (ormgate.access.solving), not the whole handler.
+    app: Any = api.client.app
+    routes = [r for r in app.router.routes if isinstance(r, LeanRoute) and r.path == "/team_posts"]
+    routes = [r for r in routes if "GET" in (r.methods or ())]
+    assert len(routes) == 1
+    assert routes[0].app.__module__ == "ormgate.access"
+
+
+def test_statements_with_scoped_includes_do_not_grow_with_the_page(api: Served) -> None:
+    made = teams(api)
+    for i in range(20):
+        author = made["ada" if i % 2 else "bob"]
+        row = post(api, "/posts", title=f"more {i}", author_id=author["id"], tags=[made["red"]["id"]])
+        post(api, "/team_comments", body=f"on {i}", post_id=row["id"], author_id=author["id"], team=1 + i % 2)
+    counter = statements(api)
+
+    def sent(path: str) -> int:
+        counts = []
+        for _ in range(5):
+            before = counter.sent
+            response = api.client.get(path, headers=ONE)
+            assert response.status_code == 200, response.text
+            counts.append(counter.sent - before)
+        return min(counts)
+
+    url = "/team_posts?include=author,comments,comments.author,tags&limit="
+    assert sent(url + "1") == sent(url + "22")

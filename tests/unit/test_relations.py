@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,22 @@ def test_a_hidden_reverse_relation_is_left_out() -> None:
     for orm in ("django", "peewee"):
         models = importlib.import_module(f"tests.conformance.relations.{orm}")
         assert "comments" not in {r.name for r in DESCRIBE[orm](models.Author)}
+
+
+def test_an_include_names_the_resource_of_its_target(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    import ormgate
+    from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+
+    models = importlib.import_module("tests.conformance.relations.sqlalchemy")
+    db = SQLAlchemyAdapter(sa.create_engine(f"sqlite:///{tmp_path / 'relations.sqlite3'}"))
+    authors = ormgate.Resource(models.Author, db, path="/authors")
+    with pytest.raises(ValueError, match="not both"):
+        ormgate.Include(resource=authors, schemas=authors.schemas)
+    with pytest.raises(ValueError, match="'comments' reaches Comment, not the resource's Author"):
+        ormgate.Resource(models.Post, db, includes={"comments": authors})
+    posts = ormgate.Resource(models.Post, db, includes={"author": authors, "comments": ormgate.Include(max_items=2)})
+    assert posts.includes is not None
+    assert posts.includes.roots["author"].schemas is authors.schemas
+    assert posts.includes.scoped == {}  # the authors' resource has no scope: nothing to solve

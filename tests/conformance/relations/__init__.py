@@ -4,16 +4,17 @@ Tables rel_authors, rel_posts, rel_comments, rel_tags and rel_post_tags (prefixe
 served on the same databases, has tables posts and tags of its own):
 authors(id, username unique); posts(id, title, author_id -> authors); comments(id, body,
 post_id -> posts, author_id -> authors, nullable); tags(id, name unique); post_tags(post_id,
-tag_id): posts and tags, many to many. Each module's ``STATEMENTS`` counts the statements its
-app sends to the database, with the ORM's own hook.
+tag_id): posts and tags, many to many. Authors, comments and tags belong to a team (a number,
+0 by default), and an author may have an email. Each module's ``STATEMENTS`` counts the statements
+its app sends to the database, with the ORM's own hook.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header
 
 import ormgate
 from ormgate.adapters.base import Adapter
@@ -68,4 +69,62 @@ def relations_app(
     )
     ormgate.Resource(tag, db, path="/tags", limits=limits, includes=["posts"]).install(app)
     ormgate.Resource(tag, db, limits=limits, path="/bare_tags", routes=["list"]).install(app)
+    team_app(app, db, author, post, comment, tag)
     return app
+
+
+# -- includes that name a resource: the rows embedded obey its scope ----------------------------------
+
+
+async def author_scope(
+    x_team: Annotated[int | None, Header()] = None, x_role: Annotated[str | None, Header()] = None
+) -> ormgate.Scope | None:
+    """The authors of the request's team (``X-Team``); ``X-Role: guest`` may not see their email.
+
+    No header: an administrator's request, every author.
+    """
+    where = {} if x_team is None else {"team": x_team}
+    hidden = {"email"} if x_role == "guest" else set()
+    return ormgate.Scope(where, hidden=hidden) if where or hidden else None
+
+
+async def team_scope(x_team: Annotated[int | None, Header()] = None) -> ormgate.Scope | None:
+    """The comments, or tags, of the request's team (``X-Team``); none: every row."""
+    return None if x_team is None else ormgate.Scope({"team": x_team})
+
+
+def nothing() -> None:
+    """A router's dependency: it gives the routes FastAPI's own handler in place of the lean one."""
+
+
+def team_app(app: FastAPI, db: Adapter, author: Any, post: Any, comment: Any, tag: Any) -> None:
+    """/team_authors, /team_comments and /team_tags, scoped by team; /team_posts, unscoped, includes them.
+
+    /fastapi_team_posts is /team_posts again, served by FastAPI's own handler (a router's dependency).
+    """
+    limits = (20, 100)
+    authors = ormgate.Resource(
+        author, db, path="/team_authors", limits=limits, scope=author_scope, restricted=["email"]
+    )
+    comments = ormgate.Resource(comment, db, path="/team_comments", limits=limits, scope=team_scope)
+    tags = ormgate.Resource(tag, db, path="/team_tags", limits=limits, scope=team_scope)
+    for resource in (authors, comments, tags):
+        resource.install(app)
+    for path in ("/team_posts", "/fastapi_team_posts"):
+        posts = ormgate.Resource(
+            post,
+            db,
+            path=path,
+            limits=limits,
+            includes={
+                "author": authors,
+                "comments": ormgate.Include(resource=comments, max_items=MAX_COMMENTS),
+                "comments.author": authors,
+                "tags": tags,
+            },
+            filters_across=["author__username", "author__email", "comments__body"],
+        )
+        if path == "/team_posts":
+            posts.install(app)
+        else:
+            app.include_router(posts.router, dependencies=[Depends(nothing)])

@@ -20,6 +20,8 @@ STATEMENTS = Statements()
 class Author(models.Model):
     id: models.AutoField[int, int] = models.AutoField(primary_key=True)
     username: models.CharField[str, str] = models.CharField(max_length=50, unique=True)
+    team: models.IntegerField[int, int] = models.IntegerField(default=0)
+    email: models.CharField[str | None, str | None] = models.CharField(max_length=100, null=True)
 
     class Meta:
         app_label = "ormgate_conformance"
@@ -29,6 +31,7 @@ class Author(models.Model):
 class Tag(models.Model):
     id: models.AutoField[int, int] = models.AutoField(primary_key=True)
     name: models.CharField[str, str] = models.CharField(max_length=50, unique=True)
+    team: models.IntegerField[int, int] = models.IntegerField(default=0)
 
     class Meta:
         app_label = "ormgate_conformance"
@@ -51,6 +54,7 @@ class Post(models.Model):
 class Comment(models.Model):
     id: models.AutoField[int, int] = models.AutoField(primary_key=True)
     body: models.CharField[str, str] = models.CharField(max_length=200)
+    team: models.IntegerField[int, int] = models.IntegerField(default=0)
     post: models.ForeignKey[Post, Post] = models.ForeignKey(Post, on_delete=models.DO_NOTHING, related_name="comments")
     author: models.ForeignKey[Author | None, Author | None] = models.ForeignKey(
         Author, null=True, on_delete=models.DO_NOTHING, related_name="+"

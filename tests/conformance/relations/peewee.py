@@ -14,6 +14,8 @@ STATEMENTS = Statements()
 
 class Author(pw.Model):
     username = pw.CharField(max_length=50, unique=True)
+    team = pw.IntegerField(default=0)
+    email = pw.CharField(max_length=100, null=True)
 
     class Meta:
         table_name = "rel_authors"
@@ -21,6 +23,7 @@ class Author(pw.Model):
 
 class Tag(pw.Model):
     name = pw.CharField(max_length=50, unique=True)
+    team = pw.IntegerField(default=0)
 
     class Meta:
         table_name = "rel_tags"
@@ -52,6 +55,7 @@ PostTagThrough.set_model(PostTag)
 
 class Comment(pw.Model):
     body = pw.CharField(max_length=200)
+    team = pw.IntegerField(default=0)
     post = pw.ForeignKeyField(Post, backref="comments")
     author = pw.ForeignKeyField(Author, null=True, backref="+")
 

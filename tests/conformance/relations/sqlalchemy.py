@@ -19,6 +19,8 @@ class Author(Base):
     __tablename__ = "rel_authors"
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    team: Mapped[int] = mapped_column(default=0)
+    email: Mapped[str | None] = mapped_column(sa.String(100))
     posts: Mapped[list["Post"]] = relationship(back_populates="author")
 
 
@@ -36,6 +38,7 @@ class Tag(Base):
     __tablename__ = "rel_tags"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    team: Mapped[int] = mapped_column(default=0)
     posts: Mapped[list["Post"]] = relationship(secondary="rel_post_tags", back_populates="tags")
 
 
@@ -53,6 +56,7 @@ class Comment(Base):
     __tablename__ = "rel_comments"
     id: Mapped[int] = mapped_column(primary_key=True)
     body: Mapped[str] = mapped_column(sa.String(200))
+    team: Mapped[int] = mapped_column(default=0)
     post_id: Mapped[int] = mapped_column(sa.ForeignKey("rel_posts.id"))
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rel_authors.id"))
     post: Mapped[Post] = relationship(back_populates="comments")
