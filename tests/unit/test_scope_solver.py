@@ -240,7 +240,7 @@ def test_which_dependencies_get_a_plan() -> None:
     from ormgate.solver import plan
 
     def planned(dependency: Callable[..., Any]) -> bool:
-        return plan(access._dependant(dependency, "/notes/{id}")) is not None
+        return plan(access._dependant([dependency], "/notes/{id}")) is not None
 
     async def by_key(id: int) -> None:  # a path parameter
         return None
