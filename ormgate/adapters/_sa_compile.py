@@ -69,3 +69,4 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "lte": operator.le,
     "gt": operator.gt,
     "gte": operator.ge,
+}

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from .. import redaction
 from ._drivers import classify, unwrapped_unavailable
 
-
 # What may reach an adapter's boundary from the database: the driver's errors wrapped by
 # SQLAlchemy, the pool's timeout, and a socket error a driver raises as it is (asyncpg's
 # connection refused).
@@ -57,4 +56,3 @@ def _retry(exc: sa.exc.DBAPIError, attempt: int, committing: bool) -> bool:
     # written, so the unit of work runs once more on a fresh connection; a drop
     # during COMMIT is not retried, since the write may have landed.
     return attempt == 0 and exc.connection_invalidated and not committing
-

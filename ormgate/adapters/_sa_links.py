@@ -28,4 +28,3 @@ def write_links(conn: sa.Connection, pk: Any, links: Links) -> None:
                 conn.execute(sa.insert(table), [{local.key: pk, remote.key: value} for value in ids])
             except sa.exc.IntegrityError as exc:  # the row's key is there: an id names no row
                 raise missing_link(relation) from exc
-

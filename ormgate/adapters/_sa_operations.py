@@ -21,8 +21,6 @@ from ._sa_fast import Compiled, compile_read
 from ._sa_links import write_links
 from .base import Check, Hook, Page, Row, ShapeCache, Where
 
-
-
 # The primary key's parameter in an UPDATE whose SET comes from the other parameters' keys.
 _KEY = "ormgate_key"
 
@@ -288,4 +286,3 @@ class _Operations:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
         if hook is not None:
             hook("after", conn, {self.info.pk.name: pk})
-
