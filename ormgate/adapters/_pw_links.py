@@ -8,7 +8,8 @@ import peewee as pw
 
 from ..adapters.base import Check, Hook, Row, Where
 from ..relations import Links, missing_link, split_links
-from .peewee import _api_fields, _SyncStore
+from ._pw_describe import _api_fields
+from ._pw_store import _SyncStore
 
 
 class LinkedStore(_SyncStore):
