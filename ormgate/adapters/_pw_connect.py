@@ -16,7 +16,7 @@ from .base import IN_MEMORY_SQLITE, memory_sqlite
 # SQLAlchemy-style URL scheme -> (playhouse.db_url scheme, default options; the URL's query wins).
 # Peewee's pools test a connection when handing it out (a round trip on PostgreSQL, a ping
 # on MySQL) and drop it if the server has closed it; the pools ``connect`` makes skip that
-# round trip for the generated reads, which retry instead (see ``_Unpinged``).
+# round trip for the generated reads, which retry instead (see ``_unpinged_pool``).
 # "psycopg3+pool" is playhouse.postgres_ext.PooledPsycopg3Database: psycopg 3 even where
 # psycopg2 is installed (the plain "postgresql+pool" would prefer psycopg2).
 _POOL = {"max_connections": 20, "timeout": 10, "stale_timeout": 300}  # wait up to 10 s for a free connection

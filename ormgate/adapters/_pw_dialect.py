@@ -39,7 +39,7 @@ class _Dialect:
     # BEGIN IMMEDIATE, which stands in for the row lock it does not have: a check and
     # the write after it cannot interleave with another writer.
     write_begin: Mapping[str, Any] = field(default_factory=dict)
-    # Settings each DBAPI connection needs, whoever opened it and whenever (see _Prepared).
+    # Settings each DBAPI connection needs, whoever opened it and whenever (see _pw_connect._Prepared).
     prepare: Callable[[Any], None] | None = None
     in_process: bool = False  # a GET by key may skip the thread hop (_threaded.may_run_inline)
     text_times: bool = False  # timestamps are text, compared as the instants they name (see _sqlite)

@@ -18,6 +18,7 @@ import peewee as pw
 from ..errors import NotFound, Unavailable
 from ..plan import Planner, shape
 from ..query import Query
+from ..relations import Links
 from ..scope import condition as scope_condition
 from ..scope import shape as scope_shape
 from ._drivers import dropped
@@ -259,7 +260,18 @@ class _SyncStore(Compiler):
     def _returning(self, query: Any) -> Template:
         return Template(self.db, query.returning(*self.read) if self.db.returning_clause else query)
 
+    # A model's many-to-many lists, written after its row in the same unit of work: none here,
+    # a LinkedStore's (_pw_links) for a model that has such relations.
+
+    def _split(self, values: Row) -> tuple[Row, Links]:
+        """The row's column values, and the lists the write sets."""
+        return values, {}
+
+    def _links(self, pk: Any, links: Links) -> None:
+        """Makes the join tables hold exactly ``links`` for the row ``pk``."""
+
     def create(self, values: Row, hook: Hook | None = None) -> Row:
+        values, links = self._split(values)
         # The fields' Python defaults, drawn here as Model.create would (a built INSERT would
         # keep the first ones), the key's too: the row is read back by it where the database
         # returns no key (MySQL).
@@ -281,32 +293,43 @@ class _SyncStore(Compiler):
             return self._get(values.get(self.info.pk.name, self.db.last_insert_id(cursor)))
 
         def create() -> Row | None:
-            if hook is None:
+            if hook is None and not links:
                 return insert_row(values, names, insert)
             changed = dict(values)  # the hook's to change; a repeated unit of work starts from the request's
-            hook("before", self.db, changed)
+            if hook is not None:
+                hook("before", self.db, changed)
             now = tuple(sorted(changed))
             row = insert_row(changed, now, insert if now == names else None)
             assert row is not None
-            hook("after", self.db, row)
+            if links:
+                self._links(row[self.info.pk.name], links)
+            if hook is not None:
+                hook("after", self.db, row)
             return row
 
         # INSERT ... RETURNING is one statement: atomic without a transaction, two round trips fewer.
-        row = self._run(create, transaction=hook is not None or not self.db.returning_clause)
+        row = self._run(create, transaction=hook is not None or bool(links) or not self.db.returning_clause)
         assert row is not None
         return row
 
     def _update(
-        self, pk: Any, values: Row, check: Check | None, where: Where = None, hook: Hook | None = None
+        self,
+        pk: Any,
+        values: Row,
+        check: Check | None,
+        where: Where = None,
+        hook: Hook | None = None,
+        links: Links | None = None,
     ) -> Row | None:
         self._lock(pk, check, where)
-        if hook is None:
-            return self._write(pk, values)
-        values = dict(values)
-        hook("before", self.db, values)
+        if hook is not None:
+            values = dict(values)
+            hook("before", self.db, values)
         row = self._write(pk, values)
-        if row is not None:
+        if row is not None and hook is not None:
             hook("after", self.db, row)
+        if row is not None and links:
+            self._links(pk, links)
         return row
 
     def _write(self, pk: Any, values: Row) -> Row | None:
@@ -330,8 +353,11 @@ class _SyncStore(Compiler):
     def update(
         self, pk: Any, values: Row, check: Check | None = None, where: Where = None, hook: Hook | None = None
     ) -> Row:
-        one_statement = check is None and not where and hook is None and (not values or self.db.returning_clause)
-        row = self._run(self._update, pk, values, check, where, hook, transaction=not one_statement)
+        values, links = self._split(values)
+        one_statement = (
+            not links and check is None and not where and hook is None and (not values or self.db.returning_clause)
+        )
+        row = self._run(self._update, pk, values, check, where, hook, links, transaction=not one_statement)
         if row is None:
             raise self._not_found(pk)
         return row
