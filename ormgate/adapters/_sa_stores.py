@@ -33,10 +33,12 @@ class _SyncStore:
         self.engine = engine
         self.ops = operations
         self.info = operations.info
-        self.in_process = engine.dialect.name in _IN_PROCESS  # see _threaded.may_run_inline
         self.reader = _reader(engine)
         fast = driver_refusal(engine.dialect) is None
         self.fast = SyncReads(engine, operations.constraint_fields) if fast else None
+        # See _threaded.may_run_inline. Not without a kept connection (a pool of one): a read on the
+        # event loop would wait there for the pool's connection while a worker thread holds it.
+        self.in_process = engine.dialect.name in _IN_PROCESS and self.fast is not None and self.fast.kept is not None
         self.fast_get = compile_read(operations.by_pk, engine.dialect) if fast else None
 
     def _run(self, operation: Callable[..., T], *args: Any, read: bool = False, deleting: bool = False) -> T:
