@@ -356,9 +356,7 @@ class QueryParser(CursorSigning, ParameterDocument):
             raise _invalid(parameter, f"must be between {low} and {high}", "less_than_equal")
         return value
 
-    def parse_query_string(
-        self, raw: bytes, scope: tuple[Filter, ...] = (), ignore: Collection[str] = ()
-    ) -> Query:
+    def parse_query_string(self, raw: bytes, scope: tuple[Filter, ...] = (), ignore: Collection[str] = ()) -> Query:
         """The ``Query`` for a raw query string (``scope["query_string"]``), its length checked before parsing.
 
         ``scope``: filters the request's scope adds (ormgate.scope), before the client's; ``ignore``:

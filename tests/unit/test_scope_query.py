@@ -150,9 +150,7 @@ async def sorting(sort: str = Query("id")) -> None:
 
 
 @pytest.mark.parametrize("dependency", [by_limit, by_text])
-def test_a_scope_reading_a_lists_parameter_is_refused_at_start_up(
-    db: SQLAlchemyAdapter, dependency: Any
-) -> None:
+def test_a_scope_reading_a_lists_parameter_is_refused_at_start_up(db: SQLAlchemyAdapter, dependency: Any) -> None:
     name = "limit" if dependency is by_limit else "text"
     with pytest.raises(ValueError, match=f"'{name}'"):
         ormgate.Resource(Note, db, scope=dependency).install(FastAPI())
@@ -172,3 +170,39 @@ def test_a_routers_dependency_reading_a_lists_parameter_is_refused_at_start_up(d
         app.include_router(ormgate.Resource(Note, db).router, dependencies=[Depends(sorting)])
         with pytest.raises(ValueError, match="'sort'"):
             TestClient(app).get("/notes") if first == "request" else app.openapi()
+
+
+async def team_of(team: Annotated[int, Query()]) -> ormgate.Scope:
+    return ormgate.Scope({"team": team})
+
+
+def test_an_included_resources_scope_reads_the_query_too(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from tests.conformance.relations import sqlalchemy as models
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'relations.sqlite3'}")
+    models.Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(models.Author), [{"id": 1, "username": "ada", "team": 1}, {"id": 2, "username": "bob", "team": 2}]
+        )
+        conn.execute(
+            sa.insert(models.Post), [{"id": 1, "title": "x", "author_id": 1}, {"id": 2, "title": "y", "author_id": 2}]
+        )
+    db = SQLAlchemyAdapter(engine)
+    app = FastAPI()
+    ormgate.install_problem_handlers(app)
+    authors = ormgate.Resource(models.Author, db, path="/authors", scope=team_of)
+    ormgate.Resource(models.Post, db, path="/posts", includes={"author": authors}).install(app)
+    client = TestClient(app)
+    embedded = client.get("/posts?team=1&include=author")
+    assert embedded.status_code == 200, embedded.text
+    assert [post["author"] for post in embedded.json()["items"]] == [
+        {"id": 1, "username": "ada", "team": 1, "email": None},
+        None,
+    ]
+    assert [post["title"] for post in client.get("/posts?team=1&title=y").json()["items"]] == ["y"]
+    assert client.get("/posts?team=1&teem=1").status_code == 400
+    assert client.get("/posts?team=1&include=author&teem=1").status_code == 400
+    assert client.get("/posts?include=author").status_code == 422  # the scope's parameter is required
