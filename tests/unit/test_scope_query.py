@@ -16,11 +16,14 @@ from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi.dependencies.utils import get_dependant
 from fastapi.security import APIKeyQuery
 from fastapi.testclient import TestClient
+from pydantic import AliasChoices, BaseModel, Field
 
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.solver import query_names
 from tests.docs_models import Note, notes
 
 api_key = APIKeyQuery(name="api_key")
@@ -206,3 +209,31 @@ def test_an_included_resources_scope_reads_the_query_too(tmp_path: Path) -> None
     assert client.get("/posts?team=1&teem=1").status_code == 400
     assert client.get("/posts?team=1&include=author&teem=1").status_code == 400
     assert client.get("/posts?include=author").status_code == 422  # the scope's parameter is required
+
+
+class Paging(BaseModel):
+    page_token: str = ""
+    region: str = Field("eu", alias="zone")
+
+
+async def aliased(
+    org: Annotated[int, Query(alias="organisation")],
+    choice: Annotated[str, Query(validation_alias=AliasChoices("tenant", "t"))] = "",
+) -> None:
+    """Sent under its alias; under either of its choices."""
+
+
+async def modelled(paging: Annotated[Paging, Query()], deeper: Annotated[None, Depends(aliased)]) -> None:
+    """A parameter model (each field a parameter) and a sub-dependency."""
+
+
+async def keyed_deeper(key: Annotated[str, Depends(api_key)], more: Annotated[None, Depends(modelled)]) -> None:
+    """An APIKeyQuery's parameter."""
+
+
+def test_the_names_a_dependency_reads_are_those_fastapi_reads() -> None:
+    async def endpoint(own: str, ran: Annotated[None, Depends(keyed_deeper)]) -> None:
+        """``own``: the endpoint's own, not a dependency's."""
+
+    names = query_names(get_dependant(path="/", call=endpoint))
+    assert names == {"api_key", "page_token", "zone", "organisation", "tenant", "t"}
