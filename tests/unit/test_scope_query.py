@@ -23,6 +23,7 @@ from pydantic import AliasChoices, BaseModel, Field
 
 import ormgate
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.routes import LeanRoute
 from ormgate.solver import query_names
 from tests.docs_models import Note, notes
 
@@ -47,9 +48,10 @@ def db(tmp_path: Path) -> SQLAlchemyAdapter:
     return notes(tmp_path)
 
 
-# lean: installed, served by ormgate's lean route; included: an included router's dependency
-# (FastAPI's handler); app: an app's dependency (FastAPI's handler) reading an APIKeyQuery.
-MODES = {"lean": {}, "included": {"trace": "t1"}, "app": {"api_key": "secret"}}
+# lean: installed, served by ormgate's lean route; routed: in an included router, lean too;
+# included: an included router's dependency (FastAPI's handler); app: an app's dependency
+# (FastAPI's handler) reading an APIKeyQuery.
+MODES = {"lean": {}, "routed": {}, "included": {"trace": "t1"}, "app": {"api_key": "secret"}}
 
 
 @pytest.fixture(params=list(MODES))
@@ -60,6 +62,8 @@ def client(db: SQLAlchemyAdapter, request: pytest.FixtureRequest) -> Iterator[Te
     resource = ormgate.Resource(Note, db, scope=tenant)
     if request.param == "included":
         app.include_router(resource.router, dependencies=[Depends(traced)])
+    elif request.param == "routed":
+        app.include_router(resource.router)
     else:
         resource.install(app)
     with TestClient(app) as client:
@@ -237,3 +241,12 @@ def test_the_names_a_dependency_reads_are_those_fastapi_reads() -> None:
 
     names = query_names(get_dependant(path="/", call=endpoint))
     assert names == {"api_key", "page_token", "zone", "organisation", "tenant", "t"}
+
+
+def test_the_installed_list_stays_lean(client: TestClient) -> None:
+    app: Any = client.app
+    lists = [route for route in app.router.routes if isinstance(route, LeanRoute) and route.name == "Note.list"]
+    if app.state.extra or not lists:  # FastAPI's handler (other dependencies); or an included router's
+        return
+    (route,) = lists
+    assert route.app.__module__ == "ormgate.access"  # the scope solved alone, not FastAPI's request_response
