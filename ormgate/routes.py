@@ -145,6 +145,9 @@ class LeanRoute(JSONRoute):
     (``ormgate.access.solving``); a route that gains other dependencies
     (``include_router(..., dependencies=[...])``, the app's or the router's)
     gets FastAPI's own handler back, so they run.
+    Either way a list is told the query parameters the route's dependencies read, which it
+    then accepts (``dependency_query``), and a dependency reading one of the route's own
+    documented parameters is refused as the route is built.
     Either way the body's size is bounded (``ormgate.bodies``) and its media
     type checked (``JSONRoute``) before it is parsed.
     """
