@@ -38,7 +38,7 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -356,25 +356,31 @@ class QueryParser(CursorSigning, ParameterDocument):
             raise _invalid(parameter, f"must be between {low} and {high}", "less_than_equal")
         return value
 
-    def parse_query_string(self, raw: bytes, scope: tuple[Filter, ...] = ()) -> Query:
+    def parse_query_string(self, raw: bytes, scope: tuple[Filter, ...] = (), ignore: Collection[str] = ()) -> Query:
         """The ``Query`` for a raw query string (``scope["query_string"]``), its length checked before parsing.
 
-        ``scope``: filters the request's scope adds (ormgate.scope), before the client's.
+        ``scope``: filters the request's scope adds (ormgate.scope), before the client's; ``ignore``:
+        the parameters the route's dependencies read (``parse``).
         """
         cap = self.max_query
         if len(raw) > cap:
             raise _over("query_string", f"{len(raw)} bytes, at most {cap}", cap)
         # As Starlette's QueryParams parses it.
-        return self.parse(parse_qsl(raw.decode("latin-1"), keep_blank_values=True), scope)
+        return self.parse(parse_qsl(raw.decode("latin-1"), keep_blank_values=True), scope, ignore)
 
-    def parse(self, items: Iterable[tuple[str, str]], scope: tuple[Filter, ...] = ()) -> Query:
+    def parse(
+        self, items: Iterable[tuple[str, str]], scope: tuple[Filter, ...] = (), ignore: Collection[str] = ()
+    ) -> Query:
         """The ``Query`` for a query string given as (name, value) pairs, ``scope``'s filters first.
 
         The scope's filters are signed into a cursor with the client's: a cursor of one scope is
-        no cursor in another.
+        no cursor in another. The parameters in ``ignore`` are the route's dependencies' (a
+        scope's ``?org=``, FastAPI validates them): skipped, neither filters nor unknown.
         """
         seen: dict[str, str] = {}
         for name, value in items:
+            if name in ignore:
+                continue
             if name in seen:
                 raise _bad(name, "given more than once")
             if "\x00" in value:

@@ -25,7 +25,7 @@ from .relations import NONE, Include, Includes, Scopes, across_fields, foreign_k
 from .responses import dumps as dumps
 from .responses import if_match_check as if_match_check
 from .responses import item_response as item_response
-from .routes import Handler, _located
+from .routes import Handler, _located, dependency_query
 from .routes import JSONRoute as JSONRoute
 from .routes import LeanRoute as LeanRoute
 from .routes import is_json as is_json
@@ -216,6 +216,7 @@ class Resource:
         """
         media = negotiate(request.headers.get("accept"))
         raw = request.scope["query_string"]
+        ignore = dependency_query(request)
         keys: tuple[str, ...]
         scope = self._scope(request)
         related = self._related(request)
@@ -227,10 +228,10 @@ class Resource:
             if related:  # a filter across a to-one relation matches only related rows in their scope
                 across = [parser.parameters[k][0] for k, _ in rest if k in parser.parameters]
                 scoped = (*scoped, *self.includes.within([n for n in across if n in parser.across], related))
-            query = parser.parse(rest, scoped)
+            query = parser.parse(rest, scoped, ignore)
             keys = self.includes.keys(embedding)
         else:
-            query = parser.parse_query_string(raw, scoped)
+            query = parser.parse_query_string(raw, scoped, ignore)
         # The cursor needs the sort values of the last row, asked for or not; an include, its keys.
         needed = tuple(dict.fromkeys([*query.fields, *(s.field for s in query.sort), *keys]))
         page = await self.store.list(replace(query, fields=needed))
@@ -496,6 +497,8 @@ class Resource:
                     endpoint = access.with_scope(endpoint, dependencies)
                 endpoint.__dict__["ormgate_lean"] = lean
                 endpoint.__dict__["ormgate_max_body_size"] = self.max_body_size
+                # The list refuses unknown parameters: LeanRoute tells it those its dependencies read.
+                endpoint.__dict__["ormgate_query_string"] = route == "list"
                 options = {
                     **options,
                     "responses": {**RESPONSES[route], **options.get("responses", {})},

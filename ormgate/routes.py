@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import access
+from . import access, solver
 from .bodies import bounded
 from .errors import UnsupportedMediaType
 
@@ -145,6 +145,9 @@ class LeanRoute(JSONRoute):
     (``ormgate.access.solving``); a route that gains other dependencies
     (``include_router(..., dependencies=[...])``, the app's or the router's)
     gets FastAPI's own handler back, so they run.
+    Either way a list is told the query parameters the route's dependencies read, which it
+    then accepts (``dependency_query``), and a dependency reading one of the route's own
+    documented parameters is refused as the route is built.
     Either way the body's size is bounded (``ormgate.bodies``) and its media
     type checked (``JSONRoute``) before it is parsed.
     """
@@ -160,6 +163,8 @@ class LeanRoute(JSONRoute):
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
+        if getattr(self.endpoint, "ormgate_lean", None) is not None:
+            handler = _reading_query(self._effective(), handler)
         if self.body_field is None:
             return handler
         return bounded(handler, getattr(self.endpoint, "ormgate_max_body_size", None))
@@ -176,6 +181,47 @@ class LeanRoute(JSONRoute):
         # A scoped route: FastAPI solves the scope dependency alone, then the lean handler runs.
         scopes = self.endpoint.__dict__["ormgate_scope"]
         return access.solving(lean, scopes, route.path_format, route.dependency_overrides_provider)
+
+
+def dependency_query(request: Request) -> frozenset[str]:
+    """The query parameters the dependencies of the request's route read: not the route's to parse.
+
+    Set by ``LeanRoute`` on routes whose endpoint parses the query string strictly
+    (``ormgate_query_string``), a list's: it accepts these names and refuses any other unknown one.
+    """
+    names: frozenset[str] = request.scope.get(_QUERY, _NONE)
+    return names
+
+
+_QUERY = "ormgate.dependency_query"
+_NONE: frozenset[str] = frozenset()
+
+
+def _reading_query(route: Any, handler: Handler) -> Handler:
+    """``handler``, telling the endpoint which query parameters ``route``'s dependencies read.
+
+    One that is also a parameter of the route's own (documented in its ``openapi_extra``: a
+    list's ``limit``, ``sort``, a filter) would be read by both: refused here, at start-up.
+    """
+    names = solver.query_names(route.dependant)
+    if not names:
+        return handler
+    extra = route.openapi_extra or {}
+    own = {p["name"] for p in extra.get("parameters", ()) if p.get("in") == "query"}
+    clash = sorted(names & own)
+    if clash:
+        raise ValueError(
+            f"{route.name} ({route.path}): a dependency reads the query parameter {clash[0]!r}, which is "
+            "the route's own; name the dependency's parameter otherwise (Query(alias=...))"
+        )
+    if not getattr(route.endpoint, "ormgate_query_string", False):
+        return handler
+
+    async def reading(request: Request) -> Response:
+        request.scope[_QUERY] = names
+        return await handler(request)
+
+    return reading
 
 
 def _asgi(handler: Handler) -> ASGIApp:

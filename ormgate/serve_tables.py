@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,12 +126,12 @@ class _KeyedParser(QueryParser):
         super().__init__(parser.info, parser.readable, **options)
         self.ties = tuple(name for name in ties if name != parser.info.pk.name and name in self.readable)
 
-    def parse(self, items: Any, scope: tuple[Filter, ...] = ()) -> Query:
+    def parse(self, items: Any, scope: tuple[Filter, ...] = (), ignore: Collection[str] = ()) -> Query:
         items = list(items)
         cursors = [value for name, value in items if name == "cursor"]
         if len(cursors) != 1:
-            return self._tied(super().parse(items, scope))  # none; or twice, which super() refuses
-        query = self._tied(super().parse([(k, v) for k, v in items if k != "cursor"], scope))
+            return self._tied(super().parse(items, scope, ignore))  # none; or twice, which super() refuses
+        query = self._tied(super().parse([(k, v) for k, v in items if k != "cursor"], scope, ignore))
         return dataclasses.replace(query, after=self._read_cursor(cursors[0], query))
 
     def _tied(self, query: Query) -> Query:

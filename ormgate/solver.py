@@ -36,6 +36,7 @@ import fastapi.dependencies.utils as utils
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
+from fastapi.security import APIKeyQuery
 from starlette.requests import Request
 
 # Where each kind of parameter is read from, in the order FastAPI validates them.
@@ -201,3 +202,35 @@ def plan(dependant: Dependant) -> Plan | None:
     """A ``Plan`` for ``dependant``'s dependencies (the root itself is never called), or None: FastAPI's solver."""
     root = _node(dependant)
     return None if root is None else Plan(root)
+
+
+def query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters the dependencies of ``dependant`` read, under the names they are sent as.
+
+    Their ``Query`` parameters (each name a parameter model or ``AliasChoices`` admits), and the
+    parameter an ``APIKeyQuery`` reads; the endpoint's own parameters are not counted.
+    """
+    names: set[str] = set()
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, APIKeyQuery):
+            names.add(sub.call.model.name)
+        for field in sub.query_params:
+            names.update(_sent_as(field))
+        names |= query_names(sub)
+    return frozenset(names)
+
+
+def _sent_as(field: Any) -> list[str]:
+    """The names a query parameter is read under, as FastAPI's ``request_params_to_args`` reads it."""
+    try:
+        model = utils._get_param_model(field)
+        if model is not None:  # Annotated[Filters, Query()]: each field of the model is a parameter
+            return [_model_key(name, info) for name, info in model.model_fields.items()]
+        return [key for _, key in utils._get_param_aliases(field)]
+    except (AttributeError, TypeError, ValueError):  # another FastAPI: the field's own alias
+        return [field.alias]
+
+
+def _model_key(name: str, info: Any) -> str:
+    alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+    return str(alias or name)
