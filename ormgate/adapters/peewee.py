@@ -40,6 +40,7 @@ from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
 from ..plan import (
     GLOB,
     LIKE,
+    Across,
     And,
     Condition,
     In,
@@ -453,6 +454,10 @@ class _SyncStore:
             return functools.reduce(operator.and_ if isinstance(c, And) else operator.or_, items)
         if isinstance(c, Not):
             return ~self._condition(c.item, values, fields, model)
+        if isinstance(c, Across):
+            return across(
+                model, c.relation, fields, lambda target, related: self._condition(c.where, values, target, related)
+            )
         if len(c.path) > 1:
             rest = dataclasses.replace(c, path=c.path[1:])
             return across(

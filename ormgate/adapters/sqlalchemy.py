@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from .. import redaction
 from ..errors import NotFound
 from ..model import JSON, MISSING, FieldInfo, ModelInfo, int_range
-from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Order, Plan, Planner, shape
+from ..plan import LIKE, Across, And, Condition, In, IsNull, Match, Not, Or, Order, Plan, Planner, shape
 from ..query import Query
 from ..scope import condition as scope_condition
 from ..scope import parameters as scope_parameters
@@ -280,6 +280,8 @@ def _compiler(columns: dict[str, sa.Column[Any]], dialect: str, model: Any = Non
             return sa.or_(*(compile_(i, columns, model) for i in c.items)) if c.items else sa.false()
         if isinstance(c, Not):
             return sa.not_(compile_(c.item, columns, model))
+        if isinstance(c, Across):
+            return across(model, c.relation, columns, lambda target, related: compile_(c.where, target, related))
         if len(c.path) > 1:
             rest = dataclasses.replace(c, path=c.path[1:])
             return across(model, c.path[0], columns, lambda target, related: compile_(rest, target, related))
