@@ -3,6 +3,9 @@
 Django's own ``filter(comments__body=...)`` joins a to-many relation and repeats a row once per
 matching related row; a correlated ``EXISTS`` never does, to-one and to-many alike, and each
 condition is its own "some related row matches". See docs/relationships.md.
+
+The same ``EXISTS`` compiles a plan's ``Across`` (a relation and a condition on its rows: a
+filter's and the related resource's scope, met by one related row).
 """
 
 from __future__ import annotations
