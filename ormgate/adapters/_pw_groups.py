@@ -12,7 +12,7 @@ from typing import Any
 import peewee as pw
 
 from ..plan import Order, Plan
-from ._pw_compiled import Slot
+from . import _pw_compiled  # a module, not its names: _pw_compiled imports this one
 
 # The subquery's column holding a row's number in its group: no field is named so (an ormgate_ prefix).
 ROW = "ormgate_row"
@@ -35,7 +35,7 @@ def grouped(
     rows = inner.alias("ormgate_groups")
     return (
         pw.Select([rows], [getattr(rows.c, name) for name in plan.columns])
-        .where(getattr(rows.c, ROW) <= Slot(group.param))
+        .where(getattr(rows.c, ROW) <= _pw_compiled.Slot(group.param))
         .order_by(*(ordered(term, getattr(rows.c, term.path[-1])) for term in plan.order))
-        .limit(Slot("limit"))
+        .limit(_pw_compiled.Slot("limit"))
     )

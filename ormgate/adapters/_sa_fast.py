@@ -25,6 +25,7 @@ and reports errors as for any other operation.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -41,7 +42,7 @@ from ..errors import Unavailable
 from ._drivers import classify
 from ._fast import HOOKS, Facts, refusal
 from ._rows import RowsToDicts, rows_to_dicts
-from ._threaded import Overran, loop_budget
+from ._threaded import Overran, loop_budget, pool_size
 from .base import Row
 
 # Drivers whose connections run a read in a transaction unless told otherwise.
@@ -149,13 +150,63 @@ def compile_read(statement: sa.Select[Any], dialect: sa.Dialect) -> Compiled | N
     return Compiled(statement, compiled, dialect)
 
 
+class _Kept:
+    """The one pooled connection that an engine's SQLite reads on the event loop keep checked out."""
+
+    def __init__(self) -> None:
+        self.held: Any = None
+        self.lock = threading.Lock()
+
+    def connection(self, engine: sa.Engine) -> Any:
+        if self.held is None:
+            self.held = engine.raw_connection()
+            # Given back to the pool when this object goes (with its engine), never garbage-collected checked out.
+            weakref.finalize(self, self.held.close)
+        return self.held
+
+
+# One per engine, shared by all its stores: each store keeping its own used up a pool smaller than
+# the resources read (an include reads another model's store), and the next read waited for the
+# pool's timeout, a 503. The value holds no reference to its engine, which it would keep alive.
+_KEPT: weakref.WeakKeyDictionary[sa.Engine, _Kept] = weakref.WeakKeyDictionary()
+_KEPT_LOCK = threading.Lock()
+
+
+def _on_a_loop() -> bool:
+    """Whether this thread runs an event loop: the kept connection is the loop's, a worker thread's
+    read takes one from the pool (and so never holds the kept one while the loop waits for the pool)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _kept(engine: sa.Engine) -> _Kept | None:
+    """The engine's kept connection, or None where its pool cannot spare one for good.
+
+    A pool of one connection (``pool_size=1``) would have none left for the worker threads'
+    lists and writes; without a bound (``NullPool``, ``StaticPool``) there is one to spare.
+    """
+    size = pool_size(engine.pool)
+    if size is not None and size < 2:
+        return None
+    with _KEPT_LOCK:
+        kept = _KEPT.get(engine)
+        if kept is None:
+            kept = _KEPT[engine] = _Kept()
+        return kept
+
+
 class SyncReads:
     """Reads on a sync engine's pooled DBAPI connections.
 
     SQLite GETs by key run on the event loop, one at a time: they keep one pooled
     connection checked out rather than taking one from the pool and giving it
-    back for each read (a tenth of a GET's CPU). A read that finds it in use (a
-    list in a worker thread, another event loop) takes one from the pool as usual.
+    back for each read (a tenth of a GET's CPU), one per engine for all its
+    stores (``_kept``), and only where the pool has more than one. A read in a
+    worker thread, or one that finds it in use (another event loop), takes one
+    from the pool as usual.
     """
 
     def __init__(self, engine: sa.Engine, constraint_fields: dict[str, str]) -> None:
@@ -164,15 +215,7 @@ class SyncReads:
         self.autocommit = engine.dialect.driver in _AUTOCOMMIT_FLAG
         self.sqlite = engine.dialect.name == "sqlite"
         self.errors: type[Exception] = engine.dialect.loaded_dbapi.Error
-        self.kept: Any = None
-        self.keeping = threading.Lock()
-
-    def _kept(self) -> Any:
-        if self.kept is None:
-            self.kept = self.engine.raw_connection()
-            # Given back to the pool when this object goes, never garbage-collected checked out.
-            weakref.finalize(self, self.kept.close)
-        return self.kept
+        self.kept = _kept(engine) if self.sqlite else None
 
     def rows(self, compiled: Compiled, values: Mapping[str, Any], *, on_loop: bool = False) -> list[Row] | None:
         """The rows, or None when the read must take the ``Connection`` path.
@@ -181,11 +224,12 @@ class SyncReads:
         """
         if not eligible(self.engine):
             return None
-        if self.sqlite and self.keeping.acquire(blocking=False):
+        kept = self.kept
+        if kept is not None and _on_a_loop() and kept.lock.acquire(blocking=False):
             try:
-                return self._rows(self._kept(), compiled, values, kept=True, on_loop=on_loop)
+                return self._rows(kept.connection(self.engine), compiled, values, kept=True, on_loop=on_loop)
             finally:
-                self.keeping.release()
+                kept.lock.release()
         try:
             raw = self.engine.raw_connection()
         except (self.errors, OSError):  # no connection: the Connection path tries again, or says why
@@ -220,8 +264,8 @@ class SyncReads:
             _give_up(exc, raw, self.constraint_fields, discard=not self.sqlite)
             return None
         finally:
-            if kept and failed:  # a fresh one next time
-                self.kept = None
+            if kept and failed and self.kept is not None:  # a fresh one next time
+                self.kept.held = None
             if not kept or failed:
                 raw.close()
         return compiled.rows(fetched)

@@ -1,4 +1,7 @@
-"""SQLAlchemy: a row's many-to-many lists written with it, on the unit of work's connection."""
+"""SQLAlchemy: a row's many-to-many lists written with it, on the unit of work's connection.
+
+``_sa_operations._Operations`` calls ``write_links`` after a create or an update that sets them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..adapters.base import Check, Hook, Row, Where
-from ..relations import Links, missing_link, split_links
-from .sqlalchemy import _Operations
+from ..relations import Links, missing_link
 
 
 def _through(relation: Any) -> sa.Table:
@@ -27,27 +28,3 @@ def write_links(conn: sa.Connection, pk: Any, links: Links) -> None:
                 conn.execute(sa.insert(table), [{local.key: pk, remote.key: value} for value in ids])
             except sa.exc.IntegrityError as exc:  # the row's key is there: an id names no row
                 raise missing_link(relation) from exc
-
-
-class LinkedOperations(_Operations):
-    """The operations of a model with many-to-many relations: a write may set their lists."""
-
-    def create(self, conn: sa.Connection, values: Row, hook: Hook | None = None) -> Row:
-        values, links = split_links(self.info, values)
-        row = super().create(conn, values, hook)
-        write_links(conn, row[self.info.pk.name], links)
-        return row
-
-    def update(
-        self,
-        conn: sa.Connection,
-        pk: Any,
-        values: Row,
-        check: Check | None,
-        where: Where = None,
-        hook: Hook | None = None,
-    ) -> Row:
-        values, links = split_links(self.info, values)
-        row = super().update(conn, pk, values, check, where, hook)
-        write_links(conn, pk, links)
-        return row

@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import ormgate
 import tests.conformance.models.django  # noqa: F401  (Django set up before the models below)
+from ormgate.adapters import _pw_store as peewee_store
 from ormgate.adapters import django as django_adapter
 from ormgate.adapters import peewee as peewee_adapter
 from ormgate.adapters._dj_compiled import CompiledGet
@@ -165,7 +166,7 @@ def test_peewee_python_value_and_overridden_execution(pw_url: str, method: str) 
     if method:
         _watched(database, method, seen)
     # execute_sql: fast reads call it. execute: they would skip it, so reads run through it.
-    assert peewee_adapter._hooks(database) == (("Database.execute",) if method == "execute" else ())
+    assert peewee_store._hooks(database) == (("Database.execute",) if method == "execute" else ())
     try:
         with TestClient(_app(peewee_adapter.PeeweeAdapter(database), PWShout)) as client:
             _assert_shouted(_reads(client))

@@ -248,3 +248,36 @@ def test_reads_honour_schema_translate_map(tenant: tuple[Pair, databases.TestDat
         assert [item["name"] for item in client.get("/items").json()["items"]] == ["mine"]
         assert [item["name"] for item in client.get("/items?sort=-id&limit=5").json()["items"]] == ["mine"]
         assert client.get("/items?count=true").json()["total"] == 1
+
+
+@pytest.mark.parametrize("pool_size", [1, 2])
+def test_a_small_pool_serves_many_resources_and_includes(tmp_path: Path, pool_size: int) -> None:
+    """SQLite GETs on the event loop keep a connection checked out: one per engine, and only one the pool can spare.
+
+    Each resource's store kept its own, so a pool smaller than the resources read (an include reads
+    another model's store) was used up: the next read waited the pool's timeout and answered 503.
+    """
+    from tests.conformance.relations import relations_app
+    from tests.conformance.relations import sqlalchemy as rel
+
+    engine = sa.create_engine(
+        f"sqlite:///{tmp_path / 'small.sqlite3'}", pool_size=pool_size, max_overflow=0, pool_timeout=3
+    )
+    db = SQLAlchemyAdapter(engine)
+    tables = [rel.Author, rel.Tag, rel.Post, rel.PostTag, rel.Comment]
+    app = relations_app("sqlalchemy", db, rel.Author, rel.Post, rel.Comment, rel.Tag, tables)
+    with TestClient(app) as client:
+        author = client.post("/authors", json={"username": "ada"}).json()["id"]
+        post = client.post("/posts", json={"title": "t", "author_id": author}).json()["id"]
+        for _ in range(2):
+            assert client.get(f"/authors/{author}").status_code == 200
+            assert client.get(f"/posts/{post}").status_code == 200
+            assert client.get(f"/tags/{post}").status_code == 404
+            included = client.get("/posts?include=author,comments,tags")
+            assert included.status_code == 200, included.text
+            assert included.json()["items"][0]["author"]["username"] == "ada"
+            assert client.get(f"/posts/{post}?include=author").json()["author"]["id"] == author
+            # Writes still find a connection.
+            assert client.post("/comments", json={"body": "b", "post_id": post}).status_code == 201
+        assert engine.pool.checkedout() <= 1  # type: ignore[attr-defined]
+    engine.dispose()

@@ -44,7 +44,7 @@ def _app(orm: str, url: str) -> tuple[TestClient, sa.Engine | None]:
 
 # Where each ORM's store reads the row and checks it, in the write's transaction.
 _CHECKS = {
-    "sqlalchemy": ("ormgate.adapters.sqlalchemy", "_Operations"),
+    "sqlalchemy": ("ormgate.adapters._sa_operations", "_Operations"),
     "django": ("ormgate.adapters.django", "_SyncStore"),
     "peewee": ("ormgate.adapters.peewee", "_SyncStore"),
 }

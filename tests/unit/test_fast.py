@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from playhouse.postgres_ext import PostgresqlExtDatabase
 
-from ormgate.adapters import peewee as peewee_adapter
+from ormgate.adapters import _pw_store as peewee_store
 from ormgate.adapters._fast import DRIVERS, HOOKS, NEUTRAL_OPTIONS, Facts, as_is, refusal
 from ormgate.adapters._sa_fast import driver_refusal, facts
 
@@ -99,11 +99,11 @@ def test_peewee_facts(tmp_path: Path) -> None:
         pass
 
     path = str(tmp_path / "facts.sqlite3")
-    assert peewee_adapter._hooks(pw.SqliteDatabase(path)) == ()
-    assert peewee_adapter._hooks(Timed(path)) == ()  # fast reads call execute_sql: it sees them
-    assert peewee_adapter._hooks(PostgresqlExtDatabase("none")) == ()  # Peewee's own execute
-    assert peewee_adapter._hooks(Routed(path)) == ("Database.execute",)
-    assert peewee_adapter._hooks(RoutedTimed(path)) == ("Database.execute",)
+    assert peewee_store._hooks(pw.SqliteDatabase(path)) == ()
+    assert peewee_store._hooks(Timed(path)) == ()  # fast reads call execute_sql: it sees them
+    assert peewee_store._hooks(PostgresqlExtDatabase("none")) == ()  # Peewee's own execute
+    assert peewee_store._hooks(Routed(path)) == ("Database.execute",)
+    assert peewee_store._hooks(RoutedTimed(path)) == ("Database.execute",)
 
 
 def test_a_django_get_compiles_only_from_inputs_it_can_tell_apart() -> None:

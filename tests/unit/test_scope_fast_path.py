@@ -7,7 +7,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ormgate.adapters._sa_fast import Compiled
-from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter, _SyncStore
+from ormgate.adapters._sa_stores import _SyncStore
+from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 from ormgate.query import Filter, Query, Sort
 from ormgate.scope import Scope
 from tests.conformance.models.sqlalchemy import Item

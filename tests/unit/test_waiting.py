@@ -179,7 +179,7 @@ def test_a_driver_error_sqlalchemy_let_through_is_translated_at_the_session_boun
     # unwrapped, reached the session dependency of a hand-written route and answered 500.
     import asyncpg  # type: ignore[import-untyped]
 
-    from ormgate.adapters.sqlalchemy import _translated
+    from ormgate.adapters._sa_errors import _translated
 
     with pytest.raises(Unavailable) as caught, _translated({}):
         raise asyncpg.InterfaceError("connection is closed")
