@@ -14,7 +14,11 @@ translates the nodes (see docs/adapters.md).
 A column is named by a path, a tuple of names: one field of the model, or a
 field reached through relations (``("album", "artist", "name")``), which an
 adapter compiles as a correlated ``EXISTS`` (some related row matches; rows are
-never duplicated), to-one and to-many alike.
+never duplicated), to-one and to-many alike. Where the query holds conditions on
+the related rows themselves (``Query.within``: the read scope of the resource an
+include names), such a filter is an ``Across`` per relation instead, those
+conditions inside the same ``EXISTS`` as the filter's: some related row *in
+scope* matches.
 
 A query with a ``Group`` (the rows of many embedded lists in one statement,
 ormgate.relations) plans a ``PerGroup``: rows numbered within each group by a
@@ -24,7 +28,7 @@ window function, in a subquery, the page keeping the first of each.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .model import ModelInfo
@@ -103,7 +107,17 @@ class Not:
     item: Condition
 
 
-Condition = Compare | In | IsNull | Match | And | Or | Not
+@dataclass(frozen=True, slots=True)
+class Across:
+    """Some row related through ``relation`` (a relation of the model the condition is on) meets
+    ``where``, whose paths start at the related model: one correlated ``EXISTS``, whatever the
+    relation's kind (a many-to-many one through its join table)."""
+
+    relation: str
+    where: Condition
+
+
+Condition = Compare | In | IsNull | Match | And | Or | Not | Across
 
 TRUE = And(())
 FALSE = Or(())
@@ -186,7 +200,7 @@ def filter_path(info: ModelInfo, name: str) -> Path:
     return (name,) if name in info.by_name else tuple(name.split("__"))
 
 
-def _condition(info: ModelInfo, f: Filter, param: str) -> Condition:
+def _condition(info: ModelInfo, f: Filter, param: str) -> Compare | In | IsNull | Match:
     path = filter_path(info, f.field)
     if f.op in _COMPARISONS:
         return Compare(path, f.op, param, exact=True)
@@ -196,6 +210,29 @@ def _condition(info: ModelInfo, f: Filter, param: str) -> Condition:
         return IsNull(path, bool(f.value))
     kind, folded = _MATCHES[f.op]
     return Match(path, kind, folded, param)
+
+
+def _across(info: ModelInfo, f: Filter, param: str, within: Mapping[Path, tuple[Condition, ...]]) -> Condition:
+    """A filter's condition; through relations whose rows ``within`` holds conditions on, nested
+    ``Across``, each level's conditions beside the rest of the path in its ``EXISTS``."""
+    leaf = _condition(info, f, param)
+    *relations, last = leaf.path
+    if not any(tuple(relations[: i + 1]) in within for i in range(len(relations))):
+        return leaf  # one path, compiled as an EXISTS per relation
+    condition: Condition = replace(leaf, path=(last,))
+    for i in reversed(range(len(relations))):
+        scoped = within.get(tuple(relations[: i + 1]), ())
+        condition = Across(relations[i], And((condition, *scoped)) if scoped else condition)
+    return condition
+
+
+def _within(query: Query) -> dict[Path, tuple[Condition, ...]]:
+    """``query.within`` by relation path, each an exact equality on the related row (``w<i>``)."""
+    found: dict[Path, tuple[Condition, ...]] = {}
+    for i, f in enumerate(query.within):
+        *relations, name = f.field.split("__")
+        found[tuple(relations)] = (*found.get(tuple(relations), ()), Compare((name,), "eq", f"w{i}", exact=True))
+    return found
 
 
 def _after(info: ModelInfo, sort: tuple[Sort, ...], nulls: tuple[bool, ...]) -> Condition:
@@ -259,6 +296,7 @@ def shape(query: Query) -> Hashable:
         bool(query.offset),
         query.count,
         None if query.group is None else query.group.field,
+        tuple(f.field for f in query.within),
     )
 
 
@@ -281,7 +319,8 @@ class Planner:
         return found
 
     def build(self, query: Query) -> Plan:
-        where = And(tuple(_condition(self.info, f, f"f{i}") for i, f in enumerate(query.filters)))
+        within = _within(query)
+        where = And(tuple(_across(self.info, f, f"f{i}", within) for i, f in enumerate(query.filters)))
         after = None
         if query.after is not None:
             after = _after(self.info, query.sort, tuple(v is None for v in query.after))
@@ -328,6 +367,8 @@ class Planner:
                 values[f"a{i}"] = value
         if query.group is not None:
             values["group_limit"] = query.group.limit
+        for i, f in enumerate(query.within):
+            values[f"w{i}"] = f.value
         return values
 
 

@@ -106,6 +106,10 @@ class Query:
     after: tuple[Any, ...] | None = None  # one value per Sort
     count: bool = False
     group: Group | None = None  # with neither offset, after nor count; fields holding the sort's
+    # Equalities on related rows (``comments__team = 1``, from the read scope of the resource an
+    # include names): every filter across that relation (``comments__body``) matches only such rows,
+    # the conditions inside its own EXISTS (ormgate.plan.Across). Signed into cursors as filters are.
+    within: tuple[Filter, ...] = ()
 
 
 # LIMIT and OFFSET are bound as 32-bit integers (asyncpg refuses a larger Python int for one):
@@ -366,16 +370,21 @@ class QueryParser(CursorSigning, ParameterDocument):
         if len(raw) > cap:
             raise _over("query_string", f"{len(raw)} bytes, at most {cap}", cap)
         # As Starlette's QueryParams parses it.
-        return self.parse(parse_qsl(raw.decode("latin-1"), keep_blank_values=True), scope, ignore)
+        return self.parse(parse_qsl(raw.decode("latin-1"), keep_blank_values=True), scope, ignore=ignore)
 
     def parse(
-        self, items: Iterable[tuple[str, str]], scope: tuple[Filter, ...] = (), ignore: Collection[str] = ()
+        self,
+        items: Iterable[tuple[str, str]],
+        scope: tuple[Filter, ...] = (),
+        within: tuple[Filter, ...] = (),
+        ignore: Collection[str] = (),
     ) -> Query:
         """The ``Query`` for a query string given as (name, value) pairs, ``scope``'s filters first.
 
-        The scope's filters are signed into a cursor with the client's: a cursor of one scope is
-        no cursor in another. The parameters in ``ignore`` are the route's dependencies' (a
-        scope's ``?org=``, FastAPI validates them): skipped, neither filters nor unknown.
+        The scope's filters, and ``within`` (``Query.within``), are signed into a cursor with the
+        client's: a cursor of one scope is no cursor in another. The parameters in ``ignore`` are
+        the route's dependencies' (a scope's ``?org=``, FastAPI validates them): skipped, neither
+        filters nor unknown.
         """
         seen: dict[str, str] = {}
         for name, value in items:
@@ -406,7 +415,7 @@ class QueryParser(CursorSigning, ParameterDocument):
         limit = self._int("limit", seen["limit"], 1, limits.max_limit) if "limit" in seen else limits.limit
         offset = self._int("offset", seen["offset"], 0, limits.max_offset) if "offset" in seen else 0
         count = self._bool("count", seen["count"]) if "count" in seen else False
-        query = Query(fields, tuple(sort), limit, filters, offset, None, count)
+        query = Query(fields, tuple(sort), limit, filters, offset, None, count, within=within)
         if "cursor" in seen:
             # With an offset too, that many rows after the cursor are skipped.
             query = replace(query, after=self._read_cursor(seen["cursor"], query))

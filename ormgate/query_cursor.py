@@ -58,7 +58,9 @@ class CursorSigning:
     adapters: dict[str, TypeAdapter[Any]]
 
     def _signature(self, payload: bytes, query: Query) -> bytes:
-        scope = repr(([(s.field, s.descending) for s in query.sort], [(f.field, f.op, f.value) for f in query.filters]))
+        sort, filters = [(s.field, s.descending) for s in query.sort], [(f.field, f.op, f.value) for f in query.filters]
+        within = [(f.field, f.value) for f in query.within]
+        scope = repr((sort, filters, within) if within else (sort, filters))
         return hmac.new(self._cursor_key, payload + scope.encode(), hashlib.sha256).digest()[:16]
 
     def next_cursor(self, query: Query, last: Mapping[str, Any]) -> str:

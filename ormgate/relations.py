@@ -258,19 +258,18 @@ class Includes:
         return Embedding(items)
 
     def within(self, across: Collection[str], scopes: Scopes) -> tuple[Filter, ...]:
-        """The filters that keep the filters ``across`` relations (``author__username``) to related rows
-        in their scope: the scope's equalities on the same path (``author__team``).
+        """The conditions that keep the filters ``across`` relations (``comments__body``) to related
+        rows in their scope: the scope's equalities on each relation of the path (``comments__team``),
+        as ``Query.within``, compiled inside the same ``EXISTS`` as the filter (ormgate.plan.Across).
 
-        Only along to-one relations: there a separate condition on the path meets the same related
-        row (a post has one author). Under a to-many one it could meet another row: not done
-        (docs/scoping.md).
+        To-one and to-many alike: a post has comments of many teams, and only one in scope counts.
         """
         found: dict[str, Any] = {}
         for name in across:
             level, relations = self.roots, name.split("__")[:-1]
             for i, relation in enumerate(relations):
                 node = level.get(relation)
-                if node is None or node.relation.kind != "to_one":
+                if node is None:
                     break
                 scope = scopes.get(".".join(relations[: i + 1]))
                 for field_name, value in ({} if scope is None else scope.where).items():

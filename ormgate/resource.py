@@ -20,7 +20,7 @@ from .hooks import Hooks
 from .media import CSV, csv_response, negotiate
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
-from .query import DEFAULT_LIMITS, Limits, QueryParser
+from .query import DEFAULT_LIMITS, Filter, Limits, QueryParser
 from .relations import NONE, Include, Includes, Scopes, across_fields, foreign_keys_named, with_links
 from .responses import dumps as dumps
 from .responses import if_match_check as if_match_check
@@ -225,10 +225,11 @@ class Resource:
         embedding, keys = NONE, ()
         if self.includes is not None and (related or b"include" in raw or b"." in raw):
             embedding, rest = self.includes.split(raw, self._max_query, related)
-            if related:  # a filter across a to-one relation matches only related rows in their scope
+            within: tuple[Filter, ...] = ()
+            if related:  # a filter across a relation matches only related rows in their scope
                 across = [parser.parameters[k][0] for k, _ in rest if k in parser.parameters]
-                scoped = (*scoped, *self.includes.within([n for n in across if n in parser.across], related))
-            query = parser.parse(rest, scoped, ignore)
+                within = self.includes.within([n for n in across if n in parser.across], related)
+            query = parser.parse(rest, scoped, within, ignore)
             keys = self.includes.keys(embedding)
         else:
             query = parser.parse_query_string(raw, scoped, ignore)

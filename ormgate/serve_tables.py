@@ -126,12 +126,18 @@ class _KeyedParser(QueryParser):
         super().__init__(parser.info, parser.readable, **options)
         self.ties = tuple(name for name in ties if name != parser.info.pk.name and name in self.readable)
 
-    def parse(self, items: Any, scope: tuple[Filter, ...] = (), ignore: Collection[str] = ()) -> Query:
+    def parse(
+        self,
+        items: Any,
+        scope: tuple[Filter, ...] = (),
+        within: tuple[Filter, ...] = (),
+        ignore: Collection[str] = (),
+    ) -> Query:
         items = list(items)
         cursors = [value for name, value in items if name == "cursor"]
         if len(cursors) != 1:
-            return self._tied(super().parse(items, scope, ignore))  # none; or twice, which super() refuses
-        query = self._tied(super().parse([(k, v) for k, v in items if k != "cursor"], scope, ignore))
+            return self._tied(super().parse(items, scope, within, ignore))  # none; or twice, which super() refuses
+        query = self._tied(super().parse([(k, v) for k, v in items if k != "cursor"], scope, within, ignore))
         return dataclasses.replace(query, after=self._read_cursor(cursors[0], query))
 
     def _tied(self, query: Query) -> Query:

@@ -8,6 +8,7 @@ the GET compiled once per scope shape is ``ormgate.adapters._dj_compiled``'s.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import operator
@@ -28,7 +29,7 @@ from django.db.models.lookups import (
     StartsWith,
 )
 
-from ..plan import GLOB, And, Condition, IsNull, Match, Not, Or, Order
+from ..plan import GLOB, Across, And, Condition, IsNull, Match, Not, Or, Order
 from ..plan import In as InList
 from ._dj_across import exists as across
 from ._dj_describe import describe
@@ -88,8 +89,11 @@ def _q(
         return functools.reduce(operator.or_, (_q(item, values, vendor, text, times, model) for item in c.items))
     if isinstance(c, Not):
         return ~_q(c.item, values, vendor, text, times, model)
+    if isinstance(c, Across):
+        return across(model, c.relation, lambda target: _q(c.where, values, vendor, *_kinds(target), target))
     if len(c.path) > 1:
-        return across(model, c, lambda rest, target: _q(rest, values, vendor, *_kinds(target), target))
+        rest = dataclasses.replace(c, path=c.path[1:])
+        return across(model, c.path[0], lambda target: _q(rest, values, vendor, *_kinds(target), target))
     name = "__".join(c.path)
     if isinstance(c, IsNull):
         return Q(**{f"{name}__isnull": c.null})

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
-from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or, Order, PatternSyntax, Plan
+from ..plan import LIKE, Across, And, Condition, In, IsNull, Match, Not, Or, Order, PatternSyntax, Plan
 from ._pw_across import exists as across
 from ._pw_groups import grouped
 from ._sqlite import TEXT_TIME
@@ -147,6 +147,10 @@ class Compiler:
             return functools.reduce(operator.and_ if isinstance(c, And) else operator.or_, items)
         if isinstance(c, Not):
             return ~self._condition(c.item, values, fields, model)
+        if isinstance(c, Across):
+            return across(
+                model, c.relation, fields, lambda target, related: self._condition(c.where, values, target, related)
+            )
         if len(c.path) > 1:
             rest = dataclasses.replace(c, path=c.path[1:])
             return across(

@@ -4,6 +4,9 @@
 posts.author_id AND a.username = :f0)``: to-one and to-many alike, so a to-many path means "some
 related row matches" and never duplicates a row. Each level reads an alias of its table, so that a
 relation of a model to itself correlates with the right one. See docs/relationships.md.
+
+The same ``EXISTS`` compiles a plan's ``Across`` (a relation and a condition on its rows: a
+filter's and the related resource's scope, met by one related row).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..plan import LIKE, And, Condition, In, IsNull, Match, Not, Or
+from ..plan import LIKE, Across, And, Condition, In, IsNull, Match, Not, Or
 from ._sa_across import exists as across
 from ._sa_describe import _stored
 from ._sa_dialects import _BINARY, _IDENTICAL, _TEXT_TIMES, _binary
@@ -36,6 +36,8 @@ def _compiler(columns: dict[str, sa.Column[Any]], dialect: str, model: Any = Non
             return sa.or_(*(compile_(i, columns, model) for i in c.items)) if c.items else sa.false()
         if isinstance(c, Not):
             return sa.not_(compile_(c.item, columns, model))
+        if isinstance(c, Across):
+            return across(model, c.relation, columns, lambda target, related: compile_(c.where, target, related))
         if len(c.path) > 1:
             rest = dataclasses.replace(c, path=c.path[1:])
             return across(model, c.path[0], columns, lambda target, related: compile_(rest, target, related))

@@ -643,6 +643,74 @@ def test_a_filter_across_a_to_one_relation_matches_only_related_rows_in_scope(ap
 
 
 @TEAM_POSTS
+def test_a_filter_across_a_to_many_relation_matches_only_related_rows_in_scope(api: Served, posts: str) -> None:
+    # p1's comments: c1 (team 1, by bob), c2 (team 2, by ada), c3 (team 1, by ada). The scope is a
+    # condition of the same EXISTS as the filter: p1 has comments of team 1, but none of them says c2.
+    made = teams(api)
+    assert list(listed(api, f"{posts}?comments__body=c2", ONE)) == []
+    assert list(listed(api, f"{posts}?comments__body=c2", TWO)) == ["p1"]
+    assert list(listed(api, f"{posts}?comments__body=c2", {})) == ["p1"]
+    assert list(listed(api, f"{posts}?comments__body=c1", TWO)) == []
+    assert list(listed(api, f"{posts}?comments%5F%5Fbody=c2", ONE)) == []  # the name percent-encoded
+    # To-one under to-many: the comment in its scope, its author in theirs.
+    assert list(listed(api, f"{posts}?comments__author__username=bob", ONE)) == []  # c1's bob is of team 2
+    assert list(listed(api, f"{posts}?comments__author__username=ada", ONE)) == ["p1"]  # c3
+    assert list(listed(api, f"{posts}?comments__author__username=ada", TWO)) == []  # c2's ada is of team 1
+    assert list(listed(api, f"{posts}?comments__author__username=bob", {})) == ["p1"]
+    # Each filter is its own "some related row in scope matches", as without scopes.
+    assert list(listed(api, f"{posts}?comments__body=c1&comments__author__username=ada", ONE)) == ["p1"]
+    # One row per post however many of its comments match, counted once.
+    body = api.client.get(f"{posts}?comments__body__in=c1,c2,c3&count=true", headers=ONE).json()
+    assert ([p["title"] for p in body["items"]], body["total"]) == (["p1"], 1)
+    # A cursor walks the list in scope, and is no cursor of another scope's.
+    p2 = post(api, "/posts", title="p2", author_id=made["bob"]["id"])
+    post(api, "/team_comments", body="c1", post_id=p2["id"], team=1)
+    post(api, "/team_comments", body="c9", post_id=made["b1"]["id"], team=2)
+    url = f"{posts}?comments__body__in=c1,c9&limit=1"
+    first = api.client.get(url, headers=ONE).json()
+    second = api.client.get(f"{url}&cursor={first['next_cursor']}", headers=ONE).json()
+    assert [p["title"] for p in first["items"] + second["items"]] == ["p1", "p2"]
+    assert second["next_cursor"] is None
+    problem(api.client.get(f"{url}&cursor={first['next_cursor']}", headers=TWO), 404)
+    every = f"{posts}?comments__body__in=c1,c9"
+    assert list(listed(api, every, TWO)) == ["b1"]
+    assert list(listed(api, every, {})) == ["p1", "b1", "p2"]
+
+
+@TEAM_POSTS
+def test_a_filter_across_a_many_to_many_relation_matches_only_related_rows_in_scope(api: Served, posts: str) -> None:
+    made = teams(api)  # p1 is tagged red (team 1) and blue (team 2)
+    assert list(listed(api, f"{posts}?tags__name=blue", ONE)) == []
+    assert list(listed(api, f"{posts}?tags__name=blue", TWO)) == ["p1"]
+    assert list(listed(api, f"{posts}?tags__name=red", TWO)) == []
+    assert list(listed(api, f"{posts}?tags__name=blue", {})) == ["p1"]
+    body = api.client.get(f"{posts}?tags__name__in=red,blue&count=true", headers=ONE).json()
+    assert ([p["title"] for p in body["items"]], body["total"]) == (["p1"], 1)
+    body = api.client.get(f"{posts}?tags__name__in=red,blue&count=true", headers={}).json()
+    assert ([p["title"] for p in body["items"]], body["total"]) == (["p1"], 1)
+    # With the include of the same scope: the post found is the one whose embedded tags say so.
+    got = listed(api, f"{posts}?tags__name=red&include=tags", ONE)
+    assert got["p1"]["tags"] == [made["red"]]
+
+
+def test_a_filter_across_in_scope_is_one_statement(api: Served) -> None:
+    teams(api)
+    counter = statements(api)
+
+    def sent(url: str) -> int:
+        counts = []
+        for _ in range(3):
+            before = counter.sent
+            response = api.client.get(url, headers=ONE)
+            assert response.status_code == 200, response.text
+            counts.append(counter.sent - before)
+        return min(counts)
+
+    plain = sent("/team_posts?count=true")
+    assert sent("/team_posts?count=true&comments__body=c1&tags__name=red&comments__author__username=ada") == plain
+
+
+@TEAM_POSTS
 def test_the_included_scopes_dependencies_run_and_are_documented(api: Served, posts: str) -> None:
     teams(api)
     # Solved on every request of the route, include= or not, as FastAPI solves any dependency.

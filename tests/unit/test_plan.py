@@ -12,6 +12,7 @@ from ormgate.plan import (
     FALSE,
     GLOB,
     LIKE,
+    Across,
     And,
     Compare,
     In,
@@ -116,6 +117,47 @@ def test_a_plan_is_built_once_per_shape_and_hashable() -> None:
     assert planner.plan(_query(Sort("id"), after=(1,), offset=3)) is not first
     assert shape(_query(Sort("id"), after=(1,))) != shape(_query(Sort("id"), after=(None,)))
     assert hash(first) == hash(Planner(INFO).build(_query(Sort("id"), after=(2,))))
+
+
+def test_conditions_within_a_relation_go_inside_each_filter_across_it() -> None:
+    # Query.within: the read scope of the related rows (ormgate.relations), in the same EXISTS as the filter.
+    filters = (
+        Filter("price", "eq", 3),
+        Filter("comments__body", "eq", "x"),
+        Filter("comments__author__name", "icontains", "Ad"),
+        Filter("tags__name", "in", ("a", "b")),
+        Filter("owner__name", "eq", "z"),
+    )
+    within = (Filter("comments__author__team", "eq", 1), Filter("comments__team", "eq", 1))
+    query = _query(Sort("id"), filters=filters, within=within)
+    team, author_team = Compare(("team",), "eq", "w1", exact=True), Compare(("team",), "eq", "w0", exact=True)
+    assert Planner(INFO).plan(query).where == And(
+        (
+            Compare(PRICE, "eq", "f0", exact=True),
+            Across("comments", And((Compare(("body",), "eq", "f1", exact=True), team))),
+            Across(
+                "comments",
+                And((Across("author", And((Match(("name",), "contains", True, "f2"), author_team))), team)),
+            ),
+            In(("tags", "name"), "f3"),  # no condition within: one path, as without
+            Compare(("owner", "name"), "eq", "f4", exact=True),
+        )
+    )
+    values = Planner.values(query)
+    assert (values["w0"], values["w1"], values["f2"]) == (1, 1, "ad")
+
+
+def test_conditions_within_are_part_of_the_shape_their_values_parameters() -> None:
+    filters = (Filter("comments__body", "eq", "x"),)
+    planner = Planner(INFO)
+    first = planner.plan(_query(Sort("id"), filters=filters, within=(Filter("comments__team", "eq", 1),)))
+    assert planner.plan(_query(Sort("id"), filters=filters, within=(Filter("comments__team", "eq", 2),))) is first
+    unscoped = planner.plan(_query(Sort("id"), filters=filters))
+    assert unscoped is not first
+    assert unscoped.where == And((Compare(("comments", "body"), "eq", "f0", exact=True),))
+    other = _query(Sort("id"), filters=filters, within=(Filter("comments__owner", "eq", 1),))
+    assert planner.plan(other) is not first
+    assert Planner.values(other)["w0"] == 1
 
 
 def _grouped(limit: int = 3, **kwargs: object) -> Query:

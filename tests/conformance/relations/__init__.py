@@ -122,7 +122,13 @@ def team_app(app: FastAPI, db: Adapter, author: Any, post: Any, comment: Any, ta
                 "comments.author": authors,
                 "tags": tags,
             },
-            filters_across=["author__username", "author__email", "comments__body"],
+            filters_across=[
+                "author__username",
+                "author__email",
+                "comments__body",
+                "comments__author__username",
+                "tags__name",
+            ],
         )
         if path == "/team_posts":
             posts.install(app)
