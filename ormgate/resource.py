@@ -17,11 +17,12 @@ from .adapters.base import Adapter, Hook, OnWrite, Row, Store
 from .bodies import check_max_size
 from .errors import NotFound
 from .hooks import Hooks
+from .links import foreign_keys_named, with_links
 from .media import CSV, csv_response, negotiate
 from .model import ModelInfo
 from .problems import PROBLEM_JSON, PROBLEM_SCHEMA, Problem
 from .query import DEFAULT_LIMITS, Filter, Limits, QueryParser
-from .relations import NONE, Include, Includes, Scopes, across_fields, foreign_keys_named, with_links
+from .relations import NONE, Include, Includes, Scopes, across_fields
 from .responses import dumps as dumps
 from .responses import if_match_check as if_match_check
 from .responses import item_response as item_response
@@ -171,7 +172,7 @@ class Resource:
         self._cursor_key = cursor_key
         self._parsers: dict[frozenset[str], QueryParser] = {}
         self.schemas = schemas or derive(info)
-        # Many-to-many relations whose ids a write sets (ormgate.relations.with_links).
+        # Many-to-many relations whose ids a write sets (ormgate.links.with_links).
         self.links = tuple(links)
         if self.links:
             self.schemas = with_links(self.schemas, adapter, self.links)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import IntegrityError, connections
 
-from ..relations import Links, missing_link
+from ..links import Links, missing_link
 from ._dj_store import _SyncStore, zero_key_is_missing
 
 

@@ -18,9 +18,9 @@ from django.db.models import DateTimeField, Model, QuerySet, TimeField
 from django.utils import timezone
 
 from ..errors import ForeignKeyViolation, NotFound, Unavailable
+from ..links import Links, split_links
 from ..plan import Planner
 from ..query import Query
-from ..relations import Links, split_links
 from ..scope import condition as scope_condition
 from ..scope import shape
 from ._dj_compile import _order, _plain, _q

@@ -7,7 +7,7 @@ from typing import Any
 import peewee as pw
 
 from ..adapters.base import Row
-from ..relations import Links, missing_link, split_links
+from ..links import Links, missing_link, split_links
 from ._pw_describe import _api_fields
 from ._pw_store import _SyncStore
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import peewee as pw
 
 from ..errors import NotFound, Unavailable
+from ..links import Links
 from ..plan import Planner, shape
 from ..query import Query
-from ..relations import Links
 from ..scope import condition as scope_condition
 from ..scope import shape as scope_shape
 from ._drivers import dropped

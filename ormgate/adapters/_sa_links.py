@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..relations import Links, missing_link
+from ..links import Links, missing_link
 
 
 def _through(relation: Any) -> sa.Table:

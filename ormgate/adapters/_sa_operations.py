@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import NotFound
+from ..links import Links, split_links
 from ..plan import LIKE, Order, Plan, Planner, shape
 from ..query import Query
-from ..relations import Links, split_links
 from ..scope import condition as scope_condition
 from ..scope import parameters as scope_parameters
 from ..scope import shape as scope_shape
