@@ -18,9 +18,17 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .contenders import BEST_PLAIN, FLOOR, ORMGATE
+from .contenders import WORKLOADS as SERVED
 
 DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
-WORKLOADS = {"get": "GET by id", "list20": "list 20", "list100": "list 100", "post": "POST", "patch": "PATCH"}
+WORKLOADS = {
+    "get": "GET by id",
+    "list20": "list 20",
+    "list100": "list 100",
+    "include100": "100 posts + author",
+    "post": "POST",
+    "patch": "PATCH",
+}
 REFERENCES = (FLOOR, BEST_PLAIN, "fastapi-typed")
 COLOURS = {"ormgate": "#2b6cb0", "reference": "#718096", "other": "#dd6b20"}
 
@@ -76,7 +84,9 @@ def _panel(x: float, y: float, database: str, workload: str, rps: dict[str, floa
     for i, name in enumerate(order):
         bar_y = top + i * (BAR_H + GAP)
         if name not in ratios:
-            parts.append(_text(x + 2, bar_y + BAR_H - 3, "not measured", fill="#a0aec0", font_size="10"))
+            served = workload not in SERVED or SERVED[workload].serves(name)
+            why = "not measured" if served else "no such route"
+            parts.append(_text(x + 2, bar_y + BAR_H - 3, why, fill="#a0aec0", font_size="10"))
             continue
         width = ratios[name] * scale
         parts.append(

@@ -50,6 +50,12 @@ DRIVERS = {
 }
 
 
+# The contenders with a `GET /posts` that embeds each post's author (the others have no such route).
+INCLUDE_CONTENDERS = (
+    "fastapi-raw", "tutorial-sa-sync", "tutorial-sa-async", "fastcrud", "ninja", "tutorial-peewee", *ORMGATE,
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -57,6 +63,11 @@ class Workload:
     label: str
     write: bool = False
     limit: int | None = None
+    # Who serves it; empty: every contender.
+    contenders: tuple[str, ...] = ()
+
+    def serves(self, contender: str) -> bool:
+        return not self.contenders or contender in self.contenders
 
 
 WORKLOADS = {
@@ -65,6 +76,13 @@ WORKLOADS = {
         Workload("get", "get.lua", "GET /users/{id}, random id in 1..10,000"),
         Workload("list20", "list.lua", "GET /users?limit=20&offset=0&age__gte=30&sort=-created_at", limit=20),
         Workload("list100", "list.lua", "GET /users?limit=100&offset=0&age__gte=30&sort=-created_at", limit=100),
+        Workload(
+            "include100",
+            "include.lua",
+            "GET /posts?include=author&limit=100&offset=0, the first 100 posts by id, each with its author",
+            limit=100,
+            contenders=INCLUDE_CONTENDERS,
+        ),
         Workload("post", "post.lua", "POST /users, a unique username and email per request", write=True),
         Workload("patch", "patch.lua", "PATCH /users/{id}, random id, two columns", write=True),
     )

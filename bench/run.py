@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m ben
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "bench"
 
-from . import chart, report, seed, server
+from . import chart, expect, report, seed, server
 from .contenders import CONTENDERS, ORMGATE, WORKLOADS, Contender, Workload
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -74,7 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.database = args.database or ["sqlite"]
     default_contenders = list(ORMGATE) if args.memory else list(CONTENDERS)
     args.contender = [CONTENDERS[n] for n in dict.fromkeys(args.contender or default_contenders)]
-    args.workload = [WORKLOADS[n] for n in dict.fromkeys(args.workload or list(WORKLOADS))]
+    chosen = [WORKLOADS[n] for n in dict.fromkeys(args.workload or list(WORKLOADS))]
+    # Reads before writes on each server: a read's content is checked against the seed (bench/expect.py).
+    args.workload = sorted(chosen, key=lambda w: w.write)
     return args
 
 
@@ -129,6 +131,7 @@ def _measure(srv: server.Server, workload: Workload, args: argparse.Namespace) -
     env = {"BENCH_MAX_ID": str(args.rows), "BENCH_PREFIX": secrets.token_hex(4)}
     if workload.limit:
         env["BENCH_LIMIT"] = str(workload.limit)
+    expect.check(srv.url, workload.name, args.rows, workload.limit or 0)
     waited, busy_before = server.wait_quiet(args.quiet_wait)
     if args.warmup > 0:
         server.wrk(srv.url, workload.script, args.warmup, connections=args.connections, extra_env=env)
@@ -162,9 +165,15 @@ def _measure(srv: server.Server, workload: Workload, args: argparse.Namespace) -
     }
 
 
-def _estimate(args: argparse.Namespace, contenders: int) -> float:
+def _estimate(args: argparse.Namespace) -> float:
     per_run = float(args.duration + args.warmup + 0.6)
-    return float(len(args.database) * args.rounds * contenders * (len(args.workload) * per_run + 3))
+    runs = [sum(w.serves(c.name) for w in args.workload) for c in args.contender]
+    return float(len(args.database) * args.rounds * sum(n * per_run + 3 for n in runs if n))
+
+
+def _workloads(contender: Contender, args: argparse.Namespace) -> list[Workload]:
+    """The chosen workloads this contender serves (not every one has every route)."""
+    return [w for w in args.workload if w.serves(contender.name)]
 
 
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
@@ -172,7 +181,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     skipped: dict[str, dict[str, str]] = {}
     failed: list[dict[str, Any]] = []
-    print(f"estimated time: {_estimate(args, len(args.contender)) / 60:.0f} min", flush=True)
+    print(f"estimated time: {_estimate(args) / 60:.0f} min", flush=True)
     for database in args.database:
         reason = seed.check(database, DB_NAME)
         if reason is not None:
@@ -184,6 +193,9 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         contenders: list[Contender] = []
         skipped[database] = {}
         for contender in args.contender:
+            if not _workloads(contender, args):
+                print(f"[{database}] {contender.name}: serves none of the workloads chosen", flush=True)
+                continue
             why = server.probe(contender.module, env)
             if why is None:
                 contenders.append(contender)
@@ -200,7 +212,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     dirty = False
                 try:
                     with server.serve(contender.module, env) as srv:
-                        for workload in args.workload:
+                        for workload in _workloads(contender, args):
                             try:
                                 result = _run_one(srv, workload, args)
                             except RuntimeError as exc:

@@ -1,4 +1,4 @@
-"""(l) ormgate on Peewee: the whole users resource generated."""
+"""(l) ormgate on Peewee: the users resource and the posts, with ?include=author, generated."""
 
 from fastapi import FastAPI
 
@@ -6,10 +6,12 @@ import ormgate
 from ormgate.adapters.peewee import PeeweeAdapter, connect
 
 from . import config
-from .peewee_models import User
+from .peewee_models import Post, User
 
 # The same pool size as every contender (ormgate's default pool is larger).
 options = f"?max_connections={config.POOL_SIZE}" if config.DATABASE != "sqlite" else ""
 app = FastAPI()
 ormgate.install_problem_handlers(app)
-ormgate.Resource(User, PeeweeAdapter(connect(config.sync_url() + options)), path="/users").install(app)
+db = PeeweeAdapter(connect(config.sync_url() + options))
+ormgate.Resource(User, db, path="/users").install(app)
+ormgate.Resource(Post, db, path="/posts", includes={"author": ormgate.Include()}).install(app)

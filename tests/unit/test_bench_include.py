@@ -1,0 +1,119 @@
+"""The bench's include100 workload: every contender that has the route answers the same posts and authors.
+
+Each contender runs as the benchmark runs it (bench.server: uvicorn in a process of its own,
+real HTTP), on a small seeded database of its own, on SQLite, PostgreSQL and MariaDB; its
+answer is compared with the rows computed from the seed (bench/expect.py), as bench.run
+does before it measures one.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import expect, seed, server
+from bench.contenders import CONTENDERS, WORKLOADS
+from tests.databases import REQUIRED, unavailable
+
+USERS = 300  # 1,500 posts: enough for a page of 100 with repeated authors
+INCLUDE = WORKLOADS["include100"]
+LIMIT = INCLUDE.limit or 0
+
+
+def _drop(database: str, name: str) -> None:
+    if database == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{seed.sqlite_file(name)}{suffix}").unlink(missing_ok=True)
+    elif database == "postgresql":
+        with seed._pg("postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        conn = seed._mysql(None)
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(d, marks=getattr(pytest.mark, d)) for d in ("sqlite", "postgresql", "mysql")],
+)
+def seeded(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """A database of this module's own, seeded as the bench seeds it, and the contenders' environment."""
+    database: str = request.param
+    why = unavailable(database)
+    if why is not None:
+        if REQUIRED:
+            pytest.fail(why)
+        pytest.skip(why)
+    name = f"ormgate_bench_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:6]}"
+    assert seed.check(database, name) is None
+    try:
+        seed.seed(database, name, USERS)
+        yield server.app_env(database, name, 2)
+    finally:
+        _drop(database, name)
+
+
+@pytest.mark.parametrize("contender", INCLUDE.contenders)
+def test_each_contender_answers_the_seeded_posts_with_their_authors(seeded: dict[str, str], contender: str) -> None:
+    with server.serve(CONTENDERS[contender].module, seeded) as srv:
+        expect.check(srv.url, INCLUDE.name, USERS, LIMIT)  # raises RuntimeError saying what differs
+        # A second page: offset is honoured, and the check is not about the first rows only.
+        body = expect.fetch(f"{srv.url}/posts?include=author&limit=10&offset=100")
+        expect.compare_posts(body, expect.expected_posts(USERS, 110)[100:])
+
+
+def test_contenders_without_the_route_are_not_run_on_it() -> None:
+    assert set(INCLUDE.contenders) < set(CONTENDERS)
+    assert not INCLUDE.serves("starlette-raw")
+    assert not INCLUDE.serves("fastapi-typed")
+    assert all(WORKLOADS[w].serves("starlette-raw") for w in ("get", "list20", "list100", "post", "patch"))
+
+
+def test_the_expected_page_is_the_seed() -> None:
+    posts = expect.expected_posts(USERS, LIMIT)
+    assert [p["id"] for p in posts] == list(range(1, LIMIT + 1))
+    assert all(p["author"]["id"] == p["author_id"] for p in posts)
+    authors = {p["author_id"] for p in posts}
+    assert 1 < len(authors) < LIMIT  # random authors: many, some repeated
+    assert expect.expected_posts(USERS, LIMIT) == posts  # deterministic
+
+
+def _as_json(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The posts as a contender writes them: times as ISO strings."""
+    out = copy.deepcopy(posts)
+    for post in out:
+        post["created_at"] = post["created_at"].isoformat()
+        post["author"]["created_at"] = post["author"]["created_at"].isoformat(sep=" ")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda body: body.pop(), "99 posts, expected 100"),
+        (lambda body: body.reverse(), "differs"),
+        (lambda body: body[3]["author"].update(full_name="Someone Else"), "post #4 (id 4) differs"),
+        (lambda body: body[5]["author"].pop("email"), "missing ['email']"),
+        (lambda body: body[5].update(author_name="x"), "unexpected ['author_name']"),
+        (lambda body: body[7].update(author=None), "expected an object"),
+        (lambda body: body[9].update(created_at="2030-01-01T00:00:00Z"), "post #10 (id 10) differs"),
+    ],
+)
+def test_a_body_that_differs_fails_the_check(spoil: Any, message: str) -> None:
+    expected = expect.expected_posts(USERS, LIMIT)
+    body = _as_json(expected)
+    expect.compare_posts({"items": body}, expected)  # as written: agrees, in any list shape
+    expect.compare_posts({"data": body}, expected)
+    expect.compare_posts(body, expected)
+    spoil(body)
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        expect.compare_posts(body, expected)
