@@ -79,7 +79,7 @@ WORKLOADS = {
         Workload(
             "include100",
             "include.lua",
-            "GET /posts?include=author&limit=100&offset=0, the first 100 posts by id, each with its author",
+            "GET /posts?include=author&limit=100&offset=0&sort=id: 100 posts, each with its author",
             limit=100,
             contenders=INCLUDE_CONTENDERS,
         ),

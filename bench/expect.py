@@ -2,9 +2,11 @@
 
 Contenders shape their bodies differently (a bare list, ``{"items": [...]}``,
 FastCRUD's ``{"data": [...]}``) and spell times differently (``T`` or a space,
-an offset or none); the content must be the same: the rows the harness seeded
+an offset or none, microseconds or milliseconds: django-ninja's encoder, Django's,
+writes milliseconds); the content must be the same: the rows the harness seeded
 (bench/seed.py), computed here from the seed, not read back from the database.
-A contender that answers something else is a failed run, not a number.
+Times are compared to the millisecond. A contender that answers something else
+is a failed run, not a number.
 """
 
 from __future__ import annotations
@@ -29,21 +31,28 @@ def expected_posts(users: int, limit: int) -> list[dict[str, Any]]:
     for post in seed.post_rows(users):
         if len(posts) == limit:
             break
-        posts.append(dict(zip(POST_COLUMNS, post, strict=True)))
+        posts.append({name: _time(value) for name, value in zip(POST_COLUMNS, post, strict=True)})
     wanted = {p["author_id"] for p in posts}
-    authors = {row[0]: dict(zip(COLUMNS, row, strict=True)) for row in seed.rows(users) if row[0] in wanted}
+    authors = {
+        row[0]: {name: _time(value) for name, value in zip(COLUMNS, row, strict=True)}
+        for row in seed.rows(users)
+        if row[0] in wanted
+    }
     return [{**p, "author": authors[p["author_id"]]} for p in posts]
 
 
 def _time(value: Any) -> Any:
-    """A time as one naive UTC datetime, however the contender wrote it; any other value as is."""
-    if not isinstance(value, str):
+    """A time as one naive UTC datetime to the millisecond, however it is written; any other value as is."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
         return value
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def _normal(row: Any, fields: frozenset[str]) -> dict[str, Any]:
@@ -88,7 +97,7 @@ def fetch(url: str) -> Any:
 
 
 def _include(base_url: str, users: int, limit: int) -> None:
-    path = f"/posts?include=author&limit={limit}&offset=0"  # what bench/lua/include.lua asks
+    path = f"/posts?include=author&limit={limit}&offset=0&sort=id"  # what bench/lua/include.lua asks
     try:
         compare_posts(fetch(base_url + path), expected_posts(users, limit))
     except (AssertionError, OSError, ValueError) as exc:

@@ -13,7 +13,7 @@ from fastcrud import FilterConfig, JoinConfig, crud_router
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from . import config
-from .sa_models import Post, PostRead, User, UserCreate, UserRead, UserUpdate
+from .sa_models import Post, PostRead, PostWithAuthor, User, UserCreate, UserRead, UserUpdate
 
 engine = create_async_engine(config.sqlalchemy_url(asynchronous=True), **config.sqlalchemy_engine_options())
 SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
@@ -43,7 +43,7 @@ app.include_router(
         model=Post,
         create_schema=PostRead,
         update_schema=PostRead,
-        select_schema=PostRead,
+        select_schema=PostWithAuthor,
         path="/posts",
         tags=["posts"],
         included_methods=["read_multi"],
