@@ -27,7 +27,7 @@ POST_FIELDS = frozenset({*POST_COLUMNS, "author"})
 
 def expected_posts(users: int, limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` posts by id, each with its author, as seeded for ``users`` users."""
-    posts = []
+    posts: list[dict[str, Any]] = []
     for post in seed.post_rows(users):
         if len(posts) == limit:
             break

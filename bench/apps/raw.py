@@ -18,6 +18,7 @@ import pymysql
 from . import config
 
 Row = dict[str, Any]
+Rows = list[Row]  # an alias: inside the classes below, `list` is their method
 SELECT = f"SELECT {', '.join(config.COLUMNS)} FROM users"
 SORTABLE = frozenset(config.COLUMNS)
 # A page of posts by id, each joined to its author: one statement, the posts' columns then the author's.
@@ -89,7 +90,7 @@ class SQLite:
         args = (age_gte, limit, offset) if age_gte is not None else (limit, offset)
         return [dict(row) for row in self.conn.execute(sql, args)]
 
-    async def posts(self, limit: int, offset: int) -> list[Row]:
+    async def posts(self, limit: int, offset: int) -> Rows:
         assert self.conn is not None
         return nest(self.conn.execute(self.POSTS_SQL, (limit, offset)))
 
@@ -140,7 +141,7 @@ class PostgreSQL:
         args = (age_gte, limit, offset) if age_gte is not None else (limit, offset)
         return [dict(row) for row in await self.pool.fetch(sql, *args)]
 
-    async def posts(self, limit: int, offset: int) -> list[Row]:
+    async def posts(self, limit: int, offset: int) -> Rows:
         return nest(await self.pool.fetch(self.POSTS_SQL, limit, offset))
 
     async def create(self, values: Row) -> Row:
@@ -205,7 +206,7 @@ class MySQL:
         sql, _ = list_sql(self._p, age_gte, sort)
         return await self._fetch(sql, (age_gte, limit, offset) if age_gte is not None else (limit, offset))
 
-    async def posts(self, limit: int, offset: int) -> list[Row]:
+    async def posts(self, limit: int, offset: int) -> Rows:
         async with self.pool.acquire() as conn, conn.cursor() as cursor:
             await cursor.execute(self.POSTS_SQL, (limit, offset))
             return nest(await cursor.fetchall())

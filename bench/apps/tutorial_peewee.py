@@ -32,7 +32,8 @@ UserCreate: Any = to_pydantic(User, exclude=[User.created_at], model_name="UserC
 PostBase: Any = to_pydantic(Post, exclude_autofield=False, relationships={Post.author: UserRead}, model_name="PostBase")
 
 
-class PostRead(PostBase):  # type: ignore[misc]  (a base made at run time)
+# A base made at run time, hence Any to the type checker.
+class PostRead(PostBase):  # type: ignore[misc]
     author_id: int
 
 
