@@ -8,6 +8,7 @@ does before it measures one.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bench import expect, seed, server
+from bench import expect, report, seed, server
 from bench.contenders import CONTENDERS, WORKLOADS
 from tests.databases import REQUIRED, unavailable
 
@@ -25,6 +26,7 @@ USERS = 300  # 1,500 posts: enough for a page of 100 with repeated authors
 INCLUDE = WORKLOADS["include100"]
 LIMIT = INCLUDE.limit or 0
 POOL_SIZE = 10  # the bench's default (--pool-size)
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 
 
 def _drop(database: str, name: str) -> None:
@@ -120,3 +122,40 @@ def test_a_body_that_differs_fails_the_check(spoil: Any, message: str) -> None:
     spoil(body)
     with pytest.raises(AssertionError, match=re.escape(message)):
         expect.compare_posts(body, expected)
+
+
+def test_the_report_and_chart_show_the_workload_for_its_contenders_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The newest committed run of every contender on list100.
+    runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    data = next(
+        d
+        for d in reversed(runs)
+        if d.get("kind") == "throughput"
+        and set(d["contenders"]) == set(CONTENDERS)
+        and any(r["workload"] == "list100" for r in d["runs"])
+    )
+    data["id"], data["command"] = "20990101T000000Z", "python -m bench.run --quick"
+    # include100 measured as list100 was, on the contenders that have the route.
+    added = [
+        {**run, "workload": INCLUDE.name}
+        for run in data["runs"]
+        if run["workload"] == "list100" and INCLUDE.serves(run["contender"])
+    ]
+    assert added
+    data["runs"] += added
+    data["workloads"].append(INCLUDE.name)
+    source = tmp_path / f"{data['id']}.json"
+    source.write_text(json.dumps(data))
+    monkeypatch.setattr(report, "DOCS", tmp_path / "benchmarks.md")
+    page = report.write(tmp_path).read_text()
+    table = page.split(f"— {INCLUDE.label}")[1].split("\n### ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and ": " in line.split("|")[1]]
+    assert {row.split("|")[1].strip().split(":")[0] for row in rows} == {run["contender"] for run in added}
+    assert "Not contenders here (no such route): starlette-raw, fastapi-typed." in table
+    assert "**skipped**" not in table
+    assert "**failed**" not in table
+    svg = (tmp_path / f"{data['id']}.svg").read_text()
+    assert "100 posts + author" in svg
+    assert svg.count("no such route") == len({r["database"] for r in added}) * 2  # per database, the two
