@@ -57,7 +57,8 @@ def _colour(contender: str) -> str:
 
 
 def _baseline(rps: dict[str, float]) -> str:
-    return next((name for name in (BEST_PLAIN, FLOOR) if name in rps), max(rps, key=rps.__getitem__))
+    # A reference that served nothing (a run too short for a slow page) cannot be one.
+    return next((name for name in (BEST_PLAIN, FLOOR) if rps.get(name)), max(rps, key=rps.__getitem__))
 
 
 def _text(x: float, y: float, text: str, **attrs: str) -> str:
@@ -67,7 +68,7 @@ def _text(x: float, y: float, text: str, **attrs: str) -> str:
 
 def _panel(x: float, y: float, database: str, workload: str, rps: dict[str, float], order: list[str]) -> list[str]:
     base = _baseline(rps)
-    ratios = {name: value / rps[base] for name, value in rps.items()}
+    ratios = {name: value / rps[base] if rps[base] else 0.0 for name, value in rps.items()}
     scale = (PANEL_W - VALUE_W) / max(1.0, *ratios.values())
     title = f"{DATABASES.get(database, database)} — {WORKLOADS.get(workload, workload)}"
     parts = [

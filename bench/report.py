@@ -146,7 +146,7 @@ def _table(data: dict[str, Any], database: str, workload: str) -> list[str]:
             cells = [_ratio(stats[name], stats.get(b)) for b in BASELINES]
             checks = []
             for t in TARGETS:
-                if t.contender == name and workload in t.workloads and t.versus in stats:
+                if t.contender == name and workload in t.workloads and stats.get(t.versus, {}).get("rps"):
                     ratio = stats[name]["rps"] / stats[t.versus]["rps"]
                     mark = "✓" if ratio >= t.ratio else "✗"
                     checks.append(f"{mark} ≥{t.ratio:g}× {t.versus}{' (stretch)' if t.note else ''}")

@@ -52,8 +52,7 @@ app.include_router(
                 model=User,
                 join_on=Post.author_id == User.id,
                 join_prefix="author_",
-                schema_to_select=UserRead,
-                join_type="inner",
+                schema_to_select=UserRead,  # join_type: "left", FastCRUD's default
             )
         ],
     )

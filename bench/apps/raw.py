@@ -22,9 +22,11 @@ Rows = list[Row]  # an alias: inside the classes below, `list` is their method
 SELECT = f"SELECT {', '.join(config.COLUMNS)} FROM users"
 SORTABLE = frozenset(config.COLUMNS)
 # A page of posts by id, each joined to its author: one statement, the posts' columns then the author's.
+# A LEFT JOIN (the same rows: author_id is NOT NULL) because MariaDB plans the inner join from users:
+# a scan, a temporary table and a filesort of every post, 0.75 s a page at 50,000 posts.
 POSTS = (
     f"SELECT {', '.join(f'p.{c}' for c in config.POST_COLUMNS)}, {', '.join(f'u.{c}' for c in config.COLUMNS)}"
-    " FROM posts p JOIN users u ON u.id = p.author_id ORDER BY p.id LIMIT {0} OFFSET {1}"
+    " FROM posts p LEFT JOIN users u ON u.id = p.author_id ORDER BY p.id LIMIT {0} OFFSET {1}"
 )
 _SPLIT = len(config.POST_COLUMNS)
 

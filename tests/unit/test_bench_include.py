@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bench import expect, report, seed, server
+from bench import chart, expect, report, seed, server
 from bench.contenders import CONTENDERS, WORKLOADS
 from tests.databases import REQUIRED, unavailable
 
@@ -159,3 +159,18 @@ def test_the_report_and_chart_show_the_workload_for_its_contenders_only(
     svg = (tmp_path / f"{data['id']}.svg").read_text()
     assert "100 posts + author" in svg
     assert svg.count("no such route") == len({r["database"] for r in added}) * 2  # per database, the two
+
+
+def test_a_reference_that_served_nothing_is_not_the_charts_baseline() -> None:
+    """A slow page in a short run can end with no request served (MariaDB, 1 s): no division by zero."""
+    runs = [
+        {"database": "mysql", "workload": INCLUDE.name, "contender": name, "rps": rps}
+        for name, rps in (("fastapi-raw", 0.0), ("ormgate-sa-sync", 50.0), ("ninja", 25.0))
+    ]
+    contenders = [r["contender"] for r in runs]
+    data = {"id": "x", "databases": ["mysql"], "workloads": [INCLUDE.name], "contenders": contenders, "runs": runs}
+    svg = chart.draw(data)
+    times = "\u00d7"  # the chart's multiplication sign
+    assert f"{times} ormgate-sa-sync" in svg
+    assert f"ninja: 25 req/s, 0.50{times} ormgate-sa-sync" in svg
+    assert f"fastapi-raw: 0 req/s, 0.00{times} ormgate-sa-sync" in svg
