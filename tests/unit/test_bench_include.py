@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from bench import chart, expect, report, seed, server
-from bench.contenders import CONTENDERS, WORKLOADS
+from bench import chart, expect, report, run, seed, server
+from bench.apps import config, scoped
+from bench.contenders import CONTENDERS, ORMGATE, WORKLOADS, Workload
 from tests.databases import REQUIRED, unavailable
 
 USERS = 300  # 1,500 posts: enough for a page of 100 with repeated authors
@@ -71,6 +74,48 @@ def test_each_contender_answers_the_seeded_posts_with_their_authors(seeded: dict
         # A second page: offset is honoured, and the check is not about the first rows only.
         body = expect.fetch(f"{srv.url}/posts?include=author&limit=10&offset=100&sort=id")
         expect.compare_posts(body, expect.expected_posts(USERS, 110)[100:])
+
+
+def _get(url: str, headers: dict[str, str]) -> tuple[int, Any]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+@pytest.mark.parametrize("contender", ORMGATE)
+def test_the_scoped_ormgate_apps_read_the_seeded_tenant_and_still_serve_the_posts(
+    seeded: dict[str, str], contender: str
+) -> None:
+    """Started with BENCH_SCOPED=1, as bench.run starts them for get-scoped and list100-scoped."""
+    with server.serve(CONTENDERS[contender].module, {**seeded, "BENCH_SCOPED": "1"}, headers=scoped.HEADERS) as srv:
+        status, user = _get(f"{srv.url}/users/7", scoped.HEADERS)
+        assert status == 200
+        assert set(user) == set(config.COLUMNS)  # tenant is not served
+        want = next(row for row in seed.rows(USERS) if row[0] == 7)
+        assert (user["id"], user["username"], user["age"]) == (want[0], want[1], want[4])
+        # The scope is in force: the seeded rows are tenant 1's, and the header is required.
+        assert _get(f"{srv.url}/users/7", {"x-tenant": "2"})[0] == 404
+        assert _get(f"{srv.url}/users/7", {})[0] == 422
+        expect.check(srv.url, INCLUDE.name, USERS, LIMIT)  # the posts' authors: the seeded users
+
+
+def test_each_contender_is_started_for_what_it_serves_scoped_reads_first_writes_last() -> None:
+    args = run.parse_args([a for w in ("patch", "get-scoped", "include100", "get") for a in ("--workload", w)])
+    env = {"BENCH_DATABASE": "sqlite"}
+
+    def started(name: str, workloads: list[Workload]) -> list[tuple[str | None, list[str]]]:
+        servings = run._servings(CONTENDERS[name], env, workloads)
+        assert all(e in (env, {**env, "BENCH_SCOPED": "1"}) for e, _ in servings)
+        return [(e.get("BENCH_SCOPED"), [w.name for w in ws]) for e, ws in servings]
+
+    for name in ORMGATE:
+        assert started(name, args.workload) == [("1", ["get-scoped"]), (None, ["include100", "get", "patch"])]
+    assert started("fastapi-raw", args.workload) == [(None, ["include100", "get", "patch"])]
+    assert started("starlette-raw", args.workload) == [(None, ["get", "patch"])]
+    assert started("starlette-raw", run.parse_args(["--workload", "include100"]).workload) == []  # not started
 
 
 def test_contenders_without_the_route_are_not_run_on_it() -> None:
