@@ -18,12 +18,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .contenders import BEST_PLAIN, FLOOR, ORMGATE
+from .contenders import WORKLOADS as SERVED
 
 DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
 WORKLOADS = {
     "get": "GET by id",
     "list20": "list 20",
     "list100": "list 100",
+    "include100": "100 posts + author",
     "post": "POST",
     "patch": "PATCH",
     "get-scoped": "GET by id, scoped",
@@ -57,7 +59,8 @@ def _colour(contender: str) -> str:
 
 
 def _baseline(rps: dict[str, float]) -> str:
-    return next((name for name in (BEST_PLAIN, FLOOR) if name in rps), max(rps, key=rps.__getitem__))
+    # A reference that served nothing (a run too short for a slow page) cannot be one.
+    return next((name for name in (BEST_PLAIN, FLOOR) if rps.get(name)), max(rps, key=rps.__getitem__))
 
 
 def _text(x: float, y: float, text: str, **attrs: str) -> str:
@@ -67,7 +70,7 @@ def _text(x: float, y: float, text: str, **attrs: str) -> str:
 
 def _panel(x: float, y: float, database: str, workload: str, rps: dict[str, float], order: list[str]) -> list[str]:
     base = _baseline(rps)
-    ratios = {name: value / rps[base] for name, value in rps.items()}
+    ratios = {name: value / rps[base] if rps[base] else 0.0 for name, value in rps.items()}
     scale = (PANEL_W - VALUE_W) / max(1.0, *ratios.values())
     title = f"{DATABASES.get(database, database)} — {WORKLOADS.get(workload, workload)}"
     parts = [
@@ -84,7 +87,10 @@ def _panel(x: float, y: float, database: str, workload: str, rps: dict[str, floa
     for i, name in enumerate(order):
         bar_y = top + i * (BAR_H + GAP)
         if name not in ratios:
-            parts.append(_text(x + 2, bar_y + BAR_H - 3, "not measured", fill="#a0aec0", font_size="10"))
+            why = "not measured"
+            if workload in SERVED and not SERVED[workload].serves(name):
+                why = "ormgate only" if SERVED[workload].twin else "no such route"  # scoped: ormgate's alone
+            parts.append(_text(x + 2, bar_y + BAR_H - 3, why, fill="#a0aec0", font_size="10"))
             continue
         width = ratios[name] * scale
         parts.append(

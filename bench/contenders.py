@@ -50,6 +50,12 @@ DRIVERS = {
 }
 
 
+# The contenders with a `GET /posts` that embeds each post's author (the others have no such route).
+INCLUDE_CONTENDERS = (
+    "fastapi-raw", "tutorial-sa-sync", "tutorial-sa-async", "fastcrud", "ninja", "tutorial-peewee", *ORMGATE,
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -57,9 +63,15 @@ class Workload:
     label: str
     write: bool = False
     limit: int | None = None
-    # Served by the ormgate contenders only, scoped (bench/apps/scoped.py): the unscoped twin's URL
-    # with an x-tenant header. Issue 16: no more than 5% over the twin.
+    # Who serves it; empty: every contender.
+    contenders: tuple[str, ...] = ()
+    # A scoped read (bench/apps/scoped.py), served by the ormgate contenders only, each started a second
+    # time with BENCH_SCOPED=1: the unscoped twin's URL with an x-tenant header. Issue 16: no more than
+    # 5% over the twin.
     twin: str | None = None
+
+    def serves(self, contender: str) -> bool:
+        return not self.contenders or contender in self.contenders
 
 
 WORKLOADS = {
@@ -68,14 +80,28 @@ WORKLOADS = {
         Workload("get", "get.lua", "GET /users/{id}, random id in 1..10,000"),
         Workload("list20", "list.lua", "GET /users?limit=20&offset=0&age__gte=30&sort=-created_at", limit=20),
         Workload("list100", "list.lua", "GET /users?limit=100&offset=0&age__gte=30&sort=-created_at", limit=100),
+        Workload(
+            "include100",
+            "include.lua",
+            "GET /posts?include=author&limit=100&offset=0&sort=id: 100 posts, each with its author",
+            limit=100,
+            contenders=INCLUDE_CONTENDERS,
+        ),
         Workload("post", "post.lua", "POST /users, a unique username and email per request", write=True),
         Workload("patch", "patch.lua", "PATCH /users/{id}, random id, two columns", write=True),
-        Workload("get-scoped", "get.lua", "GET /users/{id} scoped to the x-tenant header's tenant", twin="get"),
+        Workload(
+            "get-scoped",
+            "get.lua",
+            "GET /users/{id} scoped to the x-tenant header's tenant",
+            contenders=ORMGATE,
+            twin="get",
+        ),
         Workload(
             "list100-scoped",
             "list.lua",
             "GET /users?limit=100&offset=0&age__gte=30&sort=-created_at scoped to the x-tenant header's tenant",
             limit=100,
+            contenders=ORMGATE,
             twin="list100",
         ),
     )

@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m ben
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "bench"
 
-from . import chart, report, seed, server
+from . import chart, expect, report, seed, server
 from .apps import scoped
 from .contenders import CONTENDERS, ORMGATE, WORKLOADS, Contender, Workload
 
@@ -75,7 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.database = args.database or ["sqlite"]
     default_contenders = list(ORMGATE) if args.memory else list(CONTENDERS)
     args.contender = [CONTENDERS[n] for n in dict.fromkeys(args.contender or default_contenders)]
-    args.workload = [WORKLOADS[n] for n in dict.fromkeys(args.workload or list(WORKLOADS))]
+    chosen = [WORKLOADS[n] for n in dict.fromkeys(args.workload or list(WORKLOADS))]
+    # Reads before writes on each server: a read's content is checked against the seed (bench/expect.py).
+    args.workload = sorted(chosen, key=lambda w: w.write)
     return args
 
 
@@ -132,6 +134,7 @@ def _measure(srv: server.Server, workload: Workload, args: argparse.Namespace) -
         env["BENCH_LIMIT"] = str(workload.limit)
     if workload.twin is not None:
         env["BENCH_TENANT"] = scoped.HEADERS["x-tenant"]
+    expect.check(srv.url, workload.name, args.rows, workload.limit or 0)
     waited, busy_before = server.wait_quiet(args.quiet_wait)
     if args.warmup > 0:
         server.wrk(srv.url, workload.script, args.warmup, connections=args.connections, extra_env=env)
@@ -188,6 +191,9 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         contenders: list[Contender] = []
         skipped[database] = {}
         for contender in args.contender:
+            if not _servings(contender, env, args.workload):
+                print(f"[{database}] {contender.name}: serves none of the workloads chosen", flush=True)
+                continue
             why = server.probe(contender.module, env)
             if why is None:
                 contenders.append(contender)
@@ -202,7 +208,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 if dirty:
                     seed.seed(database, DB_NAME, args.rows)
                     dirty = False
-                # The scoped workloads, ormgate's only, by the same app started scoped, right after.
+                # The scoped workloads, ormgate's only, by the same app started scoped, first: on the seeded
+                # rows, as every read is (bench/expect.py), before the plain server's writes.
                 for served, workloads in _servings(contender, env, args.workload):
                     try:
                         with server.serve(contender.module, served, headers=scoped.HEADERS) as srv:
@@ -253,11 +260,17 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 def _servings(
     contender: Contender, env: dict[str, str], workloads: list[Workload]
 ) -> list[tuple[dict[str, str], list[Workload]]]:
-    """The servers to start for ``contender`` (its environment) and the workloads each one serves."""
-    plain = [w for w in workloads if w.twin is None]
-    scoped_ = [w for w in workloads if w.twin is not None] if contender.name in ORMGATE else []
-    servings = [(env, plain)] if plain else []
-    return [*servings, ({**env, "BENCH_SCOPED": "1"}, scoped_)] if scoped_ else servings
+    """The servers to start for ``contender`` (its environment) and the workloads each one serves, in order.
+
+    Only the workloads it has the route for (``Workload.serves``). The scoped ones (ormgate's) come first,
+    from the same app started with ``BENCH_SCOPED=1``: they are reads, and the plain server's writes come
+    last (``workloads`` has its reads first), so every read sees the seeded rows.
+    """
+    served = [w for w in workloads if w.serves(contender.name)]
+    plain = [w for w in served if w.twin is None]
+    scoped_ = [w for w in served if w.twin is not None]
+    servings = [({**env, "BENCH_SCOPED": "1"}, scoped_)] if scoped_ else []
+    return [*servings, (env, plain)] if plain else servings
 
 
 def _failure(database: str, workload: str, contender: str, round_: int, exc: Exception) -> dict[str, Any]:

@@ -20,6 +20,7 @@ MYSQL_HOST = "root@127.0.0.1:3306"
 
 COLUMNS = ("id", "username", "email", "full_name", "age", "created_at")
 WRITABLE = ("username", "email", "full_name", "age")
+POST_COLUMNS = ("id", "author_id", "title", "body", "created_at")
 
 
 def sqlite_path() -> Path:

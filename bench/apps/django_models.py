@@ -1,4 +1,4 @@
-"""The benchmark table as a Django model. Import it after Django is set up.
+"""The benchmark tables as Django models. Import them after Django is set up.
 
 Fields carry their types as ``Field[set, get]``: django-stubs infers them only with its mypy plugin.
 """
@@ -36,3 +36,15 @@ class TenantUser(models.Model):
     class Meta:
         app_label = "bench"
         db_table = "users"
+
+
+class Post(models.Model):
+    # DO_NOTHING: the database's key decides; "+": no reverse accessor on User, which stays as it was.
+    author: models.ForeignKey[User, User] = models.ForeignKey(User, on_delete=models.DO_NOTHING, related_name="+")
+    title: models.CharField[str, str] = models.CharField(max_length=200)
+    body: models.TextField[str, str] = models.TextField()
+    created_at: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        app_label = "bench"
+        db_table = "posts"

@@ -48,6 +48,13 @@ async def list_users(request: Request) -> Response:
     return _json({"items": rows})
 
 
+@app.get("/posts")
+async def list_posts(request: Request) -> Response:
+    """A page of posts by id, each with its author: one join written by hand."""
+    q = request.query_params
+    return _json({"items": await db.posts(int(q.get("limit", 20)), int(q.get("offset", 0)))})
+
+
 @app.post("/users")
 async def create_user(request: Request) -> Response:
     try:

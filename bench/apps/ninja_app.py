@@ -50,7 +50,7 @@ from django.urls import path  # noqa: E402
 from ninja import ModelSchema, NinjaAPI  # noqa: E402
 from ninja.errors import HttpError  # noqa: E402
 
-from .django_models import User  # noqa: E402
+from .django_models import Post, User  # noqa: E402
 
 
 class UserOut(ModelSchema):
@@ -72,6 +72,15 @@ class UserPatch(ModelSchema):
         fields_optional = "__all__"
 
 
+class PostOut(ModelSchema):
+    author_id: int
+    author: UserOut
+
+    class Meta:
+        model = Post
+        fields = ["id", "title", "body", "created_at"]  # noqa: RUF012 (ninja reads a plain list)
+
+
 SORTABLE = {"id", "username", "email", "full_name", "age", "created_at"}
 api = NinjaAPI()
 
@@ -89,6 +98,11 @@ def list_users(request, limit: int = 20, offset: int = 0, age__gte: int | None =
     if age__gte is not None:
         users = users.filter(age__gte=age__gte)
     return users.order_by(sort, "id")[offset : offset + limit]
+
+
+@api.get("/posts", response=list[PostOut])
+def list_posts(request, limit: int = 20, offset: int = 0):  # type: ignore[no-untyped-def]
+    return Post.objects.select_related("author").order_by("id")[offset : offset + limit]
 
 
 @api.post("/users", response={201: UserOut})

@@ -1,4 +1,6 @@
-"""(k) ormgate on the Django ORM, standalone: the whole users resource generated (scoped: bench/apps/scoped.py)."""
+"""(k) ormgate on the Django ORM, standalone: the users resource (scoped: bench/apps/scoped.py) and the posts,
+with ?include=author, generated.
+"""
 
 from fastapi import FastAPI
 
@@ -8,8 +10,10 @@ from ormgate.adapters.django import DjangoAdapter, configure, setup
 from . import config, scoped
 
 setup()  # the app registry must be ready before the model is declared
-from .django_models import TenantUser, User  # noqa: E402
+from .django_models import Post, TenantUser, User  # noqa: E402
 
 app = FastAPI()
 ormgate.install_problem_handlers(app)
-scoped.install(app, DjangoAdapter(configure(config.sync_url())), User, TenantUser)
+db = DjangoAdapter(configure(config.sync_url()))
+scoped.install(app, db, User, TenantUser)
+ormgate.Resource(Post, db, path="/posts", includes={"author": ormgate.Include()}).install(app)

@@ -1,4 +1,4 @@
-"""The benchmark table as a Peewee model (unbound: each app binds it to its database)."""
+"""The benchmark tables as Peewee models (unbound: each app binds them to its database)."""
 
 import peewee as pw
 
@@ -22,3 +22,14 @@ class TenantUser(User):
 
     class Meta:
         table_name = "users"
+
+
+class Post(pw.Model):
+    id = pw.AutoField()
+    author = pw.ForeignKeyField(User, backref="+")  # the author_id column; no reverse on User
+    title = pw.CharField(max_length=200)
+    body = pw.TextField()
+    created_at = pw.DateTimeField(constraints=[pw.SQL("DEFAULT CURRENT_TIMESTAMP")])
+
+    class Meta:
+        table_name = "posts"

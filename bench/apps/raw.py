@@ -18,8 +18,17 @@ import pymysql
 from . import config
 
 Row = dict[str, Any]
+Rows = list[Row]  # an alias: inside the classes below, `list` is their method
 SELECT = f"SELECT {', '.join(config.COLUMNS)} FROM users"
 SORTABLE = frozenset(config.COLUMNS)
+# A page of posts by id, each joined to its author: one statement, the posts' columns then the author's.
+# A LEFT JOIN (the same rows: author_id is NOT NULL) because MariaDB plans the inner join from users:
+# a scan, a temporary table and a filesort of every post, 0.75 s a page at 50,000 posts.
+POSTS = (
+    f"SELECT {', '.join(f'p.{c}' for c in config.POST_COLUMNS)}, {', '.join(f'u.{c}' for c in config.COLUMNS)}"
+    " FROM posts p LEFT JOIN users u ON u.id = p.author_id ORDER BY p.id LIMIT {0} OFFSET {1}"
+)
+_SPLIT = len(config.POST_COLUMNS)
 
 
 class Conflict(Exception):
@@ -39,12 +48,24 @@ def list_sql(placeholder: Any, age_gte: int | None, sort: str) -> tuple[str, int
     return f"{SELECT}{where}{order} LIMIT {placeholder(n)} OFFSET {placeholder(n + 1)}", n
 
 
+def nest(rows: Any) -> list[Row]:
+    """Joined rows as posts, each with its ``author`` object."""
+    out = []
+    for row in rows:
+        post = dict(zip(config.POST_COLUMNS, row[:_SPLIT], strict=True))
+        post["author"] = dict(zip(config.COLUMNS, row[_SPLIT:], strict=True))
+        out.append(post)
+    return out
+
+
 def set_clause(placeholder: Any, values: Row, start: int) -> tuple[str, list[Any]]:
     names = [name for name in config.WRITABLE if name in values]
     return ", ".join(f"{name} = {placeholder(start + i)}" for i, name in enumerate(names)), [values[n] for n in names]
 
 
 class SQLite:
+    POSTS_SQL = POSTS.format("?", "?")
+
     def __init__(self) -> None:
         self.conn: sqlite3.Connection | None = None
 
@@ -71,6 +92,10 @@ class SQLite:
         args = (age_gte, limit, offset) if age_gte is not None else (limit, offset)
         return [dict(row) for row in self.conn.execute(sql, args)]
 
+    async def posts(self, limit: int, offset: int) -> Rows:
+        assert self.conn is not None
+        return nest(self.conn.execute(self.POSTS_SQL, (limit, offset)))
+
     async def create(self, values: Row) -> Row:
         assert self.conn is not None
         names = [n for n in config.WRITABLE if n in values]
@@ -93,6 +118,8 @@ class SQLite:
 
 
 class PostgreSQL:
+    POSTS_SQL = POSTS.format("$1", "$2")
+
     def __init__(self) -> None:
         self.pool: Any = None
 
@@ -116,6 +143,9 @@ class PostgreSQL:
         args = (age_gte, limit, offset) if age_gte is not None else (limit, offset)
         return [dict(row) for row in await self.pool.fetch(sql, *args)]
 
+    async def posts(self, limit: int, offset: int) -> Rows:
+        return nest(await self.pool.fetch(self.POSTS_SQL, limit, offset))
+
     async def create(self, values: Row) -> Row:
         names = [n for n in config.WRITABLE if n in values]
         marks = ", ".join(f"${i + 1}" for i in range(len(names)))
@@ -138,6 +168,8 @@ class PostgreSQL:
 
 
 class MySQL:
+    POSTS_SQL = POSTS.format("%s", "%s")
+
     def __init__(self) -> None:
         self.pool: Any = None
 
@@ -175,6 +207,11 @@ class MySQL:
     async def list(self, limit: int, offset: int, age_gte: int | None, sort: str) -> list[Row]:
         sql, _ = list_sql(self._p, age_gte, sort)
         return await self._fetch(sql, (age_gte, limit, offset) if age_gte is not None else (limit, offset))
+
+    async def posts(self, limit: int, offset: int) -> Rows:
+        async with self.pool.acquire() as conn, conn.cursor() as cursor:
+            await cursor.execute(self.POSTS_SQL, (limit, offset))
+            return nest(await cursor.fetchall())
 
     async def create(self, values: Row) -> Row:
         names = [n for n in config.WRITABLE if n in values]

@@ -1,4 +1,4 @@
-"""The benchmark table as a SQLAlchemy 2 model, and the Pydantic schemas the tutorials write by hand."""
+"""The benchmark tables as SQLAlchemy 2 models, and the Pydantic schemas the tutorials write by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -46,6 +46,18 @@ class TenantUser(TenantBase):
     tenant: Mapped[int] = mapped_column(server_default="1")
 
 
+class Post(Base):
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.current_timestamp())
+    # Many-to-one; no reverse on User, whose resource and schemas stay as they were.
+    author: Mapped[User] = relationship()
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -55,6 +67,20 @@ class UserRead(BaseModel):
     full_name: str
     age: int
     created_at: datetime
+
+
+class PostRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    author_id: int
+    title: str
+    body: str
+    created_at: datetime
+
+
+class PostWithAuthor(PostRead):
+    author: UserRead
 
 
 class UserCreate(BaseModel):

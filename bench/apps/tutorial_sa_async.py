@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException, Query
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import joinedload
 
 from . import config
-from .sa_models import User, UserCreate, UserRead, UserUpdate, order_by
+from .sa_models import Post, PostWithAuthor, User, UserCreate, UserRead, UserUpdate, order_by
 
 engine = create_async_engine(config.sqlalchemy_url(asynchronous=True), **config.sqlalchemy_engine_options())
 SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
@@ -46,6 +47,18 @@ async def read_users(
     if age__gte is not None:
         query = query.where(User.age >= age__gte)
     return list(await db.scalars(query.order_by(*order_by(sort)).offset(offset).limit(limit)))
+
+
+@app.get("/posts", response_model=list[PostWithAuthor])
+async def read_posts(
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    db: AsyncSession = Depends(get_db),
+) -> list[Post]:
+    # joinedload: the authors come in the same statement (a LEFT OUTER JOIN); selectinload, what
+    # SQLAlchemy's docs suggest for collections, would read them with a second statement.
+    query = sa.select(Post).options(joinedload(Post.author)).order_by(Post.id)
+    return list(await db.scalars(query.offset(offset).limit(limit)))
 
 
 @app.post("/users", response_model=UserRead, status_code=201)

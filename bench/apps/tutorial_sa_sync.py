@@ -8,10 +8,10 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException, Query
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from . import config
-from .sa_models import User, UserCreate, UserRead, UserUpdate, order_by
+from .sa_models import Post, PostWithAuthor, User, UserCreate, UserRead, UserUpdate, order_by
 
 connect_args = {"check_same_thread": False} if config.DATABASE == "sqlite" else {}
 engine = sa.create_engine(
@@ -52,6 +52,18 @@ def read_users(
     if age__gte is not None:
         query = query.where(User.age >= age__gte)
     return list(db.scalars(query.order_by(*order_by(sort)).offset(offset).limit(limit)))
+
+
+@app.get("/posts", response_model=list[PostWithAuthor])
+def read_posts(
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    db: Session = Depends(get_db),
+) -> list[Post]:
+    # joinedload: the authors come in the same statement (a LEFT OUTER JOIN); selectinload, what
+    # SQLAlchemy's docs suggest for collections, would read them with a second statement.
+    query = sa.select(Post).options(joinedload(Post.author)).order_by(Post.id)
+    return list(db.scalars(query.offset(offset).limit(limit)))
 
 
 @app.post("/users", response_model=UserRead, status_code=201)
