@@ -31,6 +31,20 @@ def statements(api: Served) -> Statements:
     return counter
 
 
+def cost(api: Served, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    """The statements a GET sends and its body: the fewest of five, as a worker thread's first use of
+    a connection may add its set-up statements."""
+    counter = statements(api)
+    counts, body = [], {}
+    for _ in range(5):
+        before = counter.sent
+        response = api.client.get(path, headers=headers or {})
+        assert response.status_code == 200, response.text
+        counts.append(counter.sent - before)
+        body = response.json()
+    return min(counts), body
+
+
 def fresh(api: Served) -> None:
     api.clear("rel_post_tags", "rel_comments", "rel_posts", "rel_tags", "rel_authors")
 
@@ -171,20 +185,8 @@ def test_cursor_pages_keep_their_includes(api: Served) -> None:
 
 def test_statements_per_include_do_not_grow_with_the_page(api: Served) -> None:
     (ada, _bob), _made = blog(api, posts=100, comments=2)
-    counter = statements(api)
-
-    def sent(path: str) -> int:
-        # The fewest of five: a worker thread's first use of a connection may add its set-up statements.
-        counts = []
-        for _ in range(5):
-            before = counter.sent
-            response = api.client.get(path)
-            assert response.status_code == 200, response.text
-            counts.append(counter.sent - before)
-        return min(counts)
-
-    plain = {size: sent(f"/posts?limit={size}") for size in (1, 100)}
-    embedded = {size: sent(f"/posts?limit={size}&include=author,comments,comments.author") for size in (1, 100)}
+    plain = {size: cost(api, f"/posts?limit={size}")[0] for size in (1, 100)}
+    embedded = {size: cost(api, f"/posts?limit={size}&include=author,comments,comments.author")[0] for size in (1, 100)}
     assert plain[1] == plain[100]
     assert embedded[1] == embedded[100]
     # One statement per included relation: each costs no more than the plain list (a unit of work
@@ -193,19 +195,6 @@ def test_statements_per_include_do_not_grow_with_the_page(api: Served) -> None:
     rows = api.client.get("/posts?limit=100&include=author,comments").json()["items"]
     assert len(rows) == 100
     assert all(len(p["comments"]) == 2 and p["author"] == ada for p in rows)
-
-
-def cost(api: Served, path: str) -> tuple[int, dict[str, Any]]:
-    """The statements a GET sends (the fewest of five, as above), and its body."""
-    counter = statements(api)
-    counts, body = [], {}
-    for _ in range(5):
-        before = counter.sent
-        response = api.client.get(path)
-        assert response.status_code == 200, response.text
-        counts.append(counter.sent - before)
-        body = response.json()
-    return min(counts), body
 
 
 def test_lists_longer_than_their_maximum_cost_what_short_ones_do(api: Served) -> None:
@@ -324,20 +313,8 @@ def test_bad_id_list_is_422(api: Served) -> None:
 def test_many_to_many_include_both_ways_at_fixed_statements(api: Served) -> None:
     ada, tags = tagged(api)
     made = [post(api, "/posts", title=f"p{i}", author_id=ada["id"], tags=[t["id"] for t in tags]) for i in range(30)]
-    counter = statements(api)
-
-    def sent(path: str) -> tuple[int, dict[str, Any]]:
-        counts, body = [], {}
-        for _ in range(5):
-            before = counter.sent
-            response = api.client.get(path)
-            assert response.status_code == 200, response.text
-            counts.append(counter.sent - before)
-            body = response.json()
-        return min(counts), body
-
-    one, small = sent("/posts?limit=1&include=tags")
-    many, large = sent("/posts?limit=30&include=tags")
+    one, small = cost(api, "/posts?limit=1&include=tags")
+    many, large = cost(api, "/posts?limit=30&include=tags")
     assert one == many
     assert [len(p["tags"]) for p in large["items"]] == [3] * 30
     assert small["items"][0]["tags"] == tags
@@ -695,19 +672,9 @@ def test_a_filter_across_a_many_to_many_relation_matches_only_related_rows_in_sc
 
 def test_a_filter_across_in_scope_is_one_statement(api: Served) -> None:
     teams(api)
-    counter = statements(api)
-
-    def sent(url: str) -> int:
-        counts = []
-        for _ in range(3):
-            before = counter.sent
-            response = api.client.get(url, headers=ONE)
-            assert response.status_code == 200, response.text
-            counts.append(counter.sent - before)
-        return min(counts)
-
-    plain = sent("/team_posts?count=true")
-    assert sent("/team_posts?count=true&comments__body=c1&tags__name=red&comments__author__username=ada") == plain
+    plain = cost(api, "/team_posts?count=true", ONE)[0]
+    url = "/team_posts?count=true&comments__body=c1&tags__name=red&comments__author__username=ada"
+    assert cost(api, url, ONE)[0] == plain
 
 
 @TEAM_POSTS
@@ -739,16 +706,5 @@ def test_statements_with_scoped_includes_do_not_grow_with_the_page(api: Served) 
         author = made["ada" if i % 2 else "bob"]
         row = post(api, "/posts", title=f"more {i}", author_id=author["id"], tags=[made["red"]["id"]])
         post(api, "/team_comments", body=f"on {i}", post_id=row["id"], author_id=author["id"], team=1 + i % 2)
-    counter = statements(api)
-
-    def sent(path: str) -> int:
-        counts = []
-        for _ in range(5):
-            before = counter.sent
-            response = api.client.get(path, headers=ONE)
-            assert response.status_code == 200, response.text
-            counts.append(counter.sent - before)
-        return min(counts)
-
     url = "/team_posts?include=author,comments,comments.author,tags&limit="
-    assert sent(url + "1") == sent(url + "22")
+    assert cost(api, url + "1", ONE)[0] == cost(api, url + "22", ONE)[0]
