@@ -14,7 +14,7 @@ from tests.databases import PAIRS, REQUIRED, Pair, TestDatabase, unavailable
 
 def pair_params(orm: str = "sqlalchemy", database: str | None = None) -> list[object]:
     return [
-        pytest.param(pair, id=pair.id, marks=getattr(pytest.mark, pair.database))
+        pytest.param(pair, id=pair.id, marks=[getattr(pytest.mark, pair.database), getattr(pytest.mark, pair.orm)])
         for pair in PAIRS
         if pair.orm == orm and database in (None, pair.database)
     ]
