@@ -98,10 +98,14 @@ def _serve(
     tmp_path_factory: pytest.TempPathFactory,
     databases: dict[tuple[str, str], TestDatabase],
     module: str,
+    factory: str = "create_app",
+    **options: Any,
 ) -> Iterator[Served]:
+    """The app ``module``'s ``factory`` makes on the request's pair (``module`` formatted with its orm and models)."""
     pair: Pair = request.param
     db = _database(databases, pair, tmp_path_factory.getbasetemp())
-    app = importlib.import_module(module.format(orm=pair.orm, models=pair.models)).create_app(db.url(pair.scheme))
+    make = getattr(importlib.import_module(module.format(orm=pair.orm, models=pair.models)), factory)
+    app = make(db.url(pair.scheme), **options)
     served = Served(app, db, pair)
     yield served
     served.close()

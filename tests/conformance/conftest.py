@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
 from tests import databases as known
-from tests.conftest import Served, _database, _pair_params
+from tests.conftest import Served, _pair_params, _serve
 
 
 @pytest.fixture(scope="session", params=_pair_params())
@@ -19,12 +18,7 @@ def scoped_service(
     databases: dict[tuple[str, str], known.TestDatabase],
 ) -> Iterator[Served]:
     """The scoped app (``scoped_app`` in tests/conformance/models) on every pair."""
-    pair: known.Pair = request.param
-    db = _database(databases, pair, tmp_path_factory.getbasetemp())
-    module = importlib.import_module(f"tests.conformance.models.{pair.models}")
-    served = Served(module.create_scoped_app(db.url(pair.scheme)), db, pair)
-    yield served
-    served.close()
+    yield from _serve(request, tmp_path_factory, databases, "tests.conformance.models.{models}", "create_scoped_app")
 
 
 @pytest.fixture
@@ -45,9 +39,4 @@ def auth_service(
     databases: dict[tuple[str, str], known.TestDatabase],
 ) -> Iterator[Served]:
     """The users service of ormgate/demo with ``--auth`` on every pair."""
-    pair: known.Pair = request.param
-    db = _database(databases, pair, tmp_path_factory.getbasetemp())
-    module = importlib.import_module(f"ormgate.demo.{pair.orm}_app")
-    served = Served(module.create_app(db.url(pair.scheme), auth=True), db, pair)
-    yield served
-    served.close()
+    yield from _serve(request, tmp_path_factory, databases, "ormgate.demo.{orm}_app", auth=True)
