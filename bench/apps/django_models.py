@@ -11,7 +11,9 @@ from django.db import models
 from django.db.models.functions import Now
 
 
-class User(models.Model):
+class _UserFields(models.Model):
+    """The users table's columns, declared once for both models of it below."""
+
     username: models.CharField[str, str] = models.CharField(max_length=150, unique=True)
     email: models.CharField[str, str] = models.CharField(max_length=254, unique=True)
     full_name: models.CharField[str, str] = models.CharField(max_length=200)
@@ -19,18 +21,18 @@ class User(models.Model):
     created_at: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField(db_default=Now(), db_index=True)
 
     class Meta:
+        abstract = True
+
+
+class User(_UserFields):
+    class Meta:
         app_label = "bench"
         db_table = "users"
 
 
-class TenantUser(models.Model):
+class TenantUser(_UserFields):
     """The same table with its ``tenant`` column, for the scoped workloads (bench/apps/scoped.py)."""
 
-    username: models.CharField[str, str] = models.CharField(max_length=150, unique=True)
-    email: models.CharField[str, str] = models.CharField(max_length=254, unique=True)
-    full_name: models.CharField[str, str] = models.CharField(max_length=200)
-    age: models.IntegerField[int, int] = models.IntegerField()
-    created_at: models.DateTimeField[dt.datetime, dt.datetime] = models.DateTimeField(db_default=Now(), db_index=True)
     tenant: models.IntegerField[int, int] = models.IntegerField(db_default=1)
 
     class Meta:

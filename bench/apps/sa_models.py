@@ -14,7 +14,9 @@ class Base(DeclarativeBase):
     pass
 
 
-class User(Base):
+class _UserColumns:
+    """The users table's columns, declared once for both mappings of it below."""
+
     __tablename__ = "users"
     # created_at comes back from the INSERT's RETURNING where the database has it.
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
@@ -27,22 +29,17 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.current_timestamp(), index=True)
 
 
+class User(_UserColumns, Base):
+    pass
+
+
 class TenantBase(DeclarativeBase):
     pass
 
 
-class TenantUser(TenantBase):
+class TenantUser(_UserColumns, TenantBase):
     """The same table with its ``tenant`` column, for the scoped workloads (bench/apps/scoped.py)."""
 
-    __tablename__ = "users"
-    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(sa.String(150), unique=True)
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
-    full_name: Mapped[str] = mapped_column(sa.String(200))
-    age: Mapped[int]
-    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.current_timestamp(), index=True)
     tenant: Mapped[int] = mapped_column(server_default="1")
 
 
