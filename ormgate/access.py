@@ -37,6 +37,7 @@ from .solver import Plan, plan
 _KEY = "ormgate.scope"
 PARAMETER = "ormgate_scope"
 _UNRESOLVED = object()
+_NOTHING: Mapping[Any, Any] = {}
 # Where FastAPI's request_response leaves the exit stacks of yield dependencies (request and
 # function scoped), which solve_dependencies requires: the lean route sets them alike.
 _REQUEST_STACK = "fastapi_inner_astack"
@@ -98,12 +99,19 @@ def solving(lean: Handler, dependencies: Sequence[Callable[..., Any]], path: str
     dependant = _dependant(dependencies, path)
     fast = plan(dependant)
     names = _names(dependencies)
+    keyed = list(zip(dependencies, names, strict=True))
+    only = None if fast is None or len(dependencies) != 1 else fast.only
 
     async def scoped(request: Request) -> Response:
         # Without the exit stacks (``serving``'s fast path) nothing needs them: the plan runs.
         if fast is not None and (_REQUEST_STACK not in request.scope or not _overridden(overrides)):
+            if only is not None:  # one dependency of the plain kind: its arguments, if all valid
+                arguments = only.read(request)
+                if arguments is not None:
+                    request.scope[_KEY] = {only.call: await only.call(**arguments)}
+                    return await lean(request)
             values = await fast.solve(request)
-            request.scope[_KEY] = {dep: values[name] for dep, name in zip(dependencies, names, strict=True)}
+            request.scope[_KEY] = {dep: values[name] for dep, name in keyed}
             return await lean(request)
         solved = await solve_dependencies(
             request=request,
@@ -114,7 +122,7 @@ def solving(lean: Handler, dependencies: Sequence[Callable[..., Any]], path: str
         )
         if solved.errors:
             raise RequestValidationError(solved.errors)
-        request.scope[_KEY] = {dep: solved.values[name] for dep, name in zip(dependencies, names, strict=True)}
+        request.scope[_KEY] = {dep: solved.values[name] for dep, name in keyed}
         response = await lean(request)
         if response.background is None:  # a dependency's BackgroundTasks, as FastAPI's handler runs them
             response.background = solved.background_tasks
@@ -187,13 +195,12 @@ def request_scope(
     request: Request, dependency: Callable[..., Any], info: ModelInfo, restricted: Collection[str] = ()
 ) -> Scope | None:
     """The scope ``dependency`` returned for ``request``: a ``Scope``, or None for every row."""
-    solved: Mapping[Callable[..., Any], Any] = request.scope.get(_KEY, {})
-    found = solved.get(dependency, _UNRESOLVED)
-    if found is _UNRESOLVED:  # a route that lost its dependency must not serve every row
-        raise RuntimeError(f"{info.name}: the scope dependency did not run for this route")
+    found = request.scope.get(_KEY, _NOTHING).get(dependency, _UNRESOLVED)
     if found is None:
         return None
-    if not isinstance(found, Scope):
+    if type(found) is not Scope and not isinstance(found, Scope):
+        if found is _UNRESOLVED:  # a route that lost its dependency must not serve every row
+            raise RuntimeError(f"{info.name}: the scope dependency did not run for this route")
         raise TypeError(f"{info.name}: a scope dependency returns an ormgate.Scope or None, not {type(found).__name__}")
     found.check(info, restricted)
     return found

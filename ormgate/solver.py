@@ -28,6 +28,7 @@ while ``app.dependency_overrides`` holds anything.
 from __future__ import annotations
 
 import inspect
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,9 +42,9 @@ from starlette.requests import Request
 
 # Where each kind of parameter is read from, in the order FastAPI validates them.
 _SOURCES: tuple[tuple[str, Callable[[Request], Mapping[str, Any]]], ...] = (
-    ("query_params", lambda request: request.query_params),
-    ("header_params", lambda request: request.headers),
-    ("cookie_params", lambda request: request.cookies),
+    ("query_params", operator.attrgetter("query_params")),
+    ("header_params", operator.attrgetter("headers")),
+    ("cookie_params", operator.attrgetter("cookies")),
 )
 _sequence = getattr(utils, "field_annotation_is_sequence", None)  # a list parameter: read with getlist
 # What a dependency of a plan may not take: FastAPI's solver gives these.
@@ -82,6 +83,7 @@ class _Node:
     subs: tuple[_Node, ...]
     params: tuple[_Params, ...]
     request_name: str | None
+    read: Callable[[Request], dict[str, Any] | None]
 
 
 def _scalar(field: Any) -> Scalar | None:
@@ -108,22 +110,30 @@ def _params(dependant: Dependant) -> tuple[_Params, ...]:
     return tuple(found)
 
 
-def _read(params: _Params, request: Request) -> tuple[dict[str, Any], list[Any]]:
-    """The values of ``params`` in ``request`` and their errors, as ``request_params_to_args`` gives them."""
-    received = params.source(request)
-    if params.scalars is not None:
+def _reader(params: tuple[_Params, ...], request_name: str | None) -> Callable[[Request], dict[str, Any] | None]:
+    """How a node's own parameters are read when all are scalar: their values, or None when one is
+    missing or invalid (its default or its error are FastAPI's to give: ``_own`` asks it)."""
+    sources = tuple((p.source, p.scalars) for p in params if p.scalars is not None)
+    if len(sources) < len(params):
+        return lambda request: None
+
+    def read(request: Request) -> dict[str, Any] | None:
         values: dict[str, Any] = {}
-        for field, key, loc in params.scalars:
-            value = received.get(key)
-            if value is None:  # missing: the default, or the error, are FastAPI's to give
-                break
-            solved, wrong = field.validate(value, values, loc=loc)
-            if wrong:
-                break
-            values[field.name] = solved
-        else:
-            return values, []
-    return request_params_to_args(params.fields, received)
+        for source, scalars in sources:
+            received = source(request)
+            for field, key, loc in scalars:
+                value = received.get(key)
+                if value is None:
+                    return None
+                solved, wrong = field.validate(value, values, loc=loc)
+                if wrong:
+                    return None
+                values[field.name] = solved
+        if request_name is not None:
+            values[request_name] = request
+        return values
+
+    return read
 
 
 def _simple(dependant: Dependant) -> bool:
@@ -145,14 +155,20 @@ def _node(dependant: Dependant) -> _Node | None:
             return None
         subs.append(node)
     params = _params(dependant)
-    return _Node(dependant.call, dependant.name, dependant.use_cache, tuple(subs), params, dependant.request_param_name)
+    request_name = dependant.request_param_name
+    read = _reader(params, request_name)
+    return _Node(dependant.call, dependant.name, dependant.use_cache, tuple(subs), params, request_name, read)
 
 
 def _own(node: _Node, request: Request, values: dict[str, Any], errors: list[Any]) -> None:
     """Adds ``node``'s own parameters (not its sub-dependencies') to ``values`` and ``errors``."""
-    for params in node.params:
-        found, wrong = _read(params, request)
+    found = node.read(request)
+    if found is not None:
         values.update(found)
+        return
+    for params in node.params:
+        solved, wrong = request_params_to_args(params.fields, params.source(request))
+        values.update(solved)
         errors.extend(wrong)
     if node.request_name is not None:
         values[node.request_name] = request
@@ -189,6 +205,10 @@ class Plan:
     """How to solve one ``Dependant``'s dependencies for a request, without FastAPI's solver."""
 
     root: _Node
+    # The root's one dependency when it has no sub-dependencies (and the root nothing else), the
+    # usual scope: ``only.read`` its arguments, or None when one is missing or invalid (``solve``
+    # then gives FastAPI's errors); ``only.call`` them.
+    only: _Node | None
 
     async def solve(self, request: Request) -> dict[str, Any]:
         """The values of the root's parameters; a ``RequestValidationError`` as FastAPI's handler raises it."""
@@ -198,10 +218,16 @@ class Plan:
         return values
 
 
+def _only_leaf(root: _Node) -> _Node | None:
+    if len(root.subs) != 1 or root.params or root.request_name is not None or root.subs[0].subs:
+        return None
+    return root.subs[0]
+
+
 def plan(dependant: Dependant) -> Plan | None:
     """A ``Plan`` for ``dependant``'s dependencies (the root itself is never called), or None: FastAPI's solver."""
     root = _node(dependant)
-    return None if root is None else Plan(root)
+    return None if root is None else Plan(root, _only_leaf(root))
 
 
 def query_names(dependant: Dependant) -> frozenset[str]:

@@ -77,6 +77,7 @@ class _SyncStore:
         self.auto_now = {f.attname: _NOW[f.get_internal_type()] for f in auto_now}
         # The GET's statement per scope shape (ormgate.adapters._dj_compiled).
         self.gets: dict[tuple[str, ...], CompiledGet | Refused] = {}
+        self.scope_fields = {field.name: field for field in model._meta.concrete_fields}
         # Whether a GET runs its statement compiled once, or the QuerySet made per call (see _fast).
         self.fast_get = refusal(Facts("django", hooks=_hooks(model))) is None
 
@@ -161,14 +162,19 @@ class _SyncStore:
     ) -> tuple[CompiledGet, Sequence[Any]] | None:
         """The GET's statement for ``where``'s shape (ormgate.adapters._dj_compiled) and its inputs, or None:
         ``values()`` then. A None in ``where`` is ``IS NULL``, a statement of its own: ``values()``."""
-        if not self.fast_get or (where and any(value is None for value in where.values())):
+        if not self.fast_get:
             return None
-        key = shape(where)
         meta = self.model._meta
         inputs = [meta.pk.get_db_prep_value(pk, connection)]
-        for name in key:
-            field: Any = meta.get_field(name)
-            inputs.append(field.get_db_prep_value(_plain(where[name]), connection))  # type: ignore[index]
+        key: tuple[str, ...] = ()
+        if where:
+            key = shape(where)
+            for name in key:
+                value = where[name]
+                if value is None:
+                    return None
+                field: Any = self.scope_fields.get(name) or meta.get_field(name)
+                inputs.append(field.get_db_prep_value(_plain(value), connection))
         found = self.gets.get(key)
         if found is None:
             if not distinct(inputs):  # which parameter is which would be a guess: a later request compiles it

@@ -19,8 +19,8 @@ from ..errors import NotFound, Unavailable
 from ..links import Links
 from ..plan import Planner, shape
 from ..query import Query
+from ..scope import bound as scope_bound
 from ..scope import condition as scope_condition
-from ..scope import shape as scope_shape
 from ._drivers import dropped
 from ._fast import Facts, as_is, refusal
 from ._pw_compiled import Compiler, Slot, Template
@@ -175,23 +175,24 @@ class _SyncStore(Compiler):
             return page()
 
     def _get(self, pk: Any, *, lock: bool = False, where: Where = None) -> Row | None:
-        by_pk = self._by_pk(self.lock_sql if lock else self.get_sql, pk) if not where else None
-        cursor = self._scoped(pk, where, lock) if by_pk is None else by_pk
+        cursor = self._scoped(pk, where, lock) if where else self._by_pk(self.lock_sql if lock else self.get_sql, pk)
         rows = self._rows(cursor, self.names)
         return rows[0] if rows else None
 
-    def _scoped(self, pk: Any, where: Where, lock: bool) -> Any:
-        """Runs the SELECT by key with ``where``'s conditions (ormgate.scope), built once per scope shape."""
-        condition, values = scope_condition(where or {})
+    def _scoped(self, pk: Any, where: Mapping[str, Any], lock: bool) -> Any:
+        """Runs the SELECT by key with ``where``'s conditions (ormgate.scope), built once per scope shape,
+        where the unscoped one runs (``_execute``: past an overridden ``Database.execute`` only when fast)."""
+        names, values = scope_bound(where)
 
         def build() -> tuple[Template, Template]:
-            select = self.model.select(*self.read).where(self.pk == Slot("pk"), self._condition(condition, values))
+            condition, example = scope_condition(where)
+            select = self.model.select(*self.read).where(self.pk == Slot("pk"), self._condition(condition, example))
             locked = select.for_update() if self.db.for_update else select
             return Template(self.db, select), Template(self.db, locked)
 
-        get, locked = self.statements.get(("scoped", scope_shape(where)), build)
-        statement = locked if lock else get
-        return self.db.execute_sql(statement.sql, statement.bind({**values, "pk": pk}))
+        get, locked = self.statements.get(("scoped", names), build)
+        values["pk"] = pk
+        return self._execute(locked if lock else get, values)
 
     def _not_found(self, pk: Any) -> NotFound:
         return NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")

@@ -11,9 +11,8 @@ from ..errors import NotFound
 from ..links import Links, split_links
 from ..plan import LIKE, Order, Plan, Planner, shape
 from ..query import Query
+from ..scope import bound as scope_bound
 from ..scope import condition as scope_condition
-from ..scope import parameters as scope_parameters
-from ..scope import shape as scope_shape
 from ._sa_compile import _compiler
 from ._sa_describe import _columns, _single_table, _unique_constraints, describe
 from ._sa_dialects import _BEGIN_WRITE, _NULLS_LARGEST
@@ -160,16 +159,17 @@ class _Operations:
         return None if shape.fast is None else (shape.fast, self.parameters(query, shape))
 
     def scoped(self, dialect: str, where: Where) -> tuple[_Scoped | None, dict[str, Any]]:
-        """The statements by key with ``where``'s conditions (built once per scope shape), and their parameters."""
+        """The statements by key with ``where``'s conditions (built once per scope shape), and their
+        parameters (a new dict: the caller's to add the key to)."""
         if not where:
             return None, {}
-        names = scope_shape(where)
+        names, values = scope_bound(where)
 
         def build() -> _Scoped:
             condition = scope_condition(where)[0]
             return _Scoped(self.by_pk.where(_compiler(self.columns, dialect)(condition)))
 
-        return self._scoped.get((dialect, names), build), scope_parameters(where)
+        return self._scoped.get((dialect, names), build), values
 
     def fast_get(self, dialect: sa.Dialect, pk: Any, where: Where) -> tuple[Compiled | None, dict[str, Any]] | None:
         """A scoped GET compiled for the fast path and its parameters; None without a scope."""
@@ -179,12 +179,14 @@ class _Operations:
         if scoped.fast is False:
             scoped.fast = compile_read(scoped.by_pk, dialect)
         assert not isinstance(scoped.fast, bool)
-        return scoped.fast, {**values, "pk": pk}
+        values["pk"] = pk
+        return scoped.fast, values
 
     def get(self, conn: sa.Connection, pk: Any, where: Where = None) -> Row | None:
         scoped, values = self.scoped(conn.dialect.name, where)
         statement = self.by_pk if scoped is None else scoped.by_pk
-        rows = self._rows(conn.execute(statement, {**values, "pk": pk}))
+        values["pk"] = pk
+        rows = self._rows(conn.execute(statement, values))
         return rows[0] if rows else None
 
     def _values(self, values: Row) -> dict[str, Any]:

@@ -178,6 +178,39 @@ def test_peewee_python_value_and_overridden_execution(pw_url: str, method: str) 
         assert len([query for query in seen if isinstance(query, pw.Select)]) >= len(NAMES) + 2, seen
 
 
+@pytest.mark.parametrize("method", ["execute_sql", "execute"])
+def test_peewee_scoped_reads_and_locks_go_where_unscoped_ones_go(pw_url: str, method: str) -> None:
+    # A scope adds a condition to the GET by key and to the write's lock: those statements must
+    # honour an overridden Database.execute as the unscoped ones do, not call execute_sql past it.
+    database = peewee_adapter.connect(pw_url)
+    seen: list[Any] = []
+    _watched(database, method, seen)
+    db = peewee_adapter.PeeweeAdapter(database)
+    app = new_app("fast", lambda: db.create_tables([PWShout]))
+    ormgate.Resource(PWShout, db, path="/shouts", scope=_named).install(app)
+    try:
+        with TestClient(app) as client:
+            ids = {name: client.post("/shouts", json={"name": name}).json()["id"] for name in NAMES}
+            seen.clear()
+            for name, pk in ids.items():
+                got = client.get(f"/shouts/{pk}", headers={"x-name": name})
+                assert got.status_code == 200, got.text
+                assert got.json() == {"id": pk, "name": name.upper()}
+                assert client.get(f"/shouts/{pk}", headers={"x-name": "other"}).status_code == 404
+            gets = len(seen)
+            deleted = client.delete(f"/shouts/{ids['lamp']}", headers={"x-name": "lamp"})
+            assert deleted.status_code == 204, deleted.text
+            locks = seen[gets:]
+    finally:
+        database.close_all()
+    if method == "execute_sql":
+        selects = [sql for sql in seen if sql.lstrip().upper().startswith("SELECT")]
+        assert len(selects) >= 2 * len(NAMES) + 1, seen
+    else:  # the queries themselves: each scoped GET, in scope or not, and the delete's lock
+        assert len([query for query in seen[:gets] if isinstance(query, pw.Select)]) == 2 * len(NAMES), seen
+        assert any(isinstance(query, pw.Select) for query in locks), locks
+
+
 # -- Django: from_db_value; an execute_wrapper (gone through); a default manager's get_queryset ------
 
 _shown = {"hidden": True}
