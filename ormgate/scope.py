@@ -88,9 +88,9 @@ def condition(where: Mapping[str, Any]) -> tuple[And, dict[str, Any]]:
 
     The condition depends only on ``shape(where)``: an adapter builds its statement once per shape.
     """
-    names = sorted(where)
-    items = tuple(Compare((name,), "eq", _PARAM.format(i), exact=True) for i, name in enumerate(names))
-    return And(items), {_PARAM.format(i): where[name] for i, name in enumerate(names)}
+    params = _order(tuple(where))[1]
+    items = tuple(Compare((name,), "eq", param, exact=True) for param, name in params)
+    return And(items), {param: where[name] for param, name in params}
 
 
 @functools.lru_cache(maxsize=256)
