@@ -1,10 +1,11 @@
 """What a scope costs, in process: CPU µs per request of a GET and a list, unscoped and scoped, back to back.
 
     python -m bench.scope_cost                    # SQLAlchemy (sync) on SQLite, 5 rounds of 2,000 requests
-    python -m bench.scope_cost --requests 500 --rounds 3
+    python -m bench.scope_cost --adapter django --requests 500 --rounds 3
 
 A check of ormgate's own cost, not a benchmark (bench/run.py is): three apps over the
-same seeded users table (bench/seed.py, a SQLite file of its own) are called as ASGI
+same seeded users table (bench/seed.py, a SQLite file of its own), on the adapter the
+bench's ormgate app of that ORM makes (bench/apps/ormgate_*.py), are called as ASGI
 apps, without a server or HTTP: unscoped; scoped by bench/apps/scoped.py's ``tenant``
 dependency, solved by ormgate's plan (``ormgate.solver``); and the same scope solved
 by FastAPI's solver (the plan switched off, as before it existed). Each round runs
@@ -16,22 +17,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import os
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 
 import ormgate
 from ormgate import access
-from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+from ormgate.adapters.base import Adapter
 
 from . import seed
 from .apps import scoped
-from .apps.sa_models import TenantUser, User
 
 NAME = "ormgate_scope_cost"
 ROWS = 10_000
@@ -42,15 +43,19 @@ READS = {
 }
 
 
-def _app(adapter: SQLAlchemyAdapter, variant: str) -> FastAPI:
+ADAPTERS = ("sa-sync", "sa-async", "django", "peewee")
+
+
+def _app(adapter: Adapter, models: tuple[Any, Any], variant: str) -> FastAPI:
+    user, tenant_user = models
     app = FastAPI()
     ormgate.install_problem_handlers(app)
     if variant == "unscoped":
-        ormgate.Resource(User, adapter, path="/users", cursor_key=KEY).install(app)
+        ormgate.Resource(user, adapter, path="/users", cursor_key=KEY).install(app)
         return app
-    schemas = ormgate.derive(adapter.describe(TenantUser), exclude=["tenant"])
+    schemas = ormgate.derive(adapter.describe(tenant_user), exclude=["tenant"])
     resource = ormgate.Resource(
-        TenantUser, adapter, path="/users", scope=scoped.tenant, schemas=schemas, cursor_key=KEY
+        tenant_user, adapter, path="/users", scope=scoped.tenant, schemas=schemas, cursor_key=KEY
     )
     if variant == "scoped, FastAPI's solver":
         with mock.patch.object(access, "plan", return_value=None):
@@ -106,13 +111,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scope_cost", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per app, read and round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--adapter", choices=ADAPTERS, default="sa-sync")
     args = parser.parse_args(argv)
     seed.check("sqlite", NAME)
     seed.seed("sqlite", NAME, ROWS)
-    engine = sa.create_engine(f"sqlite:///{seed.sqlite_file(NAME)}", pool_size=10, max_overflow=0)
-    adapter = SQLAlchemyAdapter(engine)
+    # The bench's own app module of the ORM makes the adapter (its pool size, its options) on this file.
+    os.environ.update({"BENCH_DATABASE": "sqlite", "BENCH_DB_NAME": NAME, "BENCH_SCOPED": "0"})
+    module = importlib.import_module(f"bench.apps.ormgate_{args.adapter.replace('-', '_')}")
     variants = ("unscoped", "scoped, ormgate's plan", "scoped, FastAPI's solver")
-    apps = {variant: _app(adapter, variant) for variant in variants}
+    apps = {variant: _app(module.db, (module.User, module.TenantUser), variant) for variant in variants}
 
     async def measure() -> dict[tuple[str, str], list[float]]:
         figures: dict[tuple[str, str], list[float]] = {}
@@ -130,14 +137,13 @@ def main(argv: list[str] | None = None) -> None:
 
     figures = asyncio.run(measure())
     median: Callable[[str, str], float] = lambda read, variant: statistics.median(figures[(read, variant)])  # noqa: E731
-    print(f"CPU µs per request, median of {args.rounds} rounds of {args.requests} (SQLAlchemy sync, SQLite):")
+    print(f"CPU µs per request, median of {args.rounds} rounds of {args.requests} ({args.adapter}, SQLite):")
     for read in READS:
         base = median(read, "unscoped")
         for variant in variants:
             cost = median(read, variant)
             spread = ", ".join(f"{v:.0f}" for v in figures[(read, variant)])
             print(f"  {read:8} {variant:26} {cost:7.1f}  {cost / base - 1:+6.1%}   ({spread})")
-    engine.dispose()
 
 
 if __name__ == "__main__":
