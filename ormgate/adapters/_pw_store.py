@@ -244,6 +244,13 @@ class _SyncStore(Compiler):
         with self._work(write=write, transaction=transaction, deleting=deleting):
             return function(*args)
 
+    def get_on_loop(self, pk: Any, where: Where = None) -> tuple[Row | None] | None:
+        """The row, read on the event loop (SQLite), or None where taking a connection could wait: a
+        pool bounded by ``max_connections`` (the default SQLite pool is not): then in a worker thread."""
+        if getattr(self.db, "_max_connections", None) is not None:
+            return None
+        return (self.get(pk, where),)
+
     def get(self, pk: Any, where: Where = None) -> Row | None:
         if where:
             return self._run(lambda: self._get(pk, where=where), write=False, transaction=False)

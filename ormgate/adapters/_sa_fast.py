@@ -217,10 +217,14 @@ class SyncReads:
         self.errors: type[Exception] = engine.dialect.loaded_dbapi.Error
         self.kept = _kept(engine) if self.sqlite else None
 
-    def rows(self, compiled: Compiled, values: Mapping[str, Any], *, on_loop: bool = False) -> list[Row] | None:
+    def rows(
+        self, compiled: Compiled, values: Mapping[str, Any], *, on_loop: bool = False, kept_only: bool = False
+    ) -> list[Row] | None:
         """The rows, or None when the read must take the ``Connection`` path.
 
         ``on_loop``: SQLite only; the statement is stopped after ``LOOP_BUDGET`` (``Overran``).
+        ``kept_only``: on the kept connection or not at all (None), never waiting for the pool:
+        the read runs on the event loop.
         """
         if not eligible(self.engine):
             return None
@@ -230,6 +234,8 @@ class SyncReads:
                 return self._rows(kept.connection(self.engine), compiled, values, kept=True, on_loop=on_loop)
             finally:
                 kept.lock.release()
+        if kept_only:
+            return None
         try:
             raw = self.engine.raw_connection()
         except (self.errors, OSError):  # no connection: the Connection path tries again, or says why

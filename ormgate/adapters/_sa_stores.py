@@ -73,20 +73,28 @@ class _SyncStore:
         if self.fast is None or query.count:
             return None
         compiled = self.ops.fast_list(self.engine.dialect, query)
-        rows = None if compiled is None else self.fast.rows(*compiled, on_loop=True)
+        rows = None if compiled is None else self.fast.rows(*compiled, on_loop=True, kept_only=True)
         return None if rows is None else Page(rows, None)
 
     def get(self, pk: Any, where: Where = None) -> Row | None:
-        if self.fast is not None and self.fast_get is not None:
-            scoped = self.ops.fast_get(self.engine.dialect, pk, where)
-            compiled, params = (self.fast_get, {"pk": pk}) if scoped is None else scoped
-            try:
-                rows = None if compiled is None else self.fast.rows(compiled, params)
-            except sa.exc.TimeoutError as exc:
-                raise _pool_timeout(exc) from exc
-            if rows is not None:
-                return rows[0] if rows else None
-        return self._run(self.ops.get, pk, where, read=True)
+        found = self._fast_get(pk, where, on_loop=False)
+        return found[0] if found is not None else self._run(self.ops.get, pk, where, read=True)
+
+    def get_on_loop(self, pk: Any, where: Where = None) -> tuple[Row | None] | None:
+        """The row, read on the event loop on the kept connection (SQLite's fast path), or None: then in a
+        worker thread, where waiting for the pool (the ``Connection`` path, the kept one in use) stops nothing."""
+        return self._fast_get(pk, where, on_loop=True)
+
+    def _fast_get(self, pk: Any, where: Where, *, on_loop: bool) -> tuple[Row | None] | None:
+        if self.fast is None or self.fast_get is None:
+            return None
+        scoped = self.ops.fast_get(self.engine.dialect, pk, where)
+        compiled, params = (self.fast_get, {"pk": pk}) if scoped is None else scoped
+        try:
+            rows = None if compiled is None else self.fast.rows(compiled, params, kept_only=on_loop)
+        except sa.exc.TimeoutError as exc:
+            raise _pool_timeout(exc) from exc
+        return None if rows is None else (rows[0] if rows else None,)
 
     def create(self, values: Row, hook: Hook | None = None) -> Row:
         return self._run(self.ops.create, values, hook)

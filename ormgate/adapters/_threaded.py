@@ -234,7 +234,11 @@ class ThreadedStore:
         # A store that can stop a statement after LOOP_BUDGET offers list_on_loop (see may_run_inline).
         self.list_on_loop: Callable[[Query], Page | None] | None = getattr(sync, "list_on_loop", None)
         self.inline_list = may_run_inline("list", in_process, interruptible=self.list_on_loop is not None)
-        self.inline_get = may_run_inline("get", in_process)
+        # And a store whose GET may run there offers get_on_loop: the row in a 1-tuple, or None when
+        # it would have to wait (for a pool): then the GET hops, as any other operation.
+        self.get_on_loop: Callable[[Any, Where], tuple[Row | None] | None] | None = (
+            getattr(sync, "get_on_loop", None) if may_run_inline("get", in_process) else None
+        )
         self.gate = gate
         self.writes = writes or gate
         self.threads = threads
@@ -254,8 +258,10 @@ class ThreadedStore:
         return await self._hop(self.gate, self.sync.list, query)
 
     async def get(self, pk: Any, where: Where = None) -> Row | None:
-        if self.inline_get:
-            return self.sync.get(pk, where)
+        if self.get_on_loop is not None:
+            found = self.get_on_loop(pk, where)
+            if found is not None:
+                return found[0]
         return await self._hop(self.gate, self.sync.get, pk, where)
 
     # on_write (a password hash: ~0.3 s of CPU) runs in a hop of its own, outside the gate:

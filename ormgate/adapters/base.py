@@ -122,7 +122,9 @@ class SyncStore(Protocol):
 
     A store sets ``in_process = True`` when its database runs in the process
     (SQLite): ``_threaded.may_run_inline`` then lets its GETs by key run on the
-    event loop thread without a hop.
+    event loop thread without a hop, by its ``get_on_loop(pk, where)`` (the row
+    in a 1-tuple, or None when it would wait for a connection: then it hops),
+    and its lists by ``list_on_loop`` (stopped after ``LOOP_BUDGET``).
     """
 
     info: ModelInfo

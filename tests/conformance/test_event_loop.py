@@ -229,3 +229,51 @@ def test_django_begins_a_read_transaction_deferred_on_sqlite(tmp_path: Path) -> 
     assert [(r.status_code, r.json()["total"]) for r in responses] == [(200, 1)] * 8
     assert writes == ["BEGIN IMMEDIATE"]
     assert begun == ["BEGIN DEFERRED"] * 8
+
+
+@pytest.mark.peewee
+@pytest.mark.sqlite
+def test_a_peewee_get_waits_for_a_bounded_pool_off_the_event_loop(tmp_path: Path) -> None:
+    """SQLite GETs run on the event loop, unless taking a connection could wait: a Peewee pool bounded by
+    ``max_connections`` (with a ``timeout``) used up by worker threads froze every request until one came back."""
+    from ormgate.adapters.peewee import PeeweeAdapter, connect
+    from tests.conformance.models import contract_app
+    from tests.conformance.models import peewee as models
+
+    database = connect(f"sqlite:///{tmp_path / 'bounded.sqlite3'}?max_connections=2&timeout=5")
+    app = contract_app("peewee", PeeweeAdapter(database), models.Category, models.Item, models.Ghost)
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    release = threading.Event()
+    holding = threading.Barrier(3)
+
+    def hold() -> None:  # as a worker thread's list or write holds its connection
+        database.connect(reuse_if_open=True)
+        holding.wait(10)
+        release.wait(10)
+        database.close()
+
+    with TestClient(app) as client, ThreadPoolExecutor(2) as threads:
+        pk = client.post("/items", json={"name": "lamp"}).json()["id"]
+        held = [threads.submit(hold) for _ in range(2)]
+        holding.wait(10)
+
+        async def scenario() -> tuple[int, bool, int]:
+            transport = httpx2.ASGITransport(app=app)
+            async with httpx2.AsyncClient(transport=transport, base_url="http://test") as c:
+                get = asyncio.ensure_future(c.get(f"/items/{pk}"))
+                await asyncio.sleep(0.3)
+                pinged = (await asyncio.wait_for(c.get("/ping"), 2)).status_code
+                waiting = not get.done()
+                release.set()  # the connections go back to the pool: the GET goes on
+                return pinged, waiting, (await get).status_code
+
+        pinged, waiting, got = asyncio.run(scenario())
+        for future in held:
+            future.result()
+    assert pinged == 200
+    assert waiting, "the GET answered before a connection came back"
+    assert got == 200

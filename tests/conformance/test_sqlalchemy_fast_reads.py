@@ -10,11 +10,13 @@ has a test below, and two through HTTP: execution listeners see every read, and 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -280,4 +282,43 @@ def test_a_small_pool_serves_many_resources_and_includes(tmp_path: Path, pool_si
             # Writes still find a connection.
             assert client.post("/comments", json={"body": "b", "post_id": post}).status_code == 201
         assert engine.pool.checkedout() <= 1  # type: ignore[attr-defined]
+    engine.dispose()
+
+
+def test_a_get_that_must_wait_for_the_pool_waits_off_the_event_loop(tmp_path: Path) -> None:
+    """A SQLite GET runs on the event loop only as the fast read on the kept connection.
+
+    With a cursor listener (OpenTelemetry's instrumentation sets one) the read takes the
+    ``Connection`` path, which checks a connection out of the pool: on the event loop, a pool used
+    up by worker threads (lists, writes) froze every request until one came back.
+    """
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'busy.sqlite3'}", pool_size=2, max_overflow=0, pool_timeout=5)
+    app = contract_app("sqlalchemy", SQLAlchemyAdapter(engine), Category, Item, Ghost)
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with TestClient(app) as client:
+        pk = client.post("/items", json={"name": "lamp"}).json()["id"]
+        held = [engine.raw_connection() for _ in range(2)]  # as worker threads' reads and writes hold them
+
+        async def scenario() -> tuple[int, bool, int]:
+            transport = httpx2.ASGITransport(app=app)
+            async with httpx2.AsyncClient(transport=transport, base_url="http://test") as c:
+                get = asyncio.ensure_future(c.get(f"/items/{pk}"))
+                await asyncio.sleep(0.3)
+                pinged = (await asyncio.wait_for(c.get("/ping"), 2)).status_code
+                waiting = not get.done()
+                for connection in held:
+                    connection.close()  # back to the pool: the GET goes on
+                return pinged, waiting, (await get).status_code
+
+        pinged, waiting, got = asyncio.run(scenario())
+    assert pinged == 200
+    assert waiting, "the GET answered before a connection came back"
+    assert got == 200
+    assert any("FROM items" in sql for sql in statements)  # the listener saw the read
     engine.dispose()
