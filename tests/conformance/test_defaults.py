@@ -76,7 +76,9 @@ def _paths_sqlalchemy(tmp_path: Path) -> tuple[Any, list[tuple[Any, str]]]:
 
 
 @pytest.mark.sqlite
-@pytest.mark.parametrize("orm", ["django", "peewee", "sqlalchemy"])
+@pytest.mark.parametrize(
+    "orm", [pytest.param(orm, marks=getattr(pytest.mark, orm)) for orm in ("django", "peewee", "sqlalchemy")]
+)
 def test_the_default_path_is_the_table_name_without_djangos_app_prefix(orm: str, tmp_path: Path) -> None:
     db, expected = globals()[f"_paths_{orm}"](tmp_path)
 
@@ -227,7 +229,15 @@ STAMPS = ("2024-03-01T12:34:56", "2024-03-01T12:34:56.000001", "2024-03-01T12:34
 @pytest.mark.sqlite
 @pytest.mark.parametrize(
     ("writer", "reader"),
-    [("sqlalchemy", "peewee"), ("sqlalchemy", "django"), ("peewee", "sqlalchemy"), ("django", "sqlalchemy")],
+    [
+        pytest.param(writer, reader, marks=[getattr(pytest.mark, writer), getattr(pytest.mark, reader)])
+        for writer, reader in [
+            ("sqlalchemy", "peewee"),
+            ("sqlalchemy", "django"),
+            ("peewee", "sqlalchemy"),
+            ("django", "sqlalchemy"),
+        ]
+    ],
 )
 def test_orms_sharing_a_sqlite_file_write_and_find_the_same_timestamps(
     writer: str, reader: str, tmp_path: Path

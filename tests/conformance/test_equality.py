@@ -163,6 +163,7 @@ def _collations(db: databases.TestDatabase) -> dict[str, str]:
 
 
 @pytest.mark.mysql
+@pytest.mark.sqlalchemy
 def test_sqlalchemy_tables_that_choose_a_collation_keep_it(mysql_database: databases.TestDatabase) -> None:
     class Base(DeclarativeBase):
         pass
@@ -188,6 +189,7 @@ def test_sqlalchemy_tables_that_choose_a_collation_keep_it(mysql_database: datab
 
 
 @pytest.mark.mysql
+@pytest.mark.peewee
 def test_peewee_tables_that_choose_a_collation_keep_it(mysql_database: databases.TestDatabase) -> None:
     class Plain(pw.Model):
         name = pw.CharField(max_length=20, unique=True)

@@ -196,6 +196,8 @@ def test_count_answers_while_another_connection_holds_the_write_lock(contract: S
     assert answers == [(200, 2)] * 8
 
 
+@pytest.mark.django
+@pytest.mark.sqlite
 def test_django_begins_a_read_transaction_deferred_on_sqlite(tmp_path: Path) -> None:
     """What the test above cannot see: Django runs a unit of work again after an OperationalError
     (as for a dropped connection), so a count that waited out the busy timeout still answered."""

@@ -32,6 +32,8 @@ from tests.conformance.sa_pairs import fresh_database, pair_params
 from tests.conftest import NOT_TESTED
 from tests.databases import PAIRS, REQUIRED, Pair, unavailable
 
+pytestmark = pytest.mark.sqlalchemy
+
 ITEMS = [
     {
         "name": "lamp",

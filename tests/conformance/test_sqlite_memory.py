@@ -68,7 +68,10 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("build", CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize(
+    "build",
+    [pytest.param(build, id=name, marks=getattr(pytest.mark, name.split("-")[0])) for name, build in CASES.items()],
+)
 def test_in_memory_sqlite_is_refused_with_the_fix(build: Callable[[], Any]) -> None:
     with pytest.raises(ValueError, match=r"in-memory SQLite .* use a file, e\.g\. sqlite:///app\.sqlite3"):
         build()

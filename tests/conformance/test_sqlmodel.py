@@ -27,6 +27,8 @@ from ormgate.demo.sqlalchemy_app import create_engine
 from tests.conformance.sa_pairs import fresh_database, pair_params
 from tests.databases import Pair
 
+pytestmark = pytest.mark.sqlalchemy
+
 
 class Hero(SQLModel, table=True):
     __tablename__ = "sqlmodel_heroes"
