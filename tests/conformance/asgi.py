@@ -7,9 +7,12 @@ and whether the response was complete. It runs on the app's own event loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx2
 
 from tests.conftest import Served
 
@@ -73,3 +76,23 @@ def exchange(
     assert portal is not None
     seen: Exchange = portal.call(_exchange, served.client.app, method, path, chunks, headers)
     return seen
+
+
+def get_beside_a_ping(app: Any, url: str, release: Callable[[], None]) -> tuple[int, bool, int]:
+    """GET ``url`` and, 0.3 s later, the app's ``/ping``; then ``release()`` and the GET's answer.
+
+    Returns the ping's status, whether the GET was still waiting once the ping was answered, and the
+    GET's status: a GET that waits (for a connection) on the event loop lets no ping through.
+    """
+
+    async def scenario() -> tuple[int, bool, int]:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+            get = asyncio.ensure_future(client.get(url))
+            await asyncio.sleep(0.3)
+            pinged = (await asyncio.wait_for(client.get("/ping"), 2)).status_code
+            waiting = not get.done()
+            release()
+            return pinged, waiting, (await get).status_code
+
+    return asyncio.run(scenario())

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ormgate.demo import common
 from tests import databases
+from tests.conformance.asgi import get_beside_a_ping
 from tests.conftest import Served, _pair_params
 from tests.databases import PAIRS
 
@@ -263,17 +264,7 @@ def test_a_peewee_get_waits_for_a_bounded_pool_off_the_event_loop(tmp_path: Path
         held = [threads.submit(hold) for _ in range(2)]
         holding.wait(10)
 
-        async def scenario() -> tuple[int, bool, int]:
-            transport = httpx2.ASGITransport(app=app)
-            async with httpx2.AsyncClient(transport=transport, base_url="http://test") as c:
-                get = asyncio.ensure_future(c.get(f"/items/{pk}"))
-                await asyncio.sleep(0.3)
-                pinged = (await asyncio.wait_for(c.get("/ping"), 2)).status_code
-                waiting = not get.done()
-                release.set()  # the connections go back to the pool: the GET goes on
-                return pinged, waiting, (await get).status_code
-
-        pinged, waiting, got = asyncio.run(scenario())
+        pinged, waiting, got = get_beside_a_ping(app, f"/items/{pk}", release.set)
         for future in held:
             future.result()
     assert pinged == 200

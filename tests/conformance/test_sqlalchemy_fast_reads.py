@@ -10,13 +10,11 @@ has a test below, and two through HTTP: execution listeners see every read, and 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -26,6 +24,7 @@ from ormgate.adapters._sa_fast import compile_read, eligible
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 from ormgate.demo.sqlalchemy_app import create_engine
 from tests import databases
+from tests.conformance.asgi import get_beside_a_ping
 from tests.conformance.models import contract_app
 from tests.conformance.models.sqlalchemy import Base, Category, Ghost, Item
 from tests.conformance.sa_pairs import fresh_database, pair_params
@@ -307,18 +306,11 @@ def test_a_get_that_must_wait_for_the_pool_waits_off_the_event_loop(tmp_path: Pa
         pk = client.post("/items", json={"name": "lamp"}).json()["id"]
         held = [engine.raw_connection() for _ in range(2)]  # as worker threads' reads and writes hold them
 
-        async def scenario() -> tuple[int, bool, int]:
-            transport = httpx2.ASGITransport(app=app)
-            async with httpx2.AsyncClient(transport=transport, base_url="http://test") as c:
-                get = asyncio.ensure_future(c.get(f"/items/{pk}"))
-                await asyncio.sleep(0.3)
-                pinged = (await asyncio.wait_for(c.get("/ping"), 2)).status_code
-                waiting = not get.done()
-                for connection in held:
-                    connection.close()  # back to the pool: the GET goes on
-                return pinged, waiting, (await get).status_code
+        def release() -> None:
+            for connection in held:
+                connection.close()  # back to the pool
 
-        pinged, waiting, got = asyncio.run(scenario())
+        pinged, waiting, got = get_beside_a_ping(app, f"/items/{pk}", release)
     assert pinged == 200
     assert waiting, "the GET answered before a connection came back"
     assert got == 200
