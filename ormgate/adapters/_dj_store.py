@@ -206,9 +206,9 @@ class _SyncStore:
         with zero_key_is_missing():
             created = self._all().create(**{name: _plain(value) for name, value in values.items()})
         row = self._found(created.pk, self._get(connection, created.pk))  # as stored: defaults, rounding
-        if hook is not None:
-            hook("after", connection, row)
         self._links(row[self.info.pk.name], links)
+        if hook is not None:  # after the lists: the hook sees the row as written, its pairs too
+            hook("after", connection, row)
         return row
 
     def create(self, values: Row, hook: Hook | None = None) -> Row:
@@ -233,9 +233,9 @@ class _SyncStore:
             with zero_key_is_missing():
                 self._all().filter(pk=pk).update(**{name: _plain(v) for name, v in changes.items()})
         row = self._found(pk, self._get(connection, pk))
+        self._links(pk, links)
         if hook is not None:
             hook("after", connection, row)
-        self._links(pk, links)
         return row
 
     def update(

@@ -334,10 +334,10 @@ class _SyncStore(Compiler):
             values = dict(values)
             hook("before", self.db, values)
         row = self._write(pk, values)
-        if row is not None and hook is not None:
-            hook("after", self.db, row)
         if row is not None and links:
             self._links(pk, links)
+        if row is not None and hook is not None:  # after the lists, as a create's: it sees the pairs too
+            hook("after", self.db, row)
         return row
 
     def _write(self, pk: Any, values: Row) -> Row | None:

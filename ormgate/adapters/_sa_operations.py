@@ -208,10 +208,10 @@ class _Operations:
             values = dict(values)  # the hook's to change; a retried unit of work starts from the request's
             hook("before", conn, values)
         row = self._insert(conn, values)
-        if hook is not None:
-            hook("after", conn, row)
         if links:
             write_links(conn, row[self.info.pk.name], links)
+        if hook is not None:  # after the lists: the hook sees the row as written, its pairs too
+            hook("after", conn, row)
         return row
 
     def _insert(self, conn: sa.Connection, values: Row) -> Row:
@@ -259,10 +259,10 @@ class _Operations:
             values = dict(values)
             hook("before", conn, values)
         row = self._write(conn, pk, values)
-        if hook is not None:
-            hook("after", conn, row)
         if links:
             write_links(conn, pk, links)
+        if hook is not None:
+            hook("after", conn, row)
         return row
 
     def _write(self, conn: sa.Connection, pk: Any, values: Row) -> Row:

@@ -1,7 +1,7 @@
 """Many-to-many lists written together with hooks, on every SQLAlchemy pair (sync and async engines).
 
 The SQLAlchemy operations take the lists out of the written values before the *before* hook
-(which sees the row's columns only) and write them after the *after* hook, in the same unit of
+(which sees the row's columns only) and write them before the *after* hook, in the same unit of
 work (``ormgate/adapters/_sa_operations.py``): a hook that raises, or a list naming no row,
 writes nothing, the hook's own writes included.
 """
@@ -108,5 +108,6 @@ def test_a_hook_that_raises_or_a_missing_id_writes_neither_row_nor_lists_nor_the
     assert blog.client.get(f"/posts/{row['id']}").json()["title"] == "KEPT"
     assert blog.tags_of(row["id"]) == ["red"]
     assert [p["id"] for p in blog.client.get("/posts").json()["items"]] == [row["id"]]
-    assert blog.authors() == authors  # each after hook ran, and its write went with the rest
-    assert [(op, stage) for op, stage, _ in blog.seen][-2:] == [("create", "before"), ("create", "after")]
+    assert blog.authors() == authors  # the after hook's write went with the rest
+    # A list naming no row fails before the after hook: it sees only what was written.
+    assert [(op, stage) for op, stage, _ in blog.seen][-2:] == [("update", "before"), ("create", "before")]

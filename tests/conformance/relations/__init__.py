@@ -11,9 +11,11 @@ its app sends to the database, with the ORM's own hook.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Header
 
 import ormgate
@@ -69,8 +71,31 @@ def relations_app(
     )
     ormgate.Resource(tag, db, path="/tags", limits=limits, includes=["posts"]).install(app)
     ormgate.Resource(tag, db, limits=limits, path="/bare_tags", routes=["list"]).install(app)
+    # The posts again, with after hooks that count the post's pairs through their unit (/hooked_posts).
+    record = functools.partial(_record_pairs, orm)
+    hooks = ormgate.Hooks(after_create=record, after_update=record)
+    ormgate.Resource(post, db, path="/hooked_posts", limits=limits, links=["tags"], hooks=hooks).install(app)
     team_app(app, db, author, post, comment, tag)
     return app
+
+
+# What the after hooks of /hooked_posts saw: (operation, post id, its pairs in rel_post_tags).
+PAIRS_SEEN: list[tuple[str, Any, int]] = []
+
+
+def _record_pairs(orm: str, event: ormgate.Event) -> None:
+    """Counts the post's rows of rel_post_tags in the write's own transaction, as the hook's ``unit`` reads."""
+    sql = "SELECT COUNT(*) FROM rel_post_tags WHERE post_id = {}"
+    unit = event.unit
+    if orm == "sqlalchemy":
+        count = unit.execute(sa.text(sql.format(":pk")), {"pk": event.pk}).scalar_one()
+    elif orm == "django":
+        with unit.cursor() as cursor:
+            cursor.execute(sql.format("%s"), [event.pk])
+            count = cursor.fetchone()[0]
+    else:
+        count = unit.execute_sql(sql.format(unit.param), (event.pk,)).fetchone()[0]
+    PAIRS_SEEN.append((event.operation, event.pk, count))
 
 
 # -- includes that name a resource: the rows embedded obey its scope ----------------------------------
