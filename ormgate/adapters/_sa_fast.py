@@ -157,12 +157,10 @@ class _Kept:
         self.held: Any = None
         self.lock = threading.Lock()
 
-    def connection(self, engine: sa.Engine) -> Any:
-        if self.held is None:
-            self.held = engine.raw_connection()
-            # Given back to the pool when this object goes (with its engine), never garbage-collected checked out.
-            weakref.finalize(self, self.held.close)
-        return self.held
+    def keep(self, raw: Any) -> None:
+        self.held = raw
+        # Given back to the pool when this object goes (with its engine), never garbage-collected checked out.
+        weakref.finalize(self, raw.close)
 
 
 # One per engine, shared by all its stores: each store keeping its own used up a pool smaller than
@@ -204,9 +202,11 @@ class SyncReads:
     SQLite GETs by key run on the event loop, one at a time: they keep one pooled
     connection checked out rather than taking one from the pool and giving it
     back for each read (a tenth of a GET's CPU), one per engine for all its
-    stores (``_kept``), and only where the pool has more than one. A read in a
-    worker thread, or one that finds it in use (another event loop), takes one
-    from the pool as usual.
+    stores (``_kept``), and only where the pool has more than one. The loop never
+    checks one out (the pool may make it wait): a worker thread's read keeps the
+    connection it took when none is kept yet. A read in a worker thread, or one
+    that finds the kept one in use or missing, takes one from the pool as usual
+    (on the loop, ``kept_only``: it does not read, and the operation hops).
     """
 
     def __init__(self, engine: sa.Engine, constraint_fields: dict[str, str]) -> None:
@@ -229,17 +229,28 @@ class SyncReads:
         if not eligible(self.engine):
             return None
         kept = self.kept
-        if kept is not None and _on_a_loop() and kept.lock.acquire(blocking=False):
-            try:
-                return self._rows(kept.connection(self.engine), compiled, values, kept=True, on_loop=on_loop)
-            finally:
-                kept.lock.release()
-        if kept_only:
-            return None
+        if kept is not None and _on_a_loop():
+            # The kept connection if it is there and free; never a checkout here: it may wait for the pool.
+            if kept.held is not None and kept.lock.acquire(blocking=False):
+                try:
+                    if kept.held is not None:
+                        return self._rows(kept.held, compiled, values, kept=True, on_loop=on_loop)
+                finally:
+                    kept.lock.release()
+            if kept_only:
+                return None
         try:
             raw = self.engine.raw_connection()
         except (self.errors, OSError):  # no connection: the Connection path tries again, or says why
             return None
+        if kept is not None and kept.held is None and kept.lock.acquire(blocking=False):
+            # None kept yet (or the last one failed): this one, checked out off the loop, becomes it.
+            try:
+                if kept.held is None:
+                    kept.keep(raw)
+                    return self._rows(raw, compiled, values, kept=True, on_loop=on_loop)
+            finally:
+                kept.lock.release()
         return self._rows(raw, compiled, values, kept=False, on_loop=on_loop)
 
     def _rows(

@@ -286,12 +286,15 @@ def test_a_small_pool_serves_many_resources_and_includes(tmp_path: Path, pool_si
     engine.dispose()
 
 
-def test_a_get_that_must_wait_for_the_pool_waits_off_the_event_loop(tmp_path: Path) -> None:
+@pytest.mark.parametrize("why", ["a listener", "no connection kept yet"])
+def test_a_get_that_must_wait_for_the_pool_waits_off_the_event_loop(tmp_path: Path, why: str) -> None:
     """A SQLite GET runs on the event loop only as the fast read on the kept connection.
 
     With a cursor listener (OpenTelemetry's instrumentation sets one) the read takes the
-    ``Connection`` path, which checks a connection out of the pool: on the event loop, a pool used
-    up by worker threads (lists, writes) froze every request until one came back.
+    ``Connection`` path, which checks a connection out of the pool; before any connection is kept
+    (the first GET, or the first after the kept one failed) the fast read checked one out to keep.
+    On the event loop, a pool used up by worker threads (lists, writes) froze every request until
+    one came back.
     """
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'busy.sqlite3'}", pool_size=2, max_overflow=0, pool_timeout=5)
     app = contract_app("sqlalchemy", SQLAlchemyAdapter(engine), Category, Item, Ghost)
@@ -301,7 +304,8 @@ def test_a_get_that_must_wait_for_the_pool_waits_off_the_event_loop(tmp_path: Pa
         return {"ok": True}
 
     statements: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    if why == "a listener":
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     with TestClient(app) as client:
         pk = client.post("/items", json={"name": "lamp"}).json()["id"]
         held = [engine.raw_connection() for _ in range(2)]  # as worker threads' reads and writes hold them
@@ -311,8 +315,13 @@ def test_a_get_that_must_wait_for_the_pool_waits_off_the_event_loop(tmp_path: Pa
                 connection.close()  # back to the pool
 
         pinged, waiting, got = get_beside_a_ping(app, f"/items/{pk}", release)
+        assert client.get(f"/items/{pk}").status_code == 200
+        checked_out = engine.pool.checkedout()  # type: ignore[attr-defined]
     assert pinged == 200
     assert waiting, "the GET answered before a connection came back"
     assert got == 200
-    assert any("FROM items" in sql for sql in statements)  # the listener saw the read
+    if why == "a listener":
+        assert any("FROM items" in sql for sql in statements)  # the listener saw the read
+    else:  # the worker thread's connection is kept: the next GETs read on the loop without a checkout
+        assert checked_out == 1
     engine.dispose()
