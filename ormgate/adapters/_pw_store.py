@@ -168,7 +168,7 @@ class _SyncStore(Compiler):
 
     def list_on_loop(self, query: Query) -> Page | None:
         """The page, read on the event loop within ``LOOP_BUDGET`` (SQLite, no count), or None."""
-        if query.count or not self.in_process:
+        if query.count or not self.in_process or self._pool_may_wait():
             return None
         page = self._page(query)
         with self._work(write=False, transaction=False), loop_budget(self.db.connection()):
@@ -245,11 +245,14 @@ class _SyncStore(Compiler):
             return function(*args)
 
     def get_on_loop(self, pk: Any, where: Where = None) -> tuple[Row | None] | None:
-        """The row, read on the event loop (SQLite), or None where taking a connection could wait: a
-        pool bounded by ``max_connections`` (the default SQLite pool is not): then in a worker thread."""
-        if getattr(self.db, "_max_connections", None) is not None:
-            return None
-        return (self.get(pk, where),)
+        """The row, read on the event loop (SQLite), or None where taking a connection could wait
+        (``_pool_may_wait``): then in a worker thread."""
+        return None if self._pool_may_wait() else (self.get(pk, where),)
+
+    def _pool_may_wait(self) -> bool:
+        """Whether taking a connection may wait: a pool bounded by ``max_connections`` (the default
+        SQLite pool is not), which the event loop must not wait on."""
+        return getattr(self.db, "_max_connections", None) is not None
 
     def get(self, pk: Any, where: Where = None) -> Row | None:
         if where:

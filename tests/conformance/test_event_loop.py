@@ -236,9 +236,10 @@ def test_django_begins_a_read_transaction_deferred_on_sqlite(tmp_path: Path) -> 
 
 @pytest.mark.peewee
 @pytest.mark.sqlite
-def test_a_peewee_get_waits_for_a_bounded_pool_off_the_event_loop(tmp_path: Path) -> None:
-    """SQLite GETs run on the event loop, unless taking a connection could wait: a Peewee pool bounded by
-    ``max_connections`` (with a ``timeout``) used up by worker threads froze every request until one came back."""
+@pytest.mark.parametrize("read", ["/items/{pk}", "/items?limit=5"])
+def test_a_peewee_read_waits_for_a_bounded_pool_off_the_event_loop(tmp_path: Path, read: str) -> None:
+    """SQLite GETs and lists run on the event loop, unless taking a connection could wait: a Peewee pool bounded
+    by ``max_connections`` (with a ``timeout``) used up by worker threads froze every request until one came back."""
     from ormgate.adapters.peewee import PeeweeAdapter, connect
     from tests.conformance.models import contract_app
     from tests.conformance.models import peewee as models
@@ -264,7 +265,7 @@ def test_a_peewee_get_waits_for_a_bounded_pool_off_the_event_loop(tmp_path: Path
         held = [threads.submit(hold) for _ in range(2)]
         holding.wait(10)
 
-        pinged, waiting, got = get_beside_a_ping(app, f"/items/{pk}", release.set)
+        pinged, waiting, got = get_beside_a_ping(app, read.format(pk=pk), release.set)
         for future in held:
             future.result()
     assert pinged == 200
