@@ -198,7 +198,7 @@ def request_scope(
     found = request.scope.get(_KEY, _NOTHING).get(dependency, _UNRESOLVED)
     if found is None:
         return None
-    if type(found) is not Scope and not isinstance(found, Scope):
+    if not isinstance(found, Scope):
         if found is _UNRESOLVED:  # a route that lost its dependency must not serve every row
             raise RuntimeError(f"{info.name}: the scope dependency did not run for this route")
         raise TypeError(f"{info.name}: a scope dependency returns an ormgate.Scope or None, not {type(found).__name__}")
