@@ -100,7 +100,7 @@ def solving(lean: Handler, dependencies: Sequence[Callable[..., Any]], path: str
     fast = plan(dependant)
     names = _names(dependencies)
     keyed = list(zip(dependencies, names, strict=True))
-    only = None if fast is None or len(dependencies) != 1 else fast.only
+    only = None if fast is None else fast.only
 
     async def scoped(request: Request) -> Response:
         # Without the exit stacks (``serving``'s fast path) nothing needs them: the plan runs.

@@ -204,9 +204,9 @@ class SyncReads:
     back for each read (a tenth of a GET's CPU), one per engine for all its
     stores (``_kept``), and only where the pool has more than one. The loop never
     checks one out (the pool may make it wait): a worker thread's read keeps the
-    connection it took when none is kept yet. A read in a worker thread, or one
-    that finds the kept one in use or missing, takes one from the pool as usual
-    (on the loop, ``kept_only``: it does not read, and the operation hops).
+    connection it took when none is kept yet. A read on the loop that finds the
+    kept one in use or missing does not read (the operation hops); a read in a
+    worker thread takes one from the pool as usual.
     """
 
     def __init__(self, engine: sa.Engine, constraint_fields: dict[str, str]) -> None:
@@ -217,14 +217,11 @@ class SyncReads:
         self.errors: type[Exception] = engine.dialect.loaded_dbapi.Error
         self.kept = _kept(engine) if self.sqlite else None
 
-    def rows(
-        self, compiled: Compiled, values: Mapping[str, Any], *, on_loop: bool = False, kept_only: bool = False
-    ) -> list[Row] | None:
-        """The rows, or None when the read must take the ``Connection`` path.
+    def rows(self, compiled: Compiled, values: Mapping[str, Any], *, on_loop: bool = False) -> list[Row] | None:
+        """The rows, or None when the read must take the ``Connection`` path (or, on the event loop,
+        a worker thread: the kept connection is missing or in use).
 
         ``on_loop``: SQLite only; the statement is stopped after ``LOOP_BUDGET`` (``Overran``).
-        ``kept_only``: on the kept connection or not at all (None), never waiting for the pool:
-        the read runs on the event loop.
         """
         if not eligible(self.engine):
             return None
@@ -237,8 +234,7 @@ class SyncReads:
                         return self._rows(kept.held, compiled, values, kept=True, on_loop=on_loop)
                 finally:
                     kept.lock.release()
-            if kept_only:
-                return None
+            return None
         try:
             raw = self.engine.raw_connection()
         except (self.errors, OSError):  # no connection: the Connection path tries again, or says why

@@ -235,7 +235,8 @@ class _Operations:
             return
         scoped, values = self.scoped(conn.dialect.name, where)
         statement = self.by_pk.with_for_update() if scoped is None else scoped.locked
-        row = self._rows(conn.execute(statement, {**values, "pk": pk}))
+        values["pk"] = pk
+        row = self._rows(conn.execute(statement, values))
         if not row:
             raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
         if check is not None:

@@ -73,25 +73,22 @@ class _SyncStore:
         if self.fast is None or query.count:
             return None
         compiled = self.ops.fast_list(self.engine.dialect, query)
-        rows = None if compiled is None else self.fast.rows(*compiled, on_loop=True, kept_only=True)
+        rows = None if compiled is None else self.fast.rows(*compiled, on_loop=True)
         return None if rows is None else Page(rows, None)
 
     def get(self, pk: Any, where: Where = None) -> Row | None:
-        found = self._fast_get(pk, where, on_loop=False)
+        found = self.get_on_loop(pk, where)
         return found[0] if found is not None else self._run(self.ops.get, pk, where, read=True)
 
     def get_on_loop(self, pk: Any, where: Where = None) -> tuple[Row | None] | None:
-        """The row, read on the event loop on the kept connection (SQLite's fast path), or None: then in a
-        worker thread, where waiting for the pool (the ``Connection`` path, the kept one in use) stops nothing."""
-        return self._fast_get(pk, where, on_loop=True)
-
-    def _fast_get(self, pk: Any, where: Where, *, on_loop: bool) -> tuple[Row | None] | None:
+        """The row by the fast read in a 1-tuple, or None. On the event loop only on the kept connection
+        (SQLite), never waiting for the pool: None then sends the GET to a worker thread."""
         if self.fast is None or self.fast_get is None:
             return None
         scoped = self.ops.fast_get(self.engine.dialect, pk, where)
         compiled, params = (self.fast_get, {"pk": pk}) if scoped is None else scoped
         try:
-            rows = None if compiled is None else self.fast.rows(compiled, params, kept_only=on_loop)
+            rows = None if compiled is None else self.fast.rows(compiled, params)
         except sa.exc.TimeoutError as exc:
             raise _pool_timeout(exc) from exc
         return None if rows is None else (rows[0] if rows else None,)
