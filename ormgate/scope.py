@@ -26,6 +26,7 @@ from .query import Filter
 
 # Parameter names of a scope's conditions, apart from the plan's and the statements' own.
 _PARAM = "ormgate_s{}"
+_FIRST = _PARAM.format(0)
 _NONE: frozenset[str] = frozenset()
 
 
@@ -106,6 +107,9 @@ def _order(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, st
 def bound(where: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
     """``shape(where)`` and the values of ``condition(where)``'s parameters, for a statement already built
     for that shape (a new dict, the caller's to add to)."""
+    if len(where) == 1:  # the usual scope, on every scoped statement: one name has one order
+        ((name, value),) = where.items()
+        return (name,), {_FIRST: value}
     names, params = _order(tuple(where))
     return names, {param: where[name] for param, name in params}
 

@@ -183,14 +183,14 @@ class _SyncStore(Compiler):
         """Runs the SELECT by key with ``where``'s conditions (ormgate.scope), built once per scope shape,
         where the unscoped one runs (``_execute``: past an overridden ``Database.execute`` only when fast)."""
         names, values = scope_bound(where)
-
-        def build() -> tuple[Template, Template]:
+        found = self.statements.built.get(("scoped", names))  # built: no builder made on every request
+        if found is None:
             condition, example = scope_condition(where)
             select = self.model.select(*self.read).where(self.pk == Slot("pk"), self._condition(condition, example))
             locked = select.for_update() if self.db.for_update else select
-            return Template(self.db, select), Template(self.db, locked)
-
-        get, locked = self.statements.get(("scoped", names), build)
+            templates = Template(self.db, select), Template(self.db, locked)
+            found = self.statements.get(("scoped", names), lambda: templates)
+        get, locked = found
         values["pk"] = pk
         return self._execute(locked if lock else get, values)
 

@@ -63,19 +63,20 @@ class Compiled:
             (name, bind.type.dialect_impl(dialect).bind_processor(dialect), bind.effective_value)
             for name, bind in ((name, compiled.binds[name]) for name in names)
         ]
+        self.bind_names = [name for name, _, _ in self.binds]
         self.types = [(str(column.key), column.type) for column in statement.selected_columns]
         self.names = [name for name, _ in self.types]
         # Rows into dicts with the columns' result processors; None until the first result is seen.
         self.to_dicts: RowsToDicts | None = None
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        processed = []
+        processed = []  # a list is a sequence every driver takes: no tuple made from it
         for name, process, default in self.binds:
             value = values.get(name, default)
-            processed.append((name, process(value) if process is not None and value is not None else value))
+            processed.append(value if process is None or value is None else process(value))
         if self.positional:
-            return tuple(value for _, value in processed)
-        return dict(processed)
+            return processed
+        return dict(zip(self.bind_names, processed, strict=True))
 
     def describe(self, type_codes: Sequence[Any]) -> None:
         """Learns the result processors from the driver's type codes of the first result."""

@@ -164,12 +164,12 @@ class _Operations:
         if not where:
             return None, {}
         names, values = scope_bound(where)
-
-        def build() -> _Scoped:
+        found = self._scoped.built.get((dialect, names))  # built: no builder made on every request
+        if found is None:
             condition = scope_condition(where)[0]
-            return _Scoped(self.by_pk.where(_compiler(self.columns, dialect)(condition)))
-
-        return self._scoped.get((dialect, names), build), values
+            statement = self.by_pk.where(_compiler(self.columns, dialect)(condition))
+            found = self._scoped.get((dialect, names), lambda: _Scoped(statement))
+        return found, values
 
     def fast_get(self, dialect: sa.Dialect, pk: Any, where: Where) -> tuple[Compiled | None, dict[str, Any]] | None:
         """A scoped GET compiled for the fast path and its parameters; None without a scope."""

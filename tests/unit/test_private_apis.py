@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from fastapi import Header
 from playhouse.pool import PooledDatabase, PooledSqliteDatabase
 from playhouse.postgres_ext import ArrayField
+from pydantic_core import SchemaValidator
 from starlette.requests import Request
 
 
@@ -114,6 +115,16 @@ def test_fastapi_what_request_params_to_args_asks_of_a_field() -> None:
         "fastapi", "how ormgate.solver reads a scalar header", _scalar(one) == (one, "x-tenant", ("header", "x-tenant"))
     )
     _pin("fastapi", "a list header is read by FastAPI's own function", _scalar(many) is None)
+    # The plan validates a scalar with the validator ModelField.validate calls, called as it calls it.
+    validator = getattr(getattr(one, "_type_adapter", None), "validator", None)
+    _pin("fastapi", "ModelField._type_adapter.validator (pydantic's)", isinstance(validator, SchemaValidator))
+    _pin(
+        "fastapi",
+        "ModelField.validate = _type_adapter.validate_python(value, from_attributes=True)",
+        "self._type_adapter.validate_python(value, from_attributes=True)" in " ".join(_source(one.validate).split()),
+    )
+    assert isinstance(validator, SchemaValidator)
+    _pin("fastapi", "the validator of an int header", validator.validate_python("7", from_attributes=True) == 7)
 
 
 def test_starlette_request_json_cache() -> None:

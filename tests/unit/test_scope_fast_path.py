@@ -10,7 +10,7 @@ from ormgate.adapters._sa_fast import Compiled
 from ormgate.adapters._sa_stores import _SyncStore
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 from ormgate.query import Filter, Query, Sort
-from ormgate.scope import Scope
+from ormgate.scope import Scope, bound, condition, shape
 from tests.conformance.models.sqlalchemy import Item
 
 
@@ -31,6 +31,15 @@ def test_scoped_reads_compile_for_the_fast_path_once_per_scope_shape(tmp_path: P
     assert again[0] is compiled
     assert again[1] == {"ormgate_s0": 2, "pk": 8}
     assert ops.fast_get(dialect, 7, None) is None  # unscoped: the store's own fast GET
+    # Two names, in either order: one statement, each value bound to its own name's condition.
+    two = ops.fast_get(dialect, 7, {"name": "a", "category_id": 1})
+    swapped = ops.fast_get(dialect, 7, {"category_id": 1, "name": "a"})
+    assert two is not None and swapped is not None
+    assert two[0] is swapped[0] is not compiled
+    assert two[1] == swapped[1] == {"ormgate_s0": 1, "ormgate_s1": "a", "pk": 7}
+    for where in ({"category_id": 3}, {"name": "b", "category_id": 3}):
+        assert bound(where)[1] == condition(where)[1]  # the values of the statement's own parameters
+        assert bound(where)[0] == shape(where)
     query = Query(("id", "name"), (Sort("id"),), 20, Scope({"category_id": 1}).filters())
     listed = ops.fast_list(dialect, query)
     assert listed is not None
