@@ -106,6 +106,8 @@ WORKLOADS = {
         ),
     )
 }
+# The unscoped twins of the scoped reads: they send the scoped ones' x-tenant header too, unread.
+TWINS = frozenset(w.twin for w in WORKLOADS.values() if w.twin is not None)
 # Issue 16: a scoped read costs (server CPU per request) at most this much over its unscoped twin.
 SCOPED_OVERHEAD = 0.05
 

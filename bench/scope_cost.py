@@ -17,11 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import importlib
 import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -31,8 +39,8 @@ import ormgate
 from ormgate import access
 from ormgate.adapters.base import Adapter
 
-from . import seed
-from .apps import scoped
+from . import seed, server
+from .apps import config, scoped
 
 NAME = "ormgate_scope_cost"
 ROWS = 10_000
@@ -44,6 +52,7 @@ READS = {
 
 
 ADAPTERS = ("sa-sync", "sa-async", "django", "peewee")
+DATABASES = ("sqlite", "postgresql", "mysql")
 
 
 def _app(adapter: Adapter, models: tuple[Any, Any], variant: str) -> FastAPI:
@@ -107,16 +116,83 @@ async def _block(app: FastAPI, read: str, scoped_: bool, requests: int) -> float
     return (time.process_time() - started) * 1e6 / requests
 
 
+def _counted(module: str, env: dict[str, str], read: str, requests: int, folder: Path) -> float:
+    """Instructions per request the server of ``module`` runs for ``read`` over HTTP, by callgrind.
+
+    Counted from after a warm-up of 200 requests to the last of ``requests``, sent one after another on
+    one connection, each with the scoped reads' header (unread by the unscoped app).
+    """
+    out = folder / f"{module}-{env['BENCH_SCOPED']}-{read}"
+    under = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p")
+    path, query = READS[read]
+    with server.serve(module, env, headers=scoped.HEADERS, under=under) as srv:
+        conn = http.client.HTTPConnection(srv.url.removeprefix("http://"), timeout=600)
+
+        def send(count: int) -> None:
+            for i in range(count):
+                url = path.format(id=(i * 7919) % ROWS + 1) + (f"?{query.decode()}" if query else "")
+                conn.request("GET", url, headers=scoped.HEADERS)
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{module} {read} answered {response.status}")
+
+        send(200)
+        subprocess.run(["callgrind_control", "--zero", str(srv.pid)], check=True, capture_output=True)
+        send(requests)
+        subprocess.run(["callgrind_control", "--dump=measured", str(srv.pid)], check=True, capture_output=True)
+        conn.close()
+    for dump in folder.glob(f"{out.name}.*"):
+        text = dump.read_text()
+        if "measured" in text:
+            found = re.search(r"^summary: (\d+)", text, re.MULTILINE)
+            assert found is not None, f"no summary in {dump}"
+            return int(found.group(1)) / requests
+    raise RuntimeError(f"callgrind wrote no dump for {module} {read}: see {srv.log}")
+
+
+def instructions(args: argparse.Namespace) -> None:
+    """Prints the instructions per request of each read, unscoped and scoped, over HTTP (``--instructions``)."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        sys.exit("valgrind is missing: apt-get install valgrind")
+    module = f"ormgate_{args.adapter.replace('-', '_')}"
+    env = {**server.app_env(args.database, NAME, config.POOL_SIZE), "PYTHONHASHSEED": "0"}
+    jobs = [(read, flag) for read in READS for flag in ("0", "1")]
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        counts = pool.map(
+            lambda job: _counted(module, {**env, "BENCH_SCOPED": job[1]}, job[0], args.requests, Path(tmp)), jobs
+        )
+        found = dict(zip(jobs, counts, strict=True))
+    print(f"Server instructions per HTTP request, {args.requests} requests ({args.adapter}, {args.database}):")
+    for read in READS:
+        base, cost = found[(read, "0")], found[(read, "1")]
+        print(f"  {read:8} unscoped {base:11,.0f}   scoped {cost:11,.0f}   {cost / base - 1:+6.1%}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scope_cost", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2000, help="requests per app, read and round")
+    parser.add_argument(
+        "--requests", type=int, help="requests per app, read and round (default 2,000; --instructions: 300)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--adapter", choices=ADAPTERS, default="sa-sync")
+    parser.add_argument("--database", choices=DATABASES, default="sqlite")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count the server's instructions over HTTP (valgrind) instead"
+    )
     args = parser.parse_args(argv)
-    seed.check("sqlite", NAME)
-    seed.seed("sqlite", NAME, ROWS)
-    # The bench's own app module of the ORM makes the adapter (its pool size, its options) on this file.
-    os.environ.update({"BENCH_DATABASE": "sqlite", "BENCH_DB_NAME": NAME, "BENCH_SCOPED": "0"})
+    why = seed.check(args.database, NAME)
+    if why:
+        parser.exit(2, f"{args.database}: {why}\n")
+    seed.seed(args.database, NAME, ROWS)
+    if args.instructions:
+        args.requests = args.requests or 300
+        instructions(args)
+        return
+    args.requests = args.requests or 2000
+    # The bench's own app module of the ORM makes the adapter (its pool size, its options) on this
+    # database; config was read on import (by seed), so it is told here, not through the environment.
+    config.DATABASE, config.NAME, scoped.SCOPED = args.database, NAME, False
     module = importlib.import_module(f"bench.apps.ormgate_{args.adapter.replace('-', '_')}")
     variants = ("unscoped", "scoped, ormgate's plan", "scoped, FastAPI's solver")
     apps = {variant: _app(module.db, (module.User, module.TenantUser), variant) for variant in variants}
@@ -137,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
 
     figures = asyncio.run(measure())
     median: Callable[[str, str], float] = lambda read, variant: statistics.median(figures[(read, variant)])  # noqa: E731
-    print(f"CPU µs per request, median of {args.rounds} rounds of {args.requests} ({args.adapter}, SQLite):")
+    print(f"CPU µs per request, median of {args.rounds} rounds of {args.requests} ({args.adapter}, {args.database}):")
     for read in READS:
         base = median(read, "unscoped")
         for variant in variants:

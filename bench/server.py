@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,17 +90,22 @@ class Server:
 
 @contextlib.contextmanager
 def serve(
-    module: str, env: Mapping[str, str], ready_path: str = "/users/1", headers: Mapping[str, str] | None = None
+    module: str,
+    env: Mapping[str, str],
+    ready_path: str = "/users/1",
+    headers: Mapping[str, str] | None = None,
+    under: Sequence[str] = (),
 ) -> Iterator[Server]:
     """``bench.apps.<module>:app`` under one uvicorn worker on core 0, answering, until the block ends.
 
-    It answers when a GET of ``ready_path`` with ``headers`` is a 200.
+    It answers when a GET of ``ready_path`` with ``headers`` is a 200. With ``under`` (a command
+    such as valgrind's) it runs under that instead, on any core, with a log of its own.
     """
     LOGS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    log = LOGS / f"{module}.log"
+    log = LOGS / (f"{module}-{port}.log" if under else f"{module}.log")
     command = [
-        "taskset", "-c", SERVER_CORE,
+        *(under or ("taskset", "-c", SERVER_CORE)),
         sys.executable, "-m", "uvicorn", f"bench.apps.{module}:app",
         "--host", "127.0.0.1", "--port", str(port), *UVICORN_OPTIONS,
     ]  # fmt: skip
@@ -108,7 +113,7 @@ def serve(
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
-        _wait_ready(server, ready_path, headers or {})
+        _wait_ready(server, ready_path, headers or {}, timeout=600 if under else 60)
         yield server
     finally:
         process.send_signal(signal.SIGINT)
