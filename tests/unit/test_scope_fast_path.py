@@ -34,7 +34,8 @@ def test_scoped_reads_compile_for_the_fast_path_once_per_scope_shape(tmp_path: P
     # Two names, in either order: one statement, each value bound to its own name's condition.
     two = ops.fast_get(dialect, 7, {"name": "a", "category_id": 1})
     swapped = ops.fast_get(dialect, 7, {"category_id": 1, "name": "a"})
-    assert two is not None and swapped is not None
+    assert two is not None
+    assert swapped is not None
     assert two[0] is swapped[0] is not compiled
     assert two[1] == swapped[1] == {"ormgate_s0": 1, "ormgate_s1": "a", "pk": 7}
     for where in ({"category_id": 3}, {"name": "b", "category_id": 3}):
