@@ -2,15 +2,19 @@
 
     python -m bench.scope_cost                    # SQLAlchemy (sync) on SQLite, 5 rounds of 2,000 requests
     python -m bench.scope_cost --adapter django --requests 500 --rounds 3
+    python -m bench.scope_cost --instructions --adapter peewee   # counted under valgrind, over HTTP
 
 A check of ormgate's own cost, not a benchmark (bench/run.py is): three apps over the
-same seeded users table (bench/seed.py, a SQLite file of its own), on the adapter the
+same seeded users table (bench/seed.py, a SQLite file of its own, or ``--database``'s), on the adapter the
 bench's ormgate app of that ORM makes (bench/apps/ormgate_*.py), are called as ASGI
 apps, without a server or HTTP: unscoped; scoped by bench/apps/scoped.py's ``tenant``
 dependency, solved by ormgate's plan (``ormgate.solver``); and the same scope solved
 by FastAPI's solver (the plan switched off, as before it existed). Each round runs
 every app's block of requests in turn, each round starting at another app; the figure is the median over rounds of the
 process's CPU time (all threads) per request, and its ratio to the unscoped app's.
+With ``--instructions``, the unscoped and the scoped app are served over HTTP under
+valgrind's callgrind instead, and the server's instructions per request counted
+(``instructions``): the same figure whatever the machine's load.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def serving(handler: Handler, route: Any) -> ASGIApp:
     overrides = route.dependency_overrides_provider
 
     async def app(scope: ASGIScope, receive: Receive, send: Send) -> None:
-        if overrides and overrides.dependency_overrides:  # _overridden, inline: asked on every request
+        if _overridden(overrides):
             await stacked(scope, receive, send)
             return
         response = await handler(Request(scope, receive, send))

@@ -183,16 +183,15 @@ class _SyncStore(Compiler):
         """Runs the SELECT by key with ``where``'s conditions (ormgate.scope), built once per scope shape,
         where the unscoped one runs (``_execute``: past an overridden ``Database.execute`` only when fast)."""
         names, values = scope_bound(where)
-        found = self.statements.built.get(("scoped", names))  # built: no builder made on every request
-        if found is None:
-            condition, example = scope_condition(where)
-            select = self.model.select(*self.read).where(self.pk == Slot("pk"), self._condition(condition, example))
-            locked = select.for_update() if self.db.for_update else select
-            templates = Template(self.db, select), Template(self.db, locked)
-            found = self.statements.get(("scoped", names), lambda: templates)
-        get, locked = found
+        get, locked = self.statements.get(("scoped", names), self._build_scoped, where)
         values["pk"] = pk
         return self._execute(locked if lock else get, values)
+
+    def _build_scoped(self, where: Mapping[str, Any]) -> tuple[Template, Template]:
+        condition, example = scope_condition(where)
+        select = self.model.select(*self.read).where(self.pk == Slot("pk"), self._condition(condition, example))
+        locked = select.for_update() if self.db.for_update else select
+        return Template(self.db, select), Template(self.db, locked)
 
     def _not_found(self, pk: Any) -> NotFound:
         return NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,9 +106,10 @@ class _Operations:
     def statements(self, dialect: str, query: Query) -> _Shape:
         """The page and count statements of the query's shape, built once and reused."""
         key = shape(query)
-        return self._cache.get((dialect, key), lambda: self._build(dialect, self.planner.plan(query, key)))
+        return self._cache.get((dialect, key), self._build, dialect, query, key)
 
-    def _build(self, dialect: str, plan: Plan) -> _Shape:
+    def _build(self, dialect: str, query: Query, key: Hashable) -> _Shape:
+        plan = self.planner.plan(query, key)
         compile_ = _compiler(self.columns, dialect, self.model)
         where = [*self.only, *map(compile_, plan.where.items)]
         count = sa.select(sa.func.count()).select_from(self.table).where(*where)
@@ -164,12 +165,11 @@ class _Operations:
         if not where:
             return None, {}
         names, values = scope_bound(where)
-        found = self._scoped.built.get((dialect, names))  # built: no builder made on every request
-        if found is None:
-            condition = scope_condition(where)[0]
-            statement = self.by_pk.where(_compiler(self.columns, dialect)(condition))
-            found = self._scoped.get((dialect, names), lambda: _Scoped(statement))
-        return found, values
+        return self._scoped.get((dialect, names), self._build_scoped, dialect, where), values
+
+    def _build_scoped(self, dialect: str, where: Mapping[str, Any]) -> _Scoped:
+        condition = scope_condition(where)[0]
+        return _Scoped(self.by_pk.where(_compiler(self.columns, dialect)(condition)))
 
     def fast_get(self, dialect: sa.Dialect, pk: Any, where: Where) -> tuple[Compiled | None, dict[str, Any]] | None:
         """A scoped GET compiled for the fast path and its parameters; None without a scope."""

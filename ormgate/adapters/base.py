@@ -45,12 +45,14 @@ class ShapeCache(Generic[T]):
         self.size = size
         self.built: dict[Hashable, T] = {}
 
-    def get(self, shape: Hashable, build: Callable[[], T]) -> T:
+    def get(self, shape: Hashable, build: Callable[..., T], *args: Any) -> T:
+        """What ``build(*args)`` made for ``shape``, made now if not yet. A function and its arguments,
+        not a closure over them: asked on every request, a closure would be made on every request."""
         found = self.built.get(shape)
         if found is None:
             if len(self.built) >= self.size:
                 self.built.clear()
-            found = self.built[shape] = build()
+            found = self.built[shape] = build(*args)
         return found
 
 
