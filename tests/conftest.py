@@ -66,7 +66,12 @@ def _database(databases: dict[tuple[str, str], TestDatabase], pair: Pair, tmp: P
 
 
 class Served:
-    """An app on one pair, kept running for the whole session, with a sync handle on its database."""
+    """An app on one pair, kept running for one test module, with a sync handle on its database.
+
+    For a module, not the session: each app's pool keeps its idle connections (up to 20), and the
+    session's apps together (several per worker, one per fixture and pair) once held more than the
+    shared PostgreSQL server's 100, failing whichever test connected next ("too many clients").
+    """
 
     def __init__(self, app: FastAPI, db: TestDatabase, pair: Pair) -> None:
         self.pair = pair
@@ -111,7 +116,7 @@ def _serve(
     served.close()
 
 
-@pytest.fixture(scope="session", params=_pair_params(PAIRS + FLAVOURS))
+@pytest.fixture(scope="module", params=_pair_params(PAIRS + FLAVOURS))
 def contract(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -121,7 +126,7 @@ def contract(
     yield from _serve(request, tmp_path_factory, databases, "tests.conformance.models.{models}")
 
 
-@pytest.fixture(scope="session", params=_pair_params())
+@pytest.fixture(scope="module", params=_pair_params())
 def users_service(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,

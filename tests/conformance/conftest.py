@@ -11,7 +11,7 @@ from tests import databases as known
 from tests.conftest import Served, _pair_params, _serve
 
 
-@pytest.fixture(scope="session", params=_pair_params())
+@pytest.fixture(scope="module", params=_pair_params())
 def scoped_service(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -32,7 +32,7 @@ def tenants(scoped_service: Served) -> Iterator[Served]:
     scoped_service.clear("items", "categories")
 
 
-@pytest.fixture(scope="session", params=_pair_params())
+@pytest.fixture(scope="module", params=_pair_params())
 def auth_service(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,

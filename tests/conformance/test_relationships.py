@@ -16,7 +16,7 @@ from tests.conformance.relations import MAX_COMMENTS, MAX_TAGS, Statements
 from tests.conftest import Served, _pair_params, _serve
 
 
-@pytest.fixture(scope="session", params=_pair_params())
+@pytest.fixture(scope="module", params=_pair_params())
 def api(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,

@@ -89,7 +89,7 @@ def loaded(made: dict[str, TestDatabase], database: str, tmp: Path) -> TestDatab
 
 
 @pytest.fixture(
-    scope="session",
+    scope="module",
     params=[
         pytest.param(
             pair,
