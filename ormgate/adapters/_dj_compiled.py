@@ -1,16 +1,28 @@
-"""Django's GET by key compiled once per scope shape, run on the connection's cursor (the fast GET).
+"""Django's GET by key and its plain lists, compiled once per shape and run on the connection's cursor.
 
-A QuerySet made and compiled per GET was over half of its CPU. The statement is compiled
-once per scope shape (``ormgate.scope.shape``: none for an unscoped GET), exactly as
-``values()`` compiles it, from the first request's values; each later GET binds its own.
-Which parameter is which is learnt from that first compilation: each parameter must be,
-type and value, the database value of exactly one input (the key, or one of the scope's
-values) as its field prepares it, so a request whose inputs are not all distinct (a key
-equal to a scope value) does not compile the shape: it takes ``values()``, and a later
-request compiles it (once compiled, the statement serves every request of the shape). A
-parameter that is none of the inputs (a value the statement transforms) makes the shape
-one that is never compiled: ``values()`` always. A None among the scope's values is ``IS NULL`` (no parameter, another
-statement): not compiled. Whether a GET may be fast at all is ``ormgate.adapters._fast``'s.
+A QuerySet made and compiled per request was over half of a GET's CPU, and most of a list's
+Python work. A GET's statement is compiled once per scope shape (``ormgate.scope.shape``: none
+for an unscoped GET), a list's once per query shape (``ormgate.plan.shape``), exactly as
+``values()`` compiles it, from the first request's values; each later request binds its own.
+A list's statement is compiled without its slice, and ``LIMIT %s OFFSET %s`` bound after it
+(Django writes both as literals: one statement per page otherwise).
+
+Which parameter is which is learnt from that first compilation: each parameter must be, type and
+value, the database value of exactly one input (the key, a scope's value, a filter's or a
+cursor's) as its field prepares it, so a request whose inputs are not all distinct (a key equal
+to a scope value) does not compile the shape: it takes ``values()``, and a later request
+compiles it (once compiled, the statement serves every request of the shape). A parameter that
+is none of the inputs (a value the statement transforms) makes the shape one that is never
+compiled: ``values()`` always. A None among the values is ``IS NULL`` (no parameter, another
+statement): not compiled. A boolean is no parameter either where the database takes a boolean
+column as a condition (``WHERE active``, ``WHERE NOT active``: Django's ``Exact``), so the
+booleans among the inputs are part of the key: one statement for each of their values
+(``flags``); any other input the statement does not bind refuses the shape.
+
+A list is compiled only when its conditions are comparisons and ``IS NULL`` on the model's own
+columns: a pattern binds a pattern, ``in`` as many parameters as its distinct values, a relation
+a subquery, so those stay ``values()``'s. Whether a read may be compiled at all is
+``ormgate.adapters._fast``'s.
 """
 
 from __future__ import annotations
@@ -19,32 +31,49 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 
+from ..plan import And, Compare, Condition, IsNull, Not, Or, Plan
 from .base import Row
 
 # A column's position, its converters and the expression they take, as Django's compiler gives them.
 Converters = list[tuple[int, list[Any], Any]]
+# A list's inputs: each parameter of its plan, and the field that prepares its value.
+Layout = tuple[tuple[str, "Field[Any, Any]"], ...]
 
 
 @dataclass(frozen=True, slots=True)
-class CompiledGet:
+class Compiled:
     sql: str
     converters: Converters
-    positions: tuple[int, ...]  # for each parameter, the input it is: 0 the key, i the scope's i-th field by name
+    positions: tuple[int, ...]  # for each parameter, the input it is (a GET: 0 the key, i the scope's i-th)
 
-    def run(self, connection: BaseDatabaseWrapper, inputs: Sequence[Any], fields: Sequence[str]) -> Row | None:
+    def _fetch(self, connection: BaseDatabaseWrapper, inputs: Sequence[Any]) -> list[Any]:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, [inputs[i] for i in self.positions])
-            row = cursor.fetchone()
-        if row is None:
-            return None
+            rows: list[Any] = cursor.fetchall()
+        return rows
+
+    def _convert(self, connection: BaseDatabaseWrapper, row: Any) -> list[Any]:
         values = list(row)
         for i, convs, expression in self.converters:
             for convert in convs:
                 values[i] = convert(values[i], expression, connection)
-        return dict(zip(fields, values, strict=True))
+        return values
+
+    def one(self, connection: BaseDatabaseWrapper, inputs: Sequence[Any], fields: Sequence[str]) -> Row | None:
+        rows = self._fetch(connection, inputs)
+        if not rows:
+            return None
+        return dict(zip(fields, self._convert(connection, rows[0]), strict=True))
+
+    def all(self, connection: BaseDatabaseWrapper, inputs: Sequence[Any], fields: Sequence[str]) -> list[Row]:
+        rows = self._fetch(connection, inputs)
+        if self.converters:
+            rows = [self._convert(connection, row) for row in rows]
+        return [dict(zip(fields, row, strict=True)) for row in rows]
 
 
 class Refused:
@@ -54,26 +83,80 @@ class Refused:
 REFUSED = Refused()
 
 
+def bound(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """``value`` as a lookup on ``field`` binds it: prepared by the field, then made the database's, as
+    prepared, by the field a relation points to (Django's ``FieldGetDbPrepValueMixin``). As prepared:
+    MySQL's backend refuses a key of 0 only for a write, not in a condition."""
+    target = getattr(field, "target_field", None) or field
+    return target.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
+
+
+def flags(inputs: Sequence[Any]) -> tuple[bool, ...]:
+    """The booleans among ``inputs``, which may be written into the statement rather than bound."""
+    return tuple(value for value in inputs if isinstance(value, bool))
+
+
 def distinct(inputs: Sequence[Any]) -> bool:
     """Whether no two of ``inputs`` are equal values of one type: then each parameter is at most one of them."""
     return all(type(a) is not type(b) or a != b for i, a in enumerate(inputs) for b in inputs[i + 1 :])
 
 
-def compile_get(
-    rows: QuerySet[Model], fields: Sequence[str], alias: str, connection: BaseDatabaseWrapper, inputs: Sequence[Any]
-) -> CompiledGet | Refused:
+def compile_rows(
+    rows: QuerySet[Model],
+    fields: Sequence[str],
+    alias: str,
+    connection: BaseDatabaseWrapper,
+    inputs: Sequence[Any],
+    paged: bool = False,
+) -> Compiled | Refused:
     """``rows.values(*fields)`` compiled, its parameters located among ``inputs`` (database values, ``distinct``).
 
-    ``REFUSED`` when a parameter is not exactly one of the inputs.
+    ``paged``: the last two inputs are the page's limit and offset, bound after the statement.
+    ``REFUSED`` when a parameter is not exactly one of the other inputs.
     """
     compiler = rows.values(*fields).query.get_compiler(using=alias, connection=connection)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # no row can match: Django answers without a statement
+        return REFUSED
+    matched = len(inputs) - 2 if paged else len(inputs)
     positions = []
     for param in params:
-        found = [i for i, value in enumerate(inputs) if type(value) is type(param) and value == param]
+        found = [i for i, value in enumerate(inputs[:matched]) if type(value) is type(param) and value == param]
         if len(found) != 1:
             return REFUSED
         positions.append(found[0])
+    if any(i not in positions and not isinstance(value, bool) for i, value in enumerate(inputs[:matched])):
+        return REFUSED  # a value the statement does not bind is written into it: its SQL is not the shape's
+    if paged:
+        sql += " LIMIT %s OFFSET %s"
+        positions += [matched, matched + 1]
     columns = [column for column, _sql, _alias in compiler.select]
     converters = [(i, convs, expression) for i, (convs, expression) in compiler.get_converters(columns).items()]
-    return CompiledGet(sql, converters, tuple(positions))
+    return Compiled(sql, converters, tuple(positions))
+
+
+def layout(plan: Plan, model: type[Model]) -> Layout | None:
+    """The inputs of ``plan``'s page, each a parameter and its field, or None: a page ``values()`` makes.
+
+    Only a page of comparisons and ``IS NULL`` on the model's own columns, without groups, is compiled.
+    """
+    if plan.group is not None:
+        return None
+    found: dict[str, Field[Any, Any]] = {}
+
+    def plain(c: Condition) -> bool:
+        if isinstance(c, And | Or):
+            return all(plain(item) for item in c.items)
+        if isinstance(c, Not):
+            return plain(c.item)
+        if isinstance(c, IsNull):
+            return len(c.path) == 1
+        if isinstance(c, Compare) and len(c.path) == 1:
+            found[c.param] = model._meta.get_field(c.path[0])  # type: ignore[assignment]
+            return True
+        return False
+
+    if not plain(plan.where) or (plan.after is not None and not plain(plan.after)):
+        return None
+    return tuple(found.items())

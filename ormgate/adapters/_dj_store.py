@@ -1,8 +1,9 @@
 """Django's store: one model's operations on one alias, each a unit of work (``DjangoAdapter.unit_of_work``).
 
 Rows are read with ``.values()``, never building model instances, and written through the
-model's default manager. A GET by key runs a statement compiled once per scope shape
-(``_dj_compiled``) when ``ormgate.adapters._fast`` allows it.
+model's default manager. A GET by key runs a statement compiled once per scope shape, a
+plain list one compiled once per query shape (``_dj_compiled``), when ``ormgate.adapters._fast``
+allows it.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ from django.utils import timezone
 
 from ..errors import ForeignKeyViolation, NotFound, Unavailable
 from ..links import Links, split_links
-from ..plan import Planner
+from ..plan import Plan, Planner, shape
 from ..query import Query
 from ..scope import condition as scope_condition
-from ..scope import shape
+from ..scope import shape as scope_shape
 from ._dj_compile import _order, _plain, _q
-from ._dj_compiled import CompiledGet, Refused, compile_get, distinct
+from ._dj_compiled import Compiled, Layout, Refused, bound, compile_rows, distinct, flags, layout
 from ._dj_describe import describe
 from ._dj_groups import grouped
 from ._drivers import dropped
 from ._fast import Facts, refusal
-from .base import Check, Hook, Page, Row, Where
+from .base import Check, Hook, Page, Row, ShapeCache, Where
 
 if TYPE_CHECKING:
     from .django import DjangoAdapter
@@ -66,6 +67,16 @@ def _hooks(model: type[Model]) -> tuple[str, ...]:
     return () if owner.__module__.startswith("django.") else ("Manager.get_queryset",)
 
 
+class _PageShape:
+    """A list shape's statements: ``layout`` its inputs (None: never compiled), ``statements`` by their booleans."""
+
+    __slots__ = ("layout", "statements")
+
+    def __init__(self, layout: Layout | None) -> None:
+        self.layout = layout
+        self.statements: dict[tuple[bool, ...], Compiled] = {}
+
+
 class _SyncStore:
     def __init__(self, adapter: DjangoAdapter, model: type[Model], fields: Sequence[str]) -> None:
         self.adapter, self.model, self.fields, self.info = adapter, model, tuple(fields), describe(model)
@@ -75,10 +86,11 @@ class _SyncStore:
         # QuerySet.update() skips Field.pre_save, which is what sets auto_now fields.
         auto_now = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
         self.auto_now = {f.attname: _NOW[f.get_internal_type()] for f in auto_now}
-        # The GET's statement per scope shape (ormgate.adapters._dj_compiled).
-        self.gets: dict[tuple[str, ...], CompiledGet | Refused] = {}
+        # The GET's statement per scope shape, a list's per query shape (ormgate.adapters._dj_compiled).
+        self.gets: dict[tuple[tuple[str, ...], tuple[bool, ...]], Compiled | Refused] = {}
+        self.pages: ShapeCache[_PageShape] = ShapeCache()
         self.scope_fields = {field.name: field for field in model._meta.concrete_fields}
-        # Whether a GET runs its statement compiled once, or the QuerySet made per call (see _fast).
+        # Whether a read runs its statement compiled once, or the QuerySet made per call (see _fast).
         self.fast_get = refusal(Facts("django", hooks=_hooks(model))) is None
 
     def _all(self) -> QuerySet[Model]:
@@ -111,17 +123,54 @@ class _SyncStore:
                 check(row)
 
     def _page(self, connection: BaseDatabaseWrapper, query: Query) -> Page:
-        plan = self.planner.plan(query)
+        key = shape(query)
+        plan = self.planner.plan(query, key)
+        if self.fast_get and not query.count:
+            rows = self._compiled_page(connection, query, plan, key)
+            if rows is not None:
+                return Page(rows)
         values = {name: _plain(value) for name, value in Planner.values(query).items()}
+        matching, page = self._rows(connection, plan, values)
+        rows = list(page.values(*query.fields)[query.offset : query.offset + query.limit + 1])
+        return Page(rows, matching.count() if query.count else None)
+
+    def _rows(
+        self, connection: BaseDatabaseWrapper, plan: Plan, values: dict[str, Any]
+    ) -> tuple[QuerySet[Model], QuerySet[Model]]:
+        """The rows matching ``plan``'s conditions (what a count counts), and its page's rows in order, unsliced."""
         vendor = connection.vendor
         matching = self._all().filter(_q(plan.where, values, vendor, self.text, self.times, self.model))
         after = plan.after
         page = matching if after is None else matching.filter(_q(after, values, vendor, self.text, self.times))
         if plan.group is not None:  # the first rows of each group (ormgate.adapters._dj_groups)
             page = grouped(page, plan.group, values, _order)
-        page = page.order_by(*map(_order, plan.order))
-        rows = list(page.values(*query.fields)[query.offset : query.offset + query.limit + 1])
-        return Page(rows, matching.count() if query.count else None)
+        return matching, page.order_by(*map(_order, plan.order))
+
+    def _compiled_page(self, connection: BaseDatabaseWrapper, query: Query, plan: Plan, key: Any) -> list[Row] | None:
+        """The page from its statement compiled once per shape (``_dj_compiled``), or None: ``values()`` then."""
+        found = self.pages.get(key, _PageShape, layout(plan, self.model))
+        if found.layout is None:
+            return None
+        values = Planner.values(query)
+        inputs = []
+        for param, field in found.layout:
+            value = values[param]
+            if value is None:
+                return None
+            inputs.append(bound(field, _plain(value), connection))
+        flagged = flags(inputs)  # one statement per value of the booleans (see _dj_compiled)
+        statement = found.statements.get(flagged)
+        if statement is None:
+            if not distinct(inputs):  # which parameter is which would be a guess: a later request compiles it
+                return None
+            _, page = self._rows(connection, plan, {name: _plain(value) for name, value in values.items()})
+            made = compile_rows(page, query.fields, self.adapter.alias, connection, [*inputs, 0, 0], paged=True)
+            if isinstance(made, Refused):
+                found.layout = None
+                return None
+            statement = found.statements[flagged] = made
+        inputs += (query.limit + 1, query.offset)
+        return statement.all(connection, inputs, query.fields)
 
     def list(self, query: Query) -> Page:
         # In a transaction when counting, so that the COUNT sees the rows the page saw.
@@ -159,27 +208,29 @@ class _SyncStore:
 
     def _compiled(
         self, connection: BaseDatabaseWrapper, pk: Any, where: Where
-    ) -> tuple[CompiledGet, Sequence[Any]] | None:
+    ) -> tuple[Compiled, Sequence[Any]] | None:
         """The GET's statement for ``where``'s shape (ormgate.adapters._dj_compiled) and its inputs, or None:
         ``values()`` then. A None in ``where`` is ``IS NULL``, a statement of its own: ``values()``."""
         if not self.fast_get:
             return None
         meta = self.model._meta
-        inputs = [meta.pk.get_db_prep_value(pk, connection)]
+        inputs = [bound(meta.pk, pk, connection)]
         key: tuple[str, ...] = ()
         if where:
-            key = shape(where)
+            key = scope_shape(where)
             for name in key:
                 value = where[name]
                 if value is None:
                     return None
                 field: Any = self.scope_fields.get(name) or meta.get_field(name)
-                inputs.append(field.get_db_prep_value(_plain(value), connection))
-        found = self.gets.get(key)
+                inputs.append(bound(field, _plain(value), connection))
+        # The booleans too: Django writes some into the SQL (``WHERE active``, ``WHERE NOT active``).
+        compiled = (key, flags(inputs))
+        found = self.gets.get(compiled)
         if found is None:
             if not distinct(inputs):  # which parameter is which would be a guess: a later request compiles it
                 return None
-            found = self.gets[key] = compile_get(
+            found = self.gets[compiled] = compile_rows(
                 self._in_scope(pk, where), self.fields, self.adapter.alias, connection, inputs
             )
         return None if isinstance(found, Refused) else (found, inputs)
@@ -189,7 +240,7 @@ class _SyncStore:
         if compiled is None:
             return next(iter(self._in_scope(pk, where).values(*self.fields)), None)
         statement, inputs = compiled
-        return statement.run(connection, inputs, self.fields)
+        return statement.one(connection, inputs, self.fields)
 
     def get(self, pk: Any, where: Where = None) -> Row | None:
         return self._run(lambda connection: self._get(connection, pk, where), atomic=False)

@@ -28,7 +28,7 @@ import tests.conformance.models.django  # noqa: F401  (Django set up before the 
 from ormgate.adapters import _pw_store as peewee_store
 from ormgate.adapters import django as django_adapter
 from ormgate.adapters import peewee as peewee_adapter
-from ormgate.adapters._dj_compiled import CompiledGet
+from ormgate.adapters._dj_compiled import Compiled
 from ormgate.adapters._dj_store import _hooks as django_hooks
 from ormgate.adapters._fast import refusal
 from ormgate.adapters._sa_fast import driver_refusal, facts, orm
@@ -306,8 +306,51 @@ def test_django_scoped_gets_compile_once_per_scope_shape(django_alias: str) -> N
             assert client.get(f"/shouts/{pk}", headers={"x-name": "other"}).status_code == 404
             assert client.get(f"/shouts/{pk}").json()["name"] == name.upper()
     # One statement for the unscoped GET (the creates' read-back) and one for every scope by name.
-    assert set(store.sync.gets) == {(), ("name",)}
-    assert all(isinstance(found, CompiledGet) for found in store.sync.gets.values())
+    assert set(store.sync.gets) == {((), ()), (("name",), ())}
+    assert all(isinstance(found, Compiled) for found in store.sync.gets.values())
+
+
+def test_django_lists_compile_once_per_shape(django_alias: str) -> None:
+    """A plain list's statement is compiled once per query shape and binds each request's values,
+    its page's limit and offset too; converters and execute_wrappers run as for ``values()``."""
+    db = django_adapter.DjangoAdapter(django_alias)
+    app = new_app("fast", lambda: db.create_tables([DjangoShout]))
+    resource = ormgate.Resource(DjangoShout, db, path="/shouts")
+    resource.install(app)
+    store: Any = resource.store
+    seen: list[str] = []
+    with _wrapped(django_alias, seen), TestClient(app) as client:
+        for name in ["ant", "bee", "cat", "dog", "eel"]:
+            assert client.post("/shouts", json={"name": name}).status_code == 201
+
+        def shouted(url: str) -> list[str]:
+            response = client.get(url)
+            assert response.status_code == 200, response.text
+            return [row["name"] for row in response.json()["items"]]
+
+        assert shouted("/shouts?sort=name&limit=2") == ["ANT", "BEE"]
+        assert shouted("/shouts?sort=name&limit=2&offset=2") == ["CAT", "DOG"]
+        assert shouted("/shouts?sort=name&limit=3&offset=3") == ["DOG", "EEL"]
+        assert shouted("/shouts?name=cat") == ["CAT"]
+        assert shouted("/shouts?name=eel") == ["EEL"]
+        ids = {row["name"]: row["id"] for row in client.get("/shouts").json()["items"]}
+        assert shouted(f"/shouts?id__gt={ids['BEE']}&sort=-name") == ["EEL", "DOG", "CAT"]
+        assert shouted(f"/shouts?id__gt={ids['DOG']}&sort=-name") == ["EEL"]
+        walked, url = [], "/shouts?sort=-id&limit=2"
+        while url:
+            body = client.get(url).json()
+            walked += [row["name"] for row in body["items"]]
+            url = body["next_cursor"] and f"/shouts?sort=-id&limit=2&cursor={body['next_cursor']}"
+        assert walked == ["EEL", "DOG", "CAT", "BEE", "ANT"]
+        assert shouted("/shouts?name__contains=e") == ["BEE", "EEL"]  # a pattern: values() makes it
+    compiled = [shape for shape in store.sync.pages.built.values() if shape.statements]
+    # sort=name without and with an offset, name=, id__gt= with sort=-name, the walk's first page and
+    # its cursor pages, the plain list.
+    assert len(compiled) == 7, store.sync.pages.built
+    refused = [shape for shape in store.sync.pages.built.values() if shape.layout is None]
+    assert len(refused) == 1
+    pages = [sql for sql in seen if "LIMIT" in sql.upper()]
+    assert len(pages) >= 12, seen  # every list ran through the connection's execute_wrappers
 
 
 def test_django_default_manager_is_asked_on_every_get(django_alias: str) -> None:

@@ -113,6 +113,23 @@ def test_a_row_of_another_scope_is_not_found(api: Served) -> None:
     assert stored(api, pk) == ("theirs", T2, 7)  # changed nothing
 
 
+def test_a_scope_on_a_boolean_holds_for_either_value_whichever_came_first(api: Served) -> None:
+    """Django writes ``active = true`` as ``WHERE active`` and ``= false`` as ``WHERE NOT active``:
+    a statement compiled once for the first value must not serve the other (it once did)."""
+    rows = {value: add(api, ONE, f"active-{value}", active=value) for value in (True, False)}
+    for value in (True, False, True, False):
+        scope = {**ONE, "x-active": str(value).lower()}
+        mine, theirs = rows[value]["id"], rows[not value]["id"]
+        assert api.client.get(f"/items/{mine}", headers=scope).json()["active"] is value
+        assert_problem(api.client.get(f"/items/{theirs}", headers=scope), 404)
+        assert names(api, "/items", scope) == [f"active-{value}"]
+        assert names(api, "/items?sort=-active,name&limit=1", {**ONE, "x-active": str(value).lower()}) == [
+            f"active-{value}"
+        ]
+        assert_problem(api.client.delete(f"/items/{theirs}", headers=scope), 404)
+    assert [stored(api, row["id"]) is not None for row in rows.values()] == [True, True]
+
+
 def test_writes_in_scope_work_and_keep_the_row_in_it(api: Served) -> None:
     pk = add(api, ONE, "mine")["id"]
     patched = api.client.patch(f"/items/{pk}", json={"quantity": 3}, headers=ONE)

@@ -56,13 +56,18 @@ def contract_app(orm: str, db: Adapter, category: Any, item: Any, ghost: Any, ar
 
 
 def tenant(
-    x_tenant: Annotated[int | None, Header()] = None, x_role: Annotated[str | None, Header()] = None
+    x_tenant: Annotated[int | None, Header()] = None,
+    x_role: Annotated[str | None, Header()] = None,
+    x_active: Annotated[bool | None, Header()] = None,
 ) -> ormgate.Scope | None:
     """The scope of the scoped app's items: a tenant is a category, named by X-Tenant; none is an administrator.
 
-    ``X-Role: guest`` may not see the price, nor write the weight.
+    ``X-Role: guest`` may not see the price, nor write the weight. ``X-Active`` narrows the scope
+    to the items whose ``active`` is that.
     """
-    where = {} if x_tenant is None else {"category_id": x_tenant}
+    where: dict[str, object] = {} if x_tenant is None else {"category_id": x_tenant}
+    if x_active is not None:
+        where["active"] = x_active
     if x_role == "guest":
         return ormgate.Scope(where, hidden={"price"}, read_only={"weight"})
     return ormgate.Scope(where) if where else None
