@@ -72,8 +72,8 @@ class _PageShape:
 
     __slots__ = ("layout", "statements")
 
-    def __init__(self, layout: Layout | None) -> None:
-        self.layout = layout
+    def __init__(self, plan: Plan, model: type[Model]) -> None:
+        self.layout: Layout | None = layout(plan, model)
         self.statements: dict[tuple[bool, ...], Compiled] = {}
 
 
@@ -148,16 +148,18 @@ class _SyncStore:
 
     def _compiled_page(self, connection: BaseDatabaseWrapper, query: Query, plan: Plan, key: Any) -> list[Row] | None:
         """The page from its statement compiled once per shape (``_dj_compiled``), or None: ``values()`` then."""
-        found = self.pages.get(key, _PageShape, layout(plan, self.model))
+        found = self.pages.get(key, _PageShape, plan, self.model)
         if found.layout is None:
             return None
         values = Planner.values(query)
         inputs = []
         for param, field in found.layout:
             value = values[param]
-            if value is None:
+            if value is not None:
+                value = bound(field, _plain(value), connection)
+            if value is None:  # IS NULL: another statement, values()'s
                 return None
-            inputs.append(bound(field, _plain(value), connection))
+            inputs.append(value)
         flagged = flags(inputs)  # one statement per value of the booleans (see _dj_compiled)
         statement = found.statements.get(flagged)
         if statement is None:
@@ -216,6 +218,7 @@ class _SyncStore:
         meta = self.model._meta
         inputs = [bound(meta.pk, pk, connection)]
         key: tuple[str, ...] = ()
+        marks: tuple[bool, ...] = ()  # the booleans: Django writes some into the SQL (see _dj_compiled)
         if where:
             key = scope_shape(where)
             for name in key:
@@ -223,9 +226,13 @@ class _SyncStore:
                 if value is None:
                     return None
                 field: Any = self.scope_fields.get(name) or meta.get_field(name)
-                inputs.append(bound(field, _plain(value), connection))
-        # The booleans too: Django writes some into the SQL (``WHERE active``, ``WHERE NOT active``).
-        compiled = (key, flags(inputs))
+                value = bound(field, _plain(value), connection)
+                if value is None:
+                    return None
+                if value is True or value is False:
+                    marks += (value,)
+                inputs.append(value)
+        compiled = (key, marks)
         found = self.gets.get(compiled)
         if found is None:
             if not distinct(inputs):  # which parameter is which would be a guess: a later request compiles it

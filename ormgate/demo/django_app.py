@@ -53,7 +53,7 @@ class Post(models.Model):
 def create_app(database_url: str, *, create_tables: bool = True, auth: bool = False) -> FastAPI:
     db = DjangoAdapter(configure(database_url))
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
-    app = new_app("django", (lambda: db.create_tables([User, Tag, Post])) if create_tables else None)
+    app = new_app("django", (lambda: db.create_tables([User, Tag, Post])) if create_tables else None, db)
 
     def users() -> "models.QuerySet[User, dict[str, Any]]":
         return User._default_manager.using(db.alias).values(*schemas.read_fields)

@@ -57,7 +57,7 @@ def create_app(database_url: str, *, create_tables: bool = True, auth: bool = Fa
     users = db.bound(User)  # User on this app's database; User itself stays unbound
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
     readable = [getattr(users, name) for name in schemas.read_fields]
-    app = new_app("peewee", (lambda: db.create_tables([User, Tag, Post, PostTag])) if create_tables else None)
+    app = new_app("peewee", (lambda: db.create_tables([User, Tag, Post, PostTag])) if create_tables else None, db)
 
     # The hand-written part, on the session and schema layers: the database work of each route.
     def load_user(user_id: int) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def create_app(database_url: str, *, create_tables: bool = True, auth: bool = Fa
     db = SQLAlchemyAdapter(engine)
     schemas = ormgate.derive(db.describe(User), **SCHEMA_OPTIONS)
     readable = [getattr(User, name) for name in schemas.read_fields]
-    app = new_app("sqlalchemy", (lambda: db.create_tables([User, Tag, Post, PostTag])) if create_tables else None)
+    app = new_app("sqlalchemy", (lambda: db.create_tables([User, Tag, Post, PostTag])) if create_tables else None, db)
 
     # The hand-written part, on the session and schema layers. Both endpoints
     # are plain functions of a Session; an async engine runs them with run_sync.

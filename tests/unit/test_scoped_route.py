@@ -159,3 +159,30 @@ def test_openapi_documents_the_security_scheme_and_the_dependencys_header(client
         operation = document["paths"][path][method]
         assert operation["security"] == [{"OAuth2PasswordBearer": []}]
         assert "x-rank" in [parameter["name"] for parameter in operation["parameters"]]
+
+
+async def ranked(x_rank: Annotated[int, Header()]) -> ormgate.Scope:
+    """A plain dependency (``ormgate.solver``'s kind): the lean GET calls it directly, without FastAPI's solver."""
+    return ormgate.Scope({"rank": x_rank})
+
+
+@pytest.mark.parametrize("mode", ["lean", "fastapi"])
+def test_a_plain_dependency_called_directly_answers_as_fastapis_handler(db: SQLAlchemyAdapter, mode: str) -> None:
+    app = FastAPI(dependencies=[Depends(nothing)]) if mode == "fastapi" else FastAPI()
+    ormgate.install_problem_handlers(app)
+    ormgate.Resource(Note, db, scope=ranked).install(app)
+    routes = [r for r in app.router.routes if isinstance(r, LeanRoute) and r.path == "/notes/{id}"]
+    got = next(r for r in routes if "GET" in (r.methods or ()))
+    assert (got.app.__qualname__ == "_direct.<locals>.app") == (mode == "lean")
+    with TestClient(app) as client:
+        pk = client.post("/notes", json={"text": "a"}, headers={"x-rank": "3"}).json()["id"]
+        assert client.get(f"/notes/{pk}", headers={"x-rank": "3"}).json()["text"] == "a"
+        assert client.get(f"/notes/{pk}", headers={"x-rank": " 3 "}).status_code == 200
+        assert client.get(f"/notes/{pk}", headers={"x-rank": "4"}).status_code == 404
+        missing, bad = client.get(f"/notes/{pk}"), client.get(f"/notes/{pk}", headers={"x-rank": "three"})
+        assert (missing.status_code, bad.status_code) == (422, 422)
+        assert [e["field"] for e in missing.json()["errors"] + bad.json()["errors"]] == ["x-rank", "x-rank"]
+        app.dependency_overrides[ranked] = lambda: ormgate.Scope({"rank": 4})
+        assert client.get(f"/notes/{pk}", headers={"x-rank": "3"}).status_code == 404  # the override's scope
+        app.dependency_overrides.clear()
+        assert client.get(f"/notes/{pk}", headers={"x-rank": "3"}).status_code == 200

@@ -32,7 +32,7 @@ def contract_app(orm: str, db: Adapter, category: Any, item: Any, ghost: Any, ar
     ``arrays`` is the model of the arrays table, on PostgreSQL only.
     """
     models = [category, item] if arrays is None else [category, item, arrays]
-    app = new_app(orm, lambda: db.create_tables(models))
+    app = new_app(orm, lambda: db.create_tables(models), db)
     # Both ways of mounting a resource, so that each runs on every ORM and database.
     app.include_router(ormgate.Resource(category, db, limits=(20, 100)).router)
     # A server default alone leaves a column writable: created_at is the database's by declaration.
@@ -106,7 +106,7 @@ def audit_hooks(audit: Audit) -> ormgate.Hooks:
 
 def scoped_app(orm: str, db: Adapter, category: Any, item: Any, audit: Audit) -> FastAPI:
     """The items again, each request scoped to its tenant's, with hooks (tests/conformance/test_scoping.py)."""
-    app = new_app(orm, lambda: db.create_tables([category, item]))
+    app = new_app(orm, lambda: db.create_tables([category, item]), db)
     ormgate.Resource(category, db, limits=(20, 100)).install(app)
     items = ormgate.derive(db.describe(item), read_only=["created_at"])
     hooks = audit_hooks(audit)

@@ -40,7 +40,7 @@ def relations_app(
     orm: str, db: Adapter, author: Any, post: Any, comment: Any, tag: Any, tables: Sequence[Any]
 ) -> FastAPI:
     """The app: authors, posts, comments and tags, with what each may include."""
-    app = new_app(orm, lambda: db.create_tables(tables))
+    app = new_app(orm, lambda: db.create_tables(tables), db)
     limits = (20, 100)
     ormgate.Resource(
         author,
