@@ -128,12 +128,7 @@ def solving(lean: Handler, dependencies: Sequence[Callable[..., Any]], path: str
             response.background = solved.background_tasks
         return response
 
-    if only is not None:  # what ``serving`` may call directly, one coroutine fewer a request
-        scoped.__dict__[_DIRECT] = (only, lean)
     return scoped
-
-
-_DIRECT = "ormgate_direct"
 
 
 def _dependant(dependencies: Sequence[Callable[..., Any]], path: str) -> Dependant:
@@ -158,43 +153,16 @@ def serving(handler: Handler, route: Any) -> ASGIApp:
     otherwise FastAPI's solver runs, within the stacks (``with_stacks``).
     """
     stacked = with_stacks(handler)
-    overrides = route.dependency_overrides_provider
-    direct = getattr(handler, _DIRECT, None)
-    if direct is not None:  # ``handler`` is ``solving``'s own, for one plain dependency: called directly
-        return _direct(handler, stacked, overrides, *direct)
     fast: Plan | None = plan(_dependant(route.endpoint.__dict__["ormgate_scope"], route.path_format))
     if fast is None:
         return stacked
+    overrides = route.dependency_overrides_provider
 
     async def app(scope: ASGIScope, receive: Receive, send: Send) -> None:
         if _overridden(overrides):
             await stacked(scope, receive, send)
             return
         response = await handler(Request(scope, receive, send))
-        await response(scope, receive, send)
-
-    return app
-
-
-def _direct(handler: Handler, stacked: ASGIApp, overrides: Any, only: Any, lean: Handler) -> ASGIApp:
-    """``serving``'s app for a route whose scope is one plain dependency: ``solving``'s fast path, inline.
-
-    Its arguments read, the dependency called and ``lean`` run, as ``handler`` would, without its
-    coroutine; anything else (an argument missing or invalid, an override) is ``handler``'s.
-    """
-    read, call = only.read, only.call
-
-    async def app(scope: ASGIScope, receive: Receive, send: Send) -> None:
-        if _overridden(overrides):
-            await stacked(scope, receive, send)
-            return
-        request = Request(scope, receive, send)
-        arguments = read(request)
-        if arguments is None:
-            response = await handler(request)
-        else:
-            scope[_KEY] = {call: await call(**arguments)}
-            response = await lean(request)
         await response(scope, receive, send)
 
     return app

@@ -91,7 +91,7 @@ class _SyncStore:
         self.pages: ShapeCache[_PageShape] = ShapeCache()
         self.scope_fields = {field.name: field for field in model._meta.concrete_fields}
         # Whether a read runs its statement compiled once, or the QuerySet made per call (see _fast).
-        self.fast_get = refusal(Facts("django", hooks=_hooks(model))) is None
+        self.compiled_reads = refusal(Facts("django", hooks=_hooks(model))) is None
 
     def _all(self) -> QuerySet[Model]:
         return self.model._default_manager.using(self.adapter.alias)
@@ -125,7 +125,7 @@ class _SyncStore:
     def _page(self, connection: BaseDatabaseWrapper, query: Query) -> Page:
         key = shape(query)
         plan = self.planner.plan(query, key)
-        if self.fast_get and not query.count:
+        if self.compiled_reads and not query.count:
             rows = self._compiled_page(connection, query, plan, key)
             if rows is not None:
                 return Page(rows)
@@ -213,7 +213,7 @@ class _SyncStore:
     ) -> tuple[Compiled, Sequence[Any]] | None:
         """The GET's statement for ``where``'s shape (ormgate.adapters._dj_compiled) and its inputs, or None:
         ``values()`` then. A None in ``where`` is ``IS NULL``, a statement of its own: ``values()``."""
-        if not self.fast_get:
+        if not self.compiled_reads:
             return None
         meta = self.model._meta
         inputs = [bound(meta.pk, pk, connection)]
