@@ -17,7 +17,7 @@ compiled: ``values()`` always. A None among the values is ``IS NULL`` (no parame
 statement): not compiled. A boolean is no parameter either where the database takes a boolean
 column as a condition (``WHERE active``, ``WHERE NOT active``: Django's ``Exact``), so the
 booleans among the inputs are part of the key: one statement for each of their values
-(``flags``); any other input the statement does not bind refuses the shape.
+(``prepare``); any other input the statement does not bind refuses the shape.
 
 A list is compiled only when its conditions are comparisons and ``IS NULL`` on the model's own
 columns: a pattern binds a pattern, ``in`` as many parameters as its distinct values, a relation
@@ -27,7 +27,7 @@ a subquery, so those stay ``values()``'s. Whether a read may be compiled at all 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model, QuerySet
 
 from ..plan import And, Compare, Condition, IsNull, Not, Or, Plan
+from ._dj_compile import _plain
 from .base import Row
 
 # A column's position, its converters and the expression they take, as Django's compiler gives them.
@@ -91,9 +92,23 @@ def bound(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -
     return target.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
 
 
-def flags(inputs: Sequence[Any]) -> tuple[bool, ...]:
-    """The booleans among ``inputs``, which may be written into the statement rather than bound."""
-    return tuple(value for value in inputs if isinstance(value, bool))
+def prepare(
+    values: Iterable[tuple[Field[Any, Any], Any]], connection: BaseDatabaseWrapper
+) -> tuple[list[Any], tuple[bool, ...]] | None:
+    """Each value as a lookup on its field binds it (``bound``), and the booleans among them (which
+    Django may write into the statement rather than bind: part of its key); None when one is None
+    (``IS NULL``, another statement: ``values()``'s)."""
+    inputs: list[Any] = []
+    flags: tuple[bool, ...] = ()
+    for field, value in values:
+        if value is not None:
+            value = bound(field, _plain(value), connection)
+        if value is None:
+            return None
+        if value is True or value is False:
+            flags += (value,)
+        inputs.append(value)
+    return inputs, flags
 
 
 def distinct(inputs: Sequence[Any]) -> bool:

@@ -25,7 +25,7 @@ from ..query import Query
 from ..scope import condition as scope_condition
 from ..scope import shape as scope_shape
 from ._dj_compile import _order, _plain, _q
-from ._dj_compiled import Compiled, Layout, Refused, bound, compile_rows, distinct, flags, layout
+from ._dj_compiled import Compiled, Layout, Refused, compile_rows, distinct, layout, prepare
 from ._dj_describe import describe
 from ._dj_groups import grouped
 from ._drivers import dropped
@@ -152,15 +152,10 @@ class _SyncStore:
         if found.layout is None:
             return None
         values = Planner.values(query)
-        inputs = []
-        for param, field in found.layout:
-            value = values[param]
-            if value is not None:
-                value = bound(field, _plain(value), connection)
-            if value is None:  # IS NULL: another statement, values()'s
-                return None
-            inputs.append(value)
-        flagged = flags(inputs)  # one statement per value of the booleans (see _dj_compiled)
+        prepared = prepare(((field, values[param]) for param, field in found.layout), connection)
+        if prepared is None:
+            return None
+        inputs, flagged = prepared  # one statement per value of the booleans (see _dj_compiled)
         statement = found.statements.get(flagged)
         if statement is None:
             if not distinct(inputs):  # which parameter is which would be a guess: a later request compiles it
@@ -215,24 +210,14 @@ class _SyncStore:
         ``values()`` then. A None in ``where`` is ``IS NULL``, a statement of its own: ``values()``."""
         if not self.compiled_reads:
             return None
-        meta = self.model._meta
-        inputs = [bound(meta.pk, pk, connection)]
-        key: tuple[str, ...] = ()
-        marks: tuple[bool, ...] = ()  # the booleans: Django writes some into the SQL (see _dj_compiled)
-        if where:
-            key = scope_shape(where)
-            for name in key:
-                value = where[name]
-                if value is None:
-                    return None
-                field: Any = self.scope_fields.get(name) or meta.get_field(name)
-                value = bound(field, _plain(value), connection)
-                if value is None:
-                    return None
-                if value is True or value is False:
-                    marks += (value,)
-                inputs.append(value)
-        compiled = (key, marks)
+        meta: Any = self.model._meta
+        key = scope_shape(where)
+        scoped = [(self.scope_fields.get(name) or meta.get_field(name), where[name]) for name in key] if where else []
+        prepared = prepare([(meta.pk, pk), *scoped], connection)
+        if prepared is None:
+            return None
+        inputs, flagged = prepared  # the booleans too: Django writes some into the SQL (see _dj_compiled)
+        compiled = (key, flagged)
         found = self.gets.get(compiled)
         if found is None:
             if not distinct(inputs):  # which parameter is which would be a guess: a later request compiles it
