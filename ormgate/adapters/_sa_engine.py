@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,11 @@ def _sqlite_name(url: sa.URL) -> str:
 
 # One listener per kind of preparation, so that a second adapter on the engine does not add another.
 _CHECKOUT = {prepare: _on_checkout(prepare) for prepare in (*_PREPARE.values(), _prepare_read_only_sqlite)}
+# The pools listened to, by the pool itself: sa.event.contains names a pool by id(), and a disposed
+# pool's entries outlive it (its replacement inherits the listeners), so a new pool at the freed
+# address looked listened to already. A pool that dispose() made may get the listener twice: the
+# mark in each record makes the second a no-op.
+_LISTENED: weakref.WeakSet[sa.Pool] = weakref.WeakSet()
 
 
 def prepare_engine(sync_engine: sa.Engine) -> None:
@@ -59,5 +65,6 @@ def prepare_engine(sync_engine: sa.Engine) -> None:
     prepare = _PREPARE.get(sync_engine.dialect.name)
     if prepare is not None and sync_engine.dialect.name == "sqlite" and _read_only_sqlite(sync_engine.url):
         prepare = _prepare_read_only_sqlite
-    if prepare is not None and not sa.event.contains(sync_engine.pool, "checkout", _CHECKOUT[prepare]):
+    if prepare is not None and sync_engine.pool not in _LISTENED:
         sa.event.listen(sync_engine.pool, "checkout", _CHECKOUT[prepare])
+        _LISTENED.add(sync_engine.pool)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -175,4 +176,41 @@ def test_a_reader_does_not_wait_for_a_writer(served: tuple[TestClient, Path]) ->
     assert (read.status_code, listed.status_code) == (200, 200), (read.text, listed.text)
     assert read.json()["name"] == "tools"  # the last committed value
     assert seconds < 2.0  # no wait for the busy timeout (5 s)
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.sqlite
+@pytest.mark.sqlalchemy
+def test_an_engine_whose_pool_takes_a_disposed_pools_place_gets_the_settings(tmp_path: Path) -> None:
+    # SQLAlchemy's event registry names a listener's target by id(), and keeps a disposed pool's
+    # entries (its replacement inherits the listeners). An app that disposed its engine (every
+    # app ormgate's demo makes, at shutdown) left them behind; a pool made later at the freed
+    # address looked prepared already, and its connections never got ormgate's settings: no WAL,
+    # so a reader waited for a writer and answered 503 (seen in CI), nor foreign keys.
+    from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
+    from tests.conformance.models.sqlalchemy import Category, Ghost, Item
+
+    path = tmp_path / "second.sqlite3"
+
+    def connect() -> Any:  # a DBAPI connection (typeshed and SQLAlchemy disagree on its type)
+        return sqlite3.connect(path, check_same_thread=False)
+
+    def pool_where_a_disposed_one_was() -> sa.QueuePool | None:
+        first = sa.create_engine(f"sqlite:///{tmp_path / 'first.sqlite3'}")
+        SQLAlchemyAdapter(first)
+        disposed = first.pool
+        address = id(disposed)
+        first.dispose()
+        del disposed  # freed here: the next object of its size usually takes its place
+        pool = sa.QueuePool(connect)
+        return pool if id(pool) == address else None
+
+    # Another thread (xdist's) may take the freed block first: a few tries.
+    pool = next(filter(None, (pool_where_a_disposed_one_was() for _ in range(100))), None)
+    assert pool is not None, "CPython reused no disposed pool's address in 100 tries"
+    engine = sa.create_engine(f"sqlite:///{path}", pool=pool)
+    app = contract_app("sqlalchemy", SQLAlchemyAdapter(engine), Category, Item, Ghost)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        orphan = client.post("/items", json={"name": "orphan", "category_id": 424242})
+        assert orphan.status_code == 409, orphan.text  # foreign keys enforced
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
