@@ -65,6 +65,10 @@ class _Operations:
         self.only: list[Any] = [] if single is None else [sa.or_(*(single[0] == value for value in single[2]))]
         self.fixed: dict[str, Any] = {} if single is None else {single[0].key: single[1]}
         self.read = [self.columns[name].label(name) for name in fields]
+        # SQLite's RETURNING answers a REAL column's whole number as an integer (its storage
+        # form: 6 for 6.0), where a SELECT answers 6.0: the write's answer, and its ETag, would
+        # differ from the GET's. Such values of the float columns are made floats again.
+        self.floats = [f.name for f in self.info.fields if f.name in fields and f.python_type is float]
         # A mapper keyed by several columns (ormgate serve maps a composite key so): ``pk`` is then a list of
         # one tuple of their values in key order, for the statements' expanding parameter (a row value).
         key = list(sa.inspect(model).primary_key)
@@ -102,6 +106,16 @@ class _Operations:
         # all() fetches in one call; iterating the result fetches row by row. Not strict:
         # the keys are the row's own, and the check doubles the cost of this line.
         return [dict(zip(keys, row, strict=False)) for row in result.all()]
+
+    def _returned(self, conn: sa.Connection, result: sa.CursorResult[Any]) -> list[Row]:
+        """The rows a write's RETURNING answered, as a SELECT would have (see ``floats``)."""
+        rows = self._rows(result)
+        if self.floats and conn.dialect.name == "sqlite":
+            for row in rows:
+                for name in self.floats:
+                    if type(row[name]) is int:
+                        row[name] = float(row[name])
+        return rows
 
     def statements(self, dialect: str, query: Query) -> _Shape:
         """The page and count statements of the query's shape, built once and reused."""
@@ -220,7 +234,7 @@ class _Operations:
         # most of a write's own CPU).
         params = {**self._values(values), **self.fixed}
         if conn.dialect.insert_returning:
-            return self._rows(conn.execute(self.insert_returning, params))[0]
+            return self._returned(conn, conn.execute(self.insert_returning, params))[0]
         result = conn.execute(self.insert_plain, params)
         assert result.inserted_primary_key is not None
         key = result.inserted_primary_key
@@ -270,7 +284,7 @@ class _Operations:
         if values:
             params = {**self._values(values), _KEY: pk}
             if conn.dialect.update_returning:
-                rows = self._rows(conn.execute(self.update_returning, params))
+                rows = self._returned(conn, conn.execute(self.update_returning, params))
                 if not rows:
                     raise NotFound(f"no {self.info.name} with {self.info.pk.name}={pk}")
                 return rows[0]

@@ -83,6 +83,26 @@ def test_create_returns_201_location_etag_and_the_stored_row(api: Served) -> Non
     assert again.headers["etag"] == response.headers["etag"]
 
 
+def test_a_writes_answer_is_the_row_as_read_etag_included(api: Served) -> None:
+    # Values sent in another form than the one stored: an integer for a float, a decimal with
+    # fewer places than its column's, a time without seconds, an offset timestamp. The answer to
+    # the write is the row as a GET reads it, so its ETag serves as If-Match for the next write.
+    sent = {"weight": 6, "price": "12.5", "starts_at": "09:30", "seen_at": "2024-03-01T12:34:56+02:00"}
+    created = api.client.post("/items", json={"name": "widget", **sent})
+    assert created.status_code == 201, created.text
+    url = created.headers["location"]
+    read = api.client.get(url)
+    assert (created.json(), created.headers["etag"]) == (read.json(), read.headers["etag"])
+    patched = api.client.patch(url, json={"weight": 7, "price": "1.5"}, headers={"If-Match": read.headers["etag"]})
+    assert patched.status_code == 200, patched.text
+    read = api.client.get(url)
+    assert (patched.json(), patched.headers["etag"]) == (read.json(), read.headers["etag"])
+    replaced = api.client.put(url, json={"name": "widget", **sent}, headers={"If-Match": read.headers["etag"]})
+    assert replaced.status_code == 200, replaced.text
+    read = api.client.get(url)
+    assert (replaced.json(), replaced.headers["etag"]) == (read.json(), read.headers["etag"])
+
+
 def test_create_applies_defaults_for_omitted_fields(api: Served) -> None:
     body = make_item(api)
     assert body["quantity"] == 0
