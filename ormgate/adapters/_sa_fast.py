@@ -11,7 +11,8 @@ at no cost:
 - aiosqlite: as pysqlite, in one round trip to its thread rather than about six.
 
 The connection still comes from the engine's pool (pre-ping, recycling and
-events apply), the SQL is SQLAlchemy's own, compiled once per statement, and
+events apply; SQLite's GETs on the event loop keep one, see ``SyncReads``),
+the SQL is SQLAlchemy's own, compiled once per statement, and
 values go through the column types' bind and result processors for the
 dialect, so rows are exactly those of the ``Connection`` path. A statement
 with expanding parameters (``in``) keeps the ``Connection`` path, and so do the
@@ -157,11 +158,25 @@ class _Kept:
     def __init__(self) -> None:
         self.held: Any = None
         self.lock = threading.Lock()
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     def keep(self, raw: Any) -> None:
         self.held = raw
         # Given back to the pool when this object goes (with its engine), never garbage-collected checked out.
-        weakref.finalize(self, raw.close)
+        self._finalizer = weakref.finalize(self, raw.close)
+
+    def drop(self, engine: sa.Engine) -> None:
+        """``engine.dispose()`` was called: the connection kept is closed, the next read keeps a new one.
+
+        A pool's dispose leaves checked-out connections alone, and the kept one is checked out
+        for good: it would have outlived a reset (a database file deleted and made anew).
+        """
+        with self.lock:  # not while a read uses it
+            held, self.held = self.held, None
+            if self._finalizer is not None:
+                self._finalizer.detach()
+        if held is not None:
+            held.invalidate()
 
 
 # One per engine, shared by all its stores: each store keeping its own used up a pool smaller than
@@ -194,6 +209,7 @@ def _kept(engine: sa.Engine) -> _Kept | None:
         kept = _KEPT.get(engine)
         if kept is None:
             kept = _KEPT[engine] = _Kept()
+            sa.event.listen(engine, "engine_disposed", kept.drop)
         return kept
 
 
