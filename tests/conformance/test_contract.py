@@ -87,7 +87,14 @@ def test_a_writes_answer_is_the_row_as_read_etag_included(api: Served) -> None:
     # Values sent in another form than the one stored: an integer for a float, a decimal with
     # fewer places than its column's, a time without seconds, an offset timestamp. The answer to
     # the write is the row as a GET reads it, so its ETag serves as If-Match for the next write.
-    sent = {"weight": 6, "price": "12.5", "starts_at": "09:30", "seen_at": "2024-03-01T12:34:56+02:00"}
+    sent = {
+        "weight": 6,
+        "price": "12.5",
+        "starts_at": "09:30",
+        "seen_at": "2024-03-01T12:34:56+02:00",
+        "document": {"zeta": 1, "a": [2.5, "x", None], "mid": {"y": True, "b": 1.0}},
+        "duration": "PT90M",
+    }
     created = api.client.post("/items", json={"name": "widget", **sent})
     assert created.status_code == 201, created.text
     url = created.headers["location"]
