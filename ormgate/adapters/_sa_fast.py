@@ -200,10 +200,12 @@ def _kept(engine: sa.Engine) -> _Kept | None:
     """The engine's kept connection, or None where its pool cannot spare one for good.
 
     A pool of one connection (``pool_size=1``) would have none left for the worker threads'
-    lists and writes; without a bound (``NullPool``, ``StaticPool``) there is one to spare.
+    lists and writes; a ``StaticPool`` (no bound) has one to spare. A ``NullPool`` keeps no
+    connection open between uses, which its user chose (a file deleted and made anew between
+    tests must not be read through a connection to the old one): none kept either.
     """
     size = pool_size(engine.pool)
-    if size is not None and size < 2:
+    if (size is not None and size < 2) or isinstance(engine.pool, sa.NullPool):
         return None
     with _KEPT_LOCK:
         kept = _KEPT.get(engine)

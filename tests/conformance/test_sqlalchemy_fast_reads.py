@@ -327,21 +327,24 @@ def test_a_get_that_must_wait_for_the_pool_waits_off_the_event_loop(tmp_path: Pa
     engine.dispose()
 
 
-def test_after_dispose_no_read_uses_a_connection_opened_before(tmp_path: Path) -> None:
-    """``engine.dispose()`` is SQLAlchemy's way to start afresh (after a fork, a reset database file).
+@pytest.mark.parametrize("how", ["dispose", "NullPool"])
+def test_after_a_reset_no_read_uses_a_connection_opened_before(tmp_path: Path, how: str) -> None:
+    """``engine.dispose()`` is SQLAlchemy's way to start afresh (after a fork, a reset database file),
+    and a ``NullPool`` engine closes every connection after its use.
 
-    The connection SQLite GETs keep checked out outlived it: a test suite that deletes the
-    file, disposes the engine and creates the tables again read the deleted file's rows through
-    GET while the lists and writes used the new file.
+    The connection SQLite GETs keep checked out outlived both: a test suite that deletes the
+    file, disposes the engine (or has none pooled) and creates the tables again read the deleted
+    file's rows through GET and lists while writes used the new file.
     """
     path = tmp_path / "reset.sqlite3"
-    engine = sa.create_engine(f"sqlite:///{path}")
+    engine = sa.create_engine(f"sqlite:///{path}", **({"poolclass": sa.NullPool} if how == "NullPool" else {}))
     app = contract_app("sqlalchemy", SQLAlchemyAdapter(engine), Category, Item, Ghost)
     with TestClient(app) as client:
         old = client.post("/items", json={"name": "old"}).json()
         for _ in range(3):  # the first GET keeps its connection, the next ones read on it
             assert client.get(f"/items/{old['id']}").json()["name"] == "old"
-        engine.dispose()
+        if how == "dispose":
+            engine.dispose()
         path.unlink()
         Base.metadata.create_all(engine, tables=[Base.metadata.tables[name] for name in ("categories", "items")])
         new = client.post("/items", json={"name": "new"}).json()
