@@ -153,28 +153,30 @@ def compile_read(statement: sa.Select[Any], dialect: sa.Dialect) -> Compiled | N
 
 
 class _Kept:
-    """The one pooled connection that an engine's SQLite reads on the event loop keep checked out."""
+    """The one pooled connection that an engine's SQLite reads on the event loop keep checked out.
+
+    Kept with the pool it came from: ``engine.dispose()`` replaces the engine's pool and leaves
+    checked-out connections alone, and this one stays checked out. Once the engine has another
+    pool, the kept connection is closed and the next read keeps a new one: it would have
+    outlived a reset (a database file deleted and made anew).
+    """
 
     def __init__(self) -> None:
         self.held: Any = None
+        self.pool: Any = None
         self.lock = threading.Lock()
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
-    def keep(self, raw: Any) -> None:
-        self.held = raw
+    def keep(self, raw: Any, pool: sa.Pool) -> None:
+        self.held, self.pool = raw, pool
         # Given back to the pool when this object goes (with its engine), never garbage-collected checked out.
         self._finalizer = weakref.finalize(self, raw.close)
 
-    def drop(self, engine: sa.Engine) -> None:
-        """``engine.dispose()`` was called: the connection kept is closed, the next read keeps a new one.
-
-        A pool's dispose leaves checked-out connections alone, and the kept one is checked out
-        for good: it would have outlived a reset (a database file deleted and made anew).
-        """
-        with self.lock:  # not while a read uses it
-            held, self.held = self.held, None
-            if self._finalizer is not None:
-                self._finalizer.detach()
+    def drop(self) -> None:
+        """Closes the connection kept (the caller holds ``lock``)."""
+        held, self.held, self.pool = self.held, None, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
         if held is not None:
             held.invalidate()
 
@@ -211,7 +213,6 @@ def _kept(engine: sa.Engine) -> _Kept | None:
         kept = _KEPT.get(engine)
         if kept is None:
             kept = _KEPT[engine] = _Kept()
-            sa.event.listen(engine, "engine_disposed", kept.drop)
         return kept
 
 
@@ -249,7 +250,7 @@ class SyncReads:
             # The kept connection if it is there and free; never a checkout here: it may wait for the pool.
             if kept.held is not None and kept.lock.acquire(blocking=False):
                 try:
-                    if kept.held is not None:
+                    if kept.held is not None and kept.pool is self.engine.pool:
                         return self._rows(kept.held, compiled, values, kept=True, on_loop=on_loop)
                 finally:
                     kept.lock.release()
@@ -258,11 +259,14 @@ class SyncReads:
             raw = self.engine.raw_connection()
         except (self.errors, OSError):  # no connection: the Connection path tries again, or says why
             return None
-        if kept is not None and kept.held is None and kept.lock.acquire(blocking=False):
-            # None kept yet (or the last one failed): this one, checked out off the loop, becomes it.
+        pool = self.engine.pool
+        if kept is not None and kept.pool is not pool and kept.lock.acquire(blocking=False):
+            # None kept yet (the last one failed, or the engine was disposed since): this one,
+            # checked out off the loop, becomes it.
             try:
-                if kept.held is None:
-                    kept.keep(raw)
+                if kept.pool is not pool:
+                    kept.drop()
+                    kept.keep(raw, pool)
                     return self._rows(raw, compiled, values, kept=True, on_loop=on_loop)
             finally:
                 kept.lock.release()
@@ -297,7 +301,7 @@ class SyncReads:
             return None
         finally:
             if kept and failed and self.kept is not None:  # a fresh one next time
-                self.kept.held = None
+                self.kept.held = self.kept.pool = None
             if not kept or failed:
                 raw.close()
         return compiled.rows(fetched)
