@@ -149,3 +149,7 @@ class Adapter(Protocol):
 
     async def create_tables(self, models: Sequence[Any]) -> None:
         """Create the models' tables where absent: for demos and tests; production uses migrations."""
+
+    async def aclose(self) -> None:
+        """Close the connections the adapter's database holds, off the event loop, once no request runs
+        (an app's shutdown): the pool's, or each thread's. The next use opens new ones."""

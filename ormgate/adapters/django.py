@@ -200,3 +200,7 @@ class DjangoAdapter:
     def close(self) -> None:
         """Close this alias's connections in every thread, e.g. at shutdown; none may be in use."""
         _close(lambda alias, _: alias == self.alias)
+
+    async def aclose(self) -> None:
+        """``close`` from a worker thread: Django refuses to close a connection from the event loop."""
+        await run_sync(self.close, threads=self.threads)

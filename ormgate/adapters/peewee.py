@@ -137,6 +137,10 @@ class PeeweeAdapter:
 
         await run_sync(create)
 
+    async def aclose(self) -> None:
+        """The pool's connections closed (``close_all``), or the calling worker thread's (``close``)."""
+        await run_sync(getattr(self.database, "close_all", self.database.close))
+
     @contextlib.contextmanager
     def _unit_of_work(
         self,

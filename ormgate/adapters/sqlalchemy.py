@@ -75,6 +75,13 @@ class SQLAlchemyAdapter:
         else:
             await run_sync(_create_all_on, self.engine, tables)
 
+    async def aclose(self) -> None:
+        """``engine.dispose()``, awaited for an async engine, in a worker thread for a sync one."""
+        if isinstance(self.engine, AsyncEngine):
+            await self.engine.dispose()
+        else:
+            await run_sync(self.engine.dispose)
+
     def session(self) -> Iterator[Session]:
         """FastAPI dependency: a ``Session`` in a transaction, committed when the endpoint returns.
 

@@ -18,10 +18,10 @@ from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from fastapi_offline import FastAPIOffline
 from pwdlib import PasswordHash
 from pydantic import AfterValidator, Field
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.concurrency import run_in_threadpool
 
 import ormgate
+from ormgate.adapters.base import Adapter
 from ormgate.query import signing_key
 from ormgate.resource import RESPONSES, JSONRoute, key_parameter, problem_responses
 
@@ -94,9 +94,11 @@ LIMITS = ormgate.Limits(filters=None, query_length=None, in_values=100, in_lengt
 GENERATED_ROUTES = ("list", "replace", "patch", "delete")
 
 
-def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None, db: Any = None) -> FastAPI:
+def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None, db: Adapter | None = None) -> FastAPI:
     """The app shell; ``on_startup`` (creating the table) runs before the first request, and the
-    connections of ``db`` (the adapter the app made) are closed at shutdown (``release``)."""
+    connections of ``db`` (the adapter the app made) are closed at shutdown (``Adapter.aclose``):
+    left open, each app made in one process (tests, reloads) kept its pool's idle connections
+    until the process ended."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,7 +106,7 @@ def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None, d
             await on_startup()
         yield
         if db is not None:
-            await release(db)
+            await db.aclose()
 
     # FastAPIOffline serves the Swagger UI assets from its own package: /docs works offline.
     app = FastAPIOffline(title=f"ormgate users ({orm})", version=ormgate.__version__, lifespan=lifespan)
@@ -114,23 +116,6 @@ def new_app(orm: str, on_startup: Callable[[], Awaitable[None]] | None = None, d
     app.add_middleware(ormgate.BodyLimit)
     ormgate.install_problem_handlers(app)
     return app
-
-
-async def release(db: Any) -> None:
-    """Closes the connections an adapter holds, once no request runs: the SQLAlchemy engine's pool,
-    the Peewee pool, the Django alias's connection in each worker thread. An app that made its
-    adapter closes them at shutdown; left open, each app made in one process (tests, reloads) kept
-    its pool's idle connections until the process ended."""
-    engine = getattr(db, "engine", None)
-    database = getattr(db, "database", None)
-    if isinstance(engine, AsyncEngine):
-        await engine.dispose()
-    elif engine is not None:  # SQLAlchemy, sync
-        await run_in_threadpool(engine.dispose)
-    elif database is not None:  # Peewee
-        await run_in_threadpool(getattr(database, "close_all", database.close))
-    else:  # Django, whose connections may not be closed from the event loop's thread
-        await run_in_threadpool(db.close)
 
 
 def id_parameter(schemas: ormgate.ModelSchemas) -> Any:
