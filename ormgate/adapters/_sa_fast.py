@@ -163,7 +163,7 @@ class _Kept:
 
     def __init__(self) -> None:
         self.held: Any = None
-        self.pool: Any = None
+        self.pool: sa.Pool | None = None
         self.lock = threading.Lock()
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
