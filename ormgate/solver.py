@@ -123,6 +123,8 @@ def _reader(params: tuple[_Params, ...], request_name: str | None) -> Callable[[
     if any(p.scalars is None for p in params) or None in finders:
         return lambda request: None
     found = tuple(f for f in finders if f is not None)
+    if len(found) == 1 and found[0][0] is _header and request_name is None:
+        return _one_header(*found[0][1:])
 
     def read(request: Request) -> dict[str, Any] | None:
         values: dict[str, Any] = {}
@@ -137,6 +139,22 @@ def _reader(params: tuple[_Params, ...], request_name: str | None) -> Callable[[
         if request_name is not None:
             values[request_name] = request
         return values
+
+    return read
+
+
+def _one_header(key: bytes, validate: Callable[..., Any], name: str) -> Callable[[Request], dict[str, Any] | None]:
+    """``_reader``'s reader of one header parameter (a tenant's, a token's: the usual scope), ``_header``
+    inline: one call a request less."""
+
+    def read(request: Request) -> dict[str, Any] | None:
+        for sent, value in request.scope["headers"]:
+            if sent == key:
+                try:
+                    return {name: validate(value.decode("latin-1"), from_attributes=True)}
+                except ValidationError:
+                    return None
+        return None
 
     return read
 

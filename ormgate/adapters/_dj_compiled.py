@@ -27,6 +27,7 @@ a subquery, so those stay ``values()``'s. Whether a read may be compiled at all 
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,25 +85,26 @@ class Refused:
 REFUSED = Refused()
 
 
-def bound(field: Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -> Any:
-    """``value`` as a lookup on ``field`` binds it: prepared by the field, then made the database's, as
-    prepared, by the field a relation points to (Django's ``FieldGetDbPrepValueMixin``). As prepared:
-    MySQL's backend refuses a key of 0 only for a write, not in a condition."""
-    target = getattr(field, "target_field", None) or field
-    return target.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
-
-
 def prepare(
     values: Iterable[tuple[Field[Any, Any], Any]], connection: BaseDatabaseWrapper
 ) -> tuple[list[Any], tuple[bool, ...]] | None:
-    """Each value as a lookup on its field binds it (``bound``), and the booleans among them (which
-    Django may write into the statement rather than bind: part of its key); None when one is None
-    (``IS NULL``, another statement: ``values()``'s)."""
+    """Each value as a lookup on its field binds it, and the booleans among them (which Django may
+    write into the statement rather than bind: part of its key); None when one is None (``IS NULL``,
+    another statement: ``values()``'s).
+
+    Bound as a lookup binds it: prepared by the field, then made the database's, as prepared, by the
+    field a relation points to (Django's ``FieldGetDbPrepValueMixin``). As prepared: MySQL's backend
+    refuses a key of 0 only for a write, not in a condition. Every compiled GET prepares its key and its
+    scope's value here: no call of ours per value.
+    """
     inputs: list[Any] = []
     flags: tuple[bool, ...] = ()
     for field, value in values:
         if value is not None:
-            value = bound(field, _plain(value), connection)
+            if isinstance(value, (list, tuple, enum.Enum)):  # _plain's types; a tuple is checked faster than a union
+                value = _plain(value)
+            target = getattr(field, "target_field", None) or field
+            value = target.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
         if value is None:
             return None
         if value is True or value is False:

@@ -211,8 +211,15 @@ class _SyncStore:
         if not self.compiled_reads:
             return None
         meta: Any = self.model._meta
-        key = scope_shape(where)
-        scoped = [(self.scope_fields.get(name) or meta.get_field(name), where[name]) for name in key] if where else []
+        if not where:
+            key: tuple[str, ...] = ()
+            scoped = []
+        elif len(where) == 1:  # the usual scope, on every scoped GET: its shape without a call
+            ((name, value),) = where.items()
+            key, scoped = (name,), [(self.scope_fields.get(name) or meta.get_field(name), value)]
+        else:
+            key = scope_shape(where)
+            scoped = [(self.scope_fields.get(name) or meta.get_field(name), where[name]) for name in key]
         prepared = prepare([(meta.pk, pk), *scoped], connection)
         if prepared is None:
             return None

@@ -19,7 +19,8 @@ from ..errors import NotFound, Unavailable
 from ..links import Links
 from ..plan import Planner, shape
 from ..query import Query
-from ..scope import bound as scope_bound
+from ..scope import FIRST
+from ..scope import built as scope_built
 from ..scope import condition as scope_condition
 from ._drivers import dropped
 from ._fast import Facts, as_is, refusal
@@ -174,7 +175,7 @@ class _SyncStore(Compiler):
         with self._work(write=False, transaction=False), loop_budget(self.db.connection()):
             return page()
 
-    def _get(self, pk: Any, *, lock: bool = False, where: Where = None) -> Row | None:
+    def _get(self, pk: Any, where: Where = None, *, lock: bool = False) -> Row | None:
         cursor = self._scoped(pk, where, lock) if where else self._by_pk(self.lock_sql if lock else self.get_sql, pk)
         rows = self._rows(cursor, self.names)
         return rows[0] if rows else None
@@ -182,8 +183,14 @@ class _SyncStore(Compiler):
     def _scoped(self, pk: Any, where: Mapping[str, Any], lock: bool) -> Any:
         """Runs the SELECT by key with ``where``'s conditions (ormgate.scope), built once per scope shape,
         where the unscoped one runs (``_execute``: past an overridden ``Database.execute`` only when fast)."""
-        names, values = scope_bound(where)
-        get, locked = self.statements.get(("scoped", names), self._build_scoped, where)
+        statements: tuple[Template, Template] | None = None
+        if len(where) == 1:  # the usual scope, once its statements are built: without a call
+            ((name, value),) = where.items()
+            statements, values = self.statements.built.get(("scoped", (name,))), {FIRST: value}
+        if statements is None:
+            statements, values = scope_built(self.statements, "scoped", where, self._build_scoped, where)
+        assert statements is not None
+        get, locked = statements
         values["pk"] = pk
         return self._execute(locked if lock else get, values)
 
@@ -254,9 +261,7 @@ class _SyncStore(Compiler):
         return getattr(self.db, "_max_connections", None) is not None
 
     def get(self, pk: Any, where: Where = None) -> Row | None:
-        if where:
-            return self._run(lambda: self._get(pk, where=where), write=False, transaction=False)
-        return self._run(self._get, pk, write=False, transaction=False)
+        return self._run(self._get, pk, where, write=False, transaction=False)
 
     def _written(self, names: Iterable[str], values: Row | None = None) -> dict[Any, Any]:
         """The written columns: a ``Slot`` each, or, for ``expressions``, the value given in ``values``."""

@@ -11,7 +11,8 @@ from ..errors import NotFound
 from ..links import Links, split_links
 from ..plan import LIKE, Order, Plan, Planner, shape
 from ..query import Query
-from ..scope import bound as scope_bound
+from ..scope import FIRST
+from ..scope import built as scope_built
 from ..scope import condition as scope_condition
 from ._sa_compile import _compiler
 from ._sa_describe import _columns, _single_table, _unique_constraints, describe
@@ -178,8 +179,12 @@ class _Operations:
         parameters (a new dict: the caller's to add the key to)."""
         if not where:
             return None, {}
-        names, values = scope_bound(where)
-        return self._scoped.get((dialect, names), self._build_scoped, dialect, where), values
+        if len(where) == 1:  # the usual scope, once its statement is built: without a call
+            ((name, value),) = where.items()
+            found = self._scoped.built.get((dialect, (name,)))
+            if found is not None:
+                return found, {FIRST: value}
+        return scope_built(self._scoped, dialect, where, self._build_scoped, dialect, where)
 
     def _build_scoped(self, dialect: str, where: Mapping[str, Any]) -> _Scoped:
         condition = scope_condition(where)[0]

@@ -8,9 +8,10 @@ import sqlalchemy as sa
 
 from ormgate.adapters._sa_fast import Compiled
 from ormgate.adapters._sa_stores import _SyncStore
+from ormgate.adapters.base import ShapeCache
 from ormgate.adapters.sqlalchemy import SQLAlchemyAdapter
 from ormgate.query import Filter, Query, Sort
-from ormgate.scope import Scope, bound, condition, shape
+from ormgate.scope import Scope, built, condition, shape
 from tests.conformance.models.sqlalchemy import Item
 
 
@@ -38,9 +39,12 @@ def test_scoped_reads_compile_for_the_fast_path_once_per_scope_shape(tmp_path: P
     assert swapped is not None
     assert two[0] is swapped[0] is not compiled
     assert two[1] == swapped[1] == {"ormgate_s0": 1, "ormgate_s1": "a", "pk": 7}
+    cache: ShapeCache[object] = ShapeCache()
     for where in ({"category_id": 3}, {"name": "b", "category_id": 3}):
-        assert bound(where)[1] == condition(where)[1]  # the values of the statement's own parameters
-        assert bound(where)[0] == shape(where)
+        made, values = built(cache, "get", where, object)
+        assert values == condition(where)[1]  # the values of the statement's own parameters
+        assert cache.built[("get", shape(where))] is made  # kept by its shape: built once
+        assert built(cache, "get", dict(reversed(where.items())), object)[0] is made
     query = Query(("id", "name"), (Sort("id"),), 20, Scope({"category_id": 1}).filters())
     listed = ops.fast_list(dialect, query)
     assert listed is not None

@@ -158,8 +158,13 @@ def test_a_valid_header_is_solved_by_ormgates_plan(apps: Apps, monkeypatch: pyte
     # validated as FastAPI's field validates it (whitespace, an int's other spellings).
     for sent in ([("X-Tenant", "2"), ("x-tenant", "1")], [("x-tenant", " 1 ")], [("x-tenant", "0002")]):
         assert same(lean, fastapi, "GET", "/notes", headers=sent).status_code == 200
+    # A DELETE (no body: the route's app runs the plan's branch itself), out of scope and in it.
+    assert same(lean, fastapi, "DELETE", "/notes/1", headers={"x-tenant": "2"}).status_code == 404
+    for client in (lean, fastapi):
+        assert client.delete("/notes/1", headers={"x-tenant": "1"}).status_code == 204
+        assert client.get("/notes/1", headers={"x-tenant": "1"}).status_code == 404
     assert spy.runs == 0  # the plan ran, not FastAPI's solver
-    assert calls.count("tenant") == 14  # once a request, on each app
+    assert calls.count("tenant") == 20  # once a request, on each app
 
 
 def test_a_missing_or_wrong_header_is_fastapis_422(apps: Apps, monkeypatch: pytest.MonkeyPatch) -> None:
