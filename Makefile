@@ -43,6 +43,9 @@ bench: $(VENV)/.bench ## side-by-side benchmark -> bench/results (JSON, SVG char
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.serve_chinook $(BENCH_ARGS)
+	@# What a scope costs (issue 16), counted, not timed: the timing varies by more than the bound.
+	@if command -v valgrind >/dev/null; then $(BIN)/python -m bench.scope_cost --instructions --bench-args $(BENCH_ARGS); \
+	else echo "valgrind is missing (apt-get install valgrind): a scope's cost was not counted"; fi
 
 lint: venv ## ruff and mypy --strict over the package (its demo included), the bench and the tests
 	$(BIN)/ruff check .

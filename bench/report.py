@@ -295,6 +295,10 @@ def _how_to_run() -> list[str]:
         "every other read, they read the seeded rows, not the writes' rows. Their tables end with each",
         "contender's scoped/unscoped ratio in the",
         "same run: the goal of issue 16 is at most 5% more server CPU per request than the unscoped twin.",
+        "Timed, that ratio varies by more than 5% between rounds here; `make bench` ends by counting it",
+        "(`python -m bench.scope_cost --instructions`, on the databases of `BENCH_ARGS`, about 75 s per ORM",
+        "and database; skipped, saying so, without valgrind): server instructions per request, unscoped and",
+        "scoped, a ✓ within 5% (docs/scoping.md).",
         "",
     ]
 

@@ -3,6 +3,7 @@
     python -m bench.scope_cost                    # SQLAlchemy (sync) on SQLite, 5 rounds of 2,000 requests
     python -m bench.scope_cost --adapter django --requests 500 --rounds 3
     python -m bench.scope_cost --instructions --adapter peewee   # counted under valgrind, over HTTP
+    python -m bench.scope_cost --instructions                    # every adapter: what `make bench` prints
 
 A check of ormgate's own cost, not a benchmark (bench/run.py is): three apps over the
 same seeded users table (bench/seed.py, a SQLite file of its own, or ``--database``'s), on the adapter the
@@ -156,21 +157,37 @@ def _counted(module: str, env: dict[str, str], read: str, requests: int, folder:
 
 
 def instructions(args: argparse.Namespace) -> None:
-    """Prints the instructions per request of each read, unscoped and scoped, over HTTP (``--instructions``)."""
+    """Prints the instructions per request of each read, unscoped and scoped, over HTTP (``--instructions``):
+    of each adapter asked for (all by default) on each database asked for (SQLite by default)."""
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         sys.exit("valgrind is missing: apt-get install valgrind")
-    module = f"ormgate_{args.adapter.replace('-', '_')}"
-    env = {**server.app_env(args.database, NAME, config.POOL_SIZE), "PYTHONHASHSEED": "0"}
+    for database in args.database:
+        why = seed.check(database, NAME)
+        if why:
+            print(f"{database}: {why}: not counted")
+            continue
+        seed.seed(database, NAME, ROWS)
+        env = {**server.app_env(database, NAME, config.POOL_SIZE), "PYTHONHASHSEED": "0"}
+        print(f"Server instructions per HTTP request, {args.requests} requests, {database} (issue 16: scoped ≤ +5%):")
+        for adapter in args.adapter or ADAPTERS:
+            found = _counts(f"ormgate_{adapter.replace('-', '_')}", env, args.requests)
+            for read in READS:
+                base, cost = found[(read, "0")], found[(read, "1")]
+                extra = cost / base - 1
+                print(
+                    f"  {adapter:8} {read:8} unscoped {base:11,.0f}   scoped {cost:11,.0f}   "
+                    f"{extra:+6.1%} {'✓' if extra <= 0.05 else '✗'}"
+                )
+
+
+def _counts(module: str, env: dict[str, str], requests: int) -> dict[tuple[str, str], float]:
+    """``_counted`` of each read, unscoped (``"0"``) and scoped (``"1"``), two servers at a time."""
     jobs = [(read, flag) for read in READS for flag in ("0", "1")]
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         counts = pool.map(
-            lambda job: _counted(module, {**env, "BENCH_SCOPED": job[1]}, job[0], args.requests, Path(tmp)), jobs
+            lambda job: _counted(module, {**env, "BENCH_SCOPED": job[1]}, job[0], requests, Path(tmp)), jobs
         )
-        found = dict(zip(jobs, counts, strict=True))
-    print(f"Server instructions per HTTP request, {args.requests} requests ({args.adapter}, {args.database}):")
-    for read in READS:
-        base, cost = found[(read, "0")], found[(read, "1")]
-        print(f"  {read:8} unscoped {base:11,.0f}   scoped {cost:11,.0f}   {cost / base - 1:+6.1%}")
+        return dict(zip(jobs, counts, strict=True))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,20 +196,35 @@ def main(argv: list[str] | None = None) -> None:
         "--requests", type=int, help="requests per app, read and round (default 2,000; --instructions: 300)"
     )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--adapter", choices=ADAPTERS, default="sa-sync")
-    parser.add_argument("--database", choices=DATABASES, default="sqlite")
+    parser.add_argument(
+        "--adapter", action="append", choices=ADAPTERS, help="repeatable; default sa-sync (--instructions: all)"
+    )
+    parser.add_argument(
+        "--database", action="append", choices=DATABASES, help="default sqlite (--instructions: repeatable)"
+    )
     parser.add_argument(
         "--instructions", action="store_true", help="count the server's instructions over HTTP (valgrind) instead"
     )
+    parser.add_argument(
+        "--bench-args",
+        nargs=argparse.REMAINDER,
+        help="bench.run's arguments follow (make bench's BENCH_ARGS): their --database options are counted",
+    )
     args = parser.parse_args(argv)
-    why = seed.check(args.database, NAME)
-    if why:
-        parser.exit(2, f"{args.database}: {why}\n")
-    seed.seed(args.database, NAME, ROWS)
+    if args.bench_args is not None:
+        bench = argparse.ArgumentParser(add_help=False)
+        bench.add_argument("--database", action="append", choices=DATABASES)
+        args.database = args.database or bench.parse_known_args(args.bench_args)[0].database
+    args.database = args.database or ["sqlite"]
     if args.instructions:
         args.requests = args.requests or 300
         instructions(args)
         return
+    args.adapter, args.database = (args.adapter or ["sa-sync"])[0], args.database[0]
+    why = seed.check(args.database, NAME)
+    if why:
+        parser.exit(2, f"{args.database}: {why}\n")
+    seed.seed(args.database, NAME, ROWS)
     args.requests = args.requests or 2000
     # The bench's own app module of the ORM makes the adapter (its pool size, its options) on this
     # database; config was read on import (by seed), so it is told here, not through the environment.
