@@ -296,9 +296,9 @@ def _how_to_run() -> list[str]:
         "contender's scoped/unscoped ratio in the",
         "same run: the goal of issue 16 is at most 5% more server CPU per request than the unscoped twin.",
         "Timed, that ratio varies by more than 5% between rounds here; `make bench` ends by counting it",
-        "(`python -m bench.scope_cost --instructions`, on the databases of `BENCH_ARGS`, about 75 s per ORM",
-        "and database; skipped, saying so, without valgrind): server instructions per request, unscoped and",
-        "scoped, a ✓ within 5% (docs/scoping.md).",
+        "(`python -m bench.scope_cost --instructions`, on the databases and ormgate contenders of `BENCH_ARGS`",
+        "asking for a scoped workload, about 75 s per ORM and database; skipped, saying so, without valgrind):",
+        "server instructions per request, unscoped and scoped, a ✓ within 5% (docs/scoping.md).",
         "",
     ]
 

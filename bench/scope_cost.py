@@ -190,6 +190,24 @@ def _counts(module: str, env: dict[str, str], requests: int) -> dict[tuple[str, 
         return dict(zip(jobs, counts, strict=True))
 
 
+def _bench_asks(args: argparse.Namespace, bench_args: list[str]) -> bool:
+    """Whether bench.run's arguments ask for a scoped read (no --workload, or a scoped one) of an ormgate
+    contender (no --contender, or one of those): then ``args`` get their databases and adapters."""
+    bench = argparse.ArgumentParser(add_help=False)
+    for option in ("--database", "--contender", "--workload"):
+        bench.add_argument(option, action="append")
+    asked = bench.parse_known_args(bench_args)[0]
+    if asked.workload and not any(w in ("get-scoped", "list100-scoped") for w in asked.workload):
+        return False
+    if asked.contender:
+        ormgate = [c.removeprefix("ormgate-") for c in asked.contender if c.removeprefix("ormgate-") in ADAPTERS]
+        if not ormgate:
+            return False
+        args.adapter = args.adapter or ormgate
+    args.database = args.database or asked.database
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scope_cost", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -211,10 +229,9 @@ def main(argv: list[str] | None = None) -> None:
         help="bench.run's arguments follow (make bench's BENCH_ARGS): their --database options are counted",
     )
     args = parser.parse_args(argv)
-    if args.bench_args is not None:
-        bench = argparse.ArgumentParser(add_help=False)
-        bench.add_argument("--database", action="append", choices=DATABASES)
-        args.database = args.database or bench.parse_known_args(args.bench_args)[0].database
+    if args.bench_args is not None and not _bench_asks(args, args.bench_args):
+        print("bench.scope_cost: BENCH_ARGS name no scoped workload of an ormgate contender: nothing counted")
+        return
     args.database = args.database or ["sqlite"]
     if args.instructions:
         args.requests = args.requests or 300
