@@ -13,7 +13,8 @@ below, returns a ``Plan`` that solves it as FastAPI's solver would:
 
 The parameters are validated with the fields FastAPI built: a scalar one found in the
 request where Starlette's ``Headers``, ``QueryParams`` or cookies find it, and validated
-by the pydantic validator of its field, called as ``ModelField.validate`` calls it,
+by the pydantic validator of its field, called as ``ModelField.validate`` calls it (its
+``from_attributes=True`` left out where the schema has no object it could read),
 after FastAPI's per-request checks were made once when the plan was (no parameter
 model, no list, no JSON, one name); any other, and all of them when one is missing or
 invalid, by FastAPI's own ``request_params_to_args``: the same values, defaults and 422
@@ -28,6 +29,7 @@ while ``app.dependency_overrides`` holds anything.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import operator
 from collections.abc import Callable, Mapping
@@ -133,7 +135,7 @@ def _reader(params: tuple[_Params, ...], request_name: str | None) -> Callable[[
             if value is None:
                 return None
             try:
-                values[name] = validate(value, from_attributes=True)
+                values[name] = validate(value)
             except ValidationError:
                 return None
         if request_name is not None:
@@ -151,7 +153,7 @@ def _one_header(key: bytes, validate: Callable[..., Any], name: str) -> Callable
         for sent, value in request.scope["headers"]:
             if sent == key:
                 try:
-                    return {name: validate(value.decode("latin-1"), from_attributes=True)}
+                    return {name: validate(value.decode("latin-1"))}
                 except ValidationError:
                     return None
         return None
@@ -162,13 +164,33 @@ def _one_header(key: bytes, validate: Callable[..., Any], name: str) -> Callable
 def _finder(source: Callable[[Request], Mapping[str, Any]], field: Any, key: str) -> Found | None:
     """How one scalar parameter is found in a request (as ``source(request).get(key)`` finds it) and
     validated (as ``ModelField.validate`` does: the pydantic validator FastAPI built for the field,
-    called as it calls it, at a sixth of the cost); None without that validator."""
-    validator = getattr(getattr(field, "_type_adapter", None), "validator", None)
+    called as it calls it, at a sixth of the cost, ``_reads_attributes``); None without that validator."""
+    adapter = getattr(field, "_type_adapter", None)
+    validator = getattr(adapter, "validator", None)
     if not isinstance(validator, SchemaValidator):
         return None
+    validate = validator.validate_python
+    if _reads_attributes(getattr(adapter, "core_schema", None)):
+        validate = functools.partial(validate, from_attributes=True)
     if source is _HEADERS:  # Starlette's Headers.get, without making one: the first of that name
-        return _header, key.lower().encode("latin-1"), validator.validate_python, field.name
-    return _get, (source, key), validator.validate_python, field.name
+        return _header, key.lower().encode("latin-1"), validate, field.name
+    return _get, (source, key), validate, field.name
+
+
+# Core schemas that may read an object's attributes, which ``from_attributes`` allows: a reference
+# may be one of them.
+_OBJECTS = frozenset({"model", "model-fields", "dataclass", "dataclass-args", "typed-dict", "definition-ref"})
+
+
+def _reads_attributes(schema: Any) -> bool:
+    """Whether ``from_attributes=True`` (``ModelField.validate``'s) may change what ``schema`` validates:
+    it has a model, a dataclass or a typed dict in it (or no schema is known). Otherwise (an int, a str,
+    a UUID, an enum, one of them or None) the validator is called without it: half the call's cost."""
+    if isinstance(schema, dict):
+        return schema.get("type") in _OBJECTS or any(_reads_attributes(value) for value in schema.values())
+    if isinstance(schema, list | tuple):
+        return any(_reads_attributes(value) for value in schema)
+    return schema is None
 
 
 def _header(request: Request, key: bytes) -> str | None:

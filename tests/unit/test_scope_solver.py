@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 import pytest
 from fastapi import Cookie, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.dependencies.utils import solve_dependencies
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, TypeAdapter
+from typing_extensions import TypedDict
 
 import ormgate
 from ormgate import access
+from ormgate.solver import _reads_attributes
 from tests.docs_models import Note, notes
 
 calls: list[str] = []
@@ -265,3 +271,32 @@ def test_which_dependencies_get_a_plan() -> None:
     assert not planned(held)
     assert not planned(by_key)
     assert not planned(with_body)
+
+
+class Colour(Enum):
+    red = "red"
+
+
+@dataclass
+class Point:
+    x: int
+
+
+class Model(BaseModel):
+    x: int
+
+
+class Typed(TypedDict):
+    x: int
+
+
+def test_a_validator_is_called_with_from_attributes_only_where_it_may_change_the_value() -> None:
+    """FastAPI's ``ModelField.validate`` passes ``from_attributes=True``; the plan leaves it out (half
+    the call) only for a schema with no model, dataclass or typed dict in it, where it changes nothing."""
+    plain: tuple[Any, ...] = (int, str, int | None, UUID, Colour, Literal["a", "b"], dict[str, int])
+    for annotation in plain:
+        assert not _reads_attributes(TypeAdapter(annotation).core_schema), annotation
+    objects: tuple[Any, ...] = (Point, Model, Typed, list[Model], Model | None)
+    for annotation in objects:
+        assert _reads_attributes(TypeAdapter(annotation).core_schema), annotation
+    assert _reads_attributes(None)  # no schema known: as FastAPI calls it
