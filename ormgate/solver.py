@@ -170,7 +170,8 @@ def _finder(source: Callable[[Request], Mapping[str, Any]], field: Any, key: str
     if not isinstance(validator, SchemaValidator):
         return None
     validate = validator.validate_python
-    if _reads_attributes(getattr(adapter, "core_schema", None)):
+    schema = getattr(adapter, "core_schema", None)
+    if schema is None or _reads_attributes(schema):  # no schema known: called as FastAPI calls it
         validate = functools.partial(validate, from_attributes=True)
     if source is _HEADERS:  # Starlette's Headers.get, without making one: the first of that name
         return _header, key.lower().encode("latin-1"), validate, field.name
@@ -184,13 +185,13 @@ _OBJECTS = frozenset({"model", "model-fields", "dataclass", "dataclass-args", "t
 
 def _reads_attributes(schema: Any) -> bool:
     """Whether ``from_attributes=True`` (``ModelField.validate``'s) may change what ``schema`` validates:
-    it has a model, a dataclass or a typed dict in it (or no schema is known). Otherwise (an int, a str,
-    a UUID, an enum, one of them or None) the validator is called without it: half the call's cost."""
+    it has a model, a dataclass or a typed dict in it. Otherwise (an int, a str, a UUID, an enum, one of
+    them or None) the validator is called without it: half the call's cost."""
     if isinstance(schema, dict):
         return schema.get("type") in _OBJECTS or any(_reads_attributes(value) for value in schema.values())
     if isinstance(schema, list | tuple):
         return any(_reads_attributes(value) for value in schema)
-    return schema is None
+    return False
 
 
 def _header(request: Request, key: bytes) -> str | None:
