@@ -46,6 +46,7 @@ from ormgate.adapters.base import Adapter
 
 from . import seed, server
 from .apps import config, scoped
+from .contenders import ORMGATE, SCOPED_OVERHEAD, WORKLOADS
 
 NAME = "ormgate_scope_cost"
 ROWS = 10_000
@@ -56,7 +57,7 @@ READS = {
 }
 
 
-ADAPTERS = ("sa-sync", "sa-async", "django", "peewee")
+ADAPTERS = tuple(name.removeprefix("ormgate-") for name in ORMGATE)  # sa-sync, sa-async, django, peewee
 DATABASES = ("sqlite", "postgresql", "mysql")
 
 
@@ -176,7 +177,7 @@ def instructions(args: argparse.Namespace) -> None:
                 extra = cost / base - 1
                 print(
                     f"  {adapter:8} {read:8} unscoped {base:11,.0f}   scoped {cost:11,.0f}   "
-                    f"{extra:+6.1%} {'✓' if extra <= 0.05 else '✗'}"
+                    f"{extra:+6.1%} {'✓' if extra <= SCOPED_OVERHEAD else '✗'}"
                 )
 
 
@@ -197,10 +198,10 @@ def _bench_asks(args: argparse.Namespace, bench_args: list[str]) -> bool:
     for option in ("--database", "--contender", "--workload"):
         bench.add_argument(option, action="append")
     asked = bench.parse_known_args(bench_args)[0]
-    if asked.workload and not any(w in ("get-scoped", "list100-scoped") for w in asked.workload):
+    if asked.workload and not any(w in WORKLOADS and WORKLOADS[w].twin for w in asked.workload):
         return False
     if asked.contender:
-        ormgate = [c.removeprefix("ormgate-") for c in asked.contender if c.removeprefix("ormgate-") in ADAPTERS]
+        ormgate = [c.removeprefix("ormgate-") for c in asked.contender if c in ORMGATE]
         if not ormgate:
             return False
         args.adapter = args.adapter or ormgate
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
-        "--adapter", action="append", choices=ADAPTERS, help="repeatable; default sa-sync (--instructions: all)"
+        "--adapter", action="append", choices=ADAPTERS, help="default sa-sync (--instructions: repeatable, default all)"
     )
     parser.add_argument(
         "--database", action="append", choices=DATABASES, help="default sqlite (--instructions: repeatable)"
@@ -237,6 +238,8 @@ def main(argv: list[str] | None = None) -> None:
         args.requests = args.requests or 300
         instructions(args)
         return
+    if len(args.adapter or ()) > 1 or len(args.database) > 1:
+        parser.error("timed in process, one --adapter and one --database at a time (--instructions takes several)")
     args.adapter, args.database = (args.adapter or ["sa-sync"])[0], args.database[0]
     why = seed.check(args.database, NAME)
     if why:
